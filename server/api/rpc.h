@@ -1,0 +1,47 @@
+/* rpc.h -- the method table and the protobuf side of a call: decode, authorize, answer */
+#ifndef HK_RPC_H
+#define HK_RPC_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdarg.h>
+
+#include "core/config.h"
+#include "transport/call.h"
+
+/* Proto3 "optional" presence. protoc-c 1.4 cannot generate proto3 optional,
+ * so the build turns each `optional T x = N;` into the wire-identical
+ * `oneof _x { T x = N; }`: presence is then `msg->_x_case != 0`. */
+#define HK_HAS(msg, field) ((msg)->_##field##_case != 0)
+
+/* A handler gets the decoded request (owned by the call layer, freed when the
+ * call finishes) and must finish the call with hk_rpc_reply / hk_rpc_fail,
+ * at once or later from the loop. */
+typedef void (*hk_rpc_handler_fn)(hk_call_t *call, const ProtobufCMessage *request);
+
+typedef struct {
+    const char *path;                           /* "/hookd.v1.Webhooks/GetWebhook" */
+    const ProtobufCMessageDescriptor *request;  /* how to decode the request */
+    hk_role_t role;                             /* least role allowed to call it */
+    hk_rpc_handler_fn handler;
+} hk_rpc_method_t;
+
+/* The method for a :path, or NULL (UNIMPLEMENTED). */
+const hk_rpc_method_t *hk_rpc_find(const char *path);
+
+/* The transport's on_call: looks the method up, checks the caller's role
+ * (PERMISSION_DENIED), decodes the request (INVALID_ARGUMENT when it does not
+ * parse) and runs the handler. ctx is the hk_daemon_t. */
+void hk_rpc_dispatch(hk_call_t *call, void *ctx);
+
+/* Finishes the call with resp, packed. */
+void hk_rpc_reply(hk_call_t *call, const ProtobufCMessage *resp);
+
+/* Finishes the call with a status and a printf-style message. */
+void hk_rpc_fail(hk_call_t *call, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Finishes the call with the status of a hookd error (hk_error_status) and
+ * "<what>: <hk_strerror(err)>". */
+void hk_rpc_fail_err(hk_call_t *call, int err, const char *what);
+
+#endif

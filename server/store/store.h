@@ -1,0 +1,67 @@
+/* store.h -- hookd's durable state: webhooks (and their indexes) in one LMDB environment */
+#ifndef HK_STORE_H
+#define HK_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hookd/v1/webhooks.pb-c.h"
+
+typedef struct hk_store hk_store_t;
+
+/* A webhook record is the API's own message. Records handed out by the store
+ * are heap copies the caller owns (free with hk_webhook_free) and carry the
+ * secret key in clear; at rest the secret is sealed (secretbox) under the key
+ * file "<dir>/secret.key" (created 0600 on first open). */
+typedef Hookd__V1__Webhook hk_webhook_t;
+
+/* Opens (creating when missing) the environment in dir (created 0700 when
+ * missing) with a map of map_bytes. Checks the schema version: a store of a
+ * newer schema is refused with HK_ESTATE. Returns 0, HK_EIO, HK_ESTATE,
+ * HK_ECORRUPT or HK_ENOMEM. */
+int hk_store_open(const char *dir, size_t map_bytes, hk_store_t **out);
+void hk_store_close(hk_store_t *store);
+
+/* Creates a webhook from wh: assigns wh->id (never reused) and sets
+ * wh->create_time / update_time (Unix ms) in place. The caller has validated
+ * every field. Returns 0; HK_EEXIST when the name is taken (compared
+ * case-insensitively); HK_EFULL when the map is full (nothing is written);
+ * HK_EIO. Committed durably before it returns. */
+int hk_store_webhook_create(hk_store_t *store, hk_webhook_t *wh);
+
+/* Looks a webhook up by id, or by name (case-insensitively).
+ * Returns 0 with *out set, HK_ENOTFOUND, HK_ECORRUPT or HK_ENOMEM. */
+int hk_store_webhook_get(hk_store_t *store, uint64_t id, hk_webhook_t **out);
+int hk_store_webhook_find(hk_store_t *store, const char *name, hk_webhook_t **out);
+
+/* Replaces the webhook wh->id with wh (create_time kept from the stored
+ * record, update_time set in place), moving its name and match index entries.
+ * Returns 0, HK_ENOTFOUND, HK_EEXIST (the new name belongs to another
+ * webhook), HK_EFULL, HK_EIO. */
+int hk_store_webhook_update(hk_store_t *store, hk_webhook_t *wh);
+
+/* Deletes webhook id and its index entries. When old is not NULL it gets the
+ * record as it was. Returns 0, HK_ENOTFOUND, HK_EIO. */
+int hk_store_webhook_delete(hk_store_t *store, uint64_t id, hk_webhook_t **old);
+
+/* Visitors get ownership of each record; return nonzero to stop the walk. */
+typedef int (*hk_webhook_visit_fn)(hk_webhook_t *wh, void *arg);
+
+/* Walks webhooks with id > after_id in ascending id order. application (0:
+ * any) and trigger_action (NULL: any) filter the walk; with both set the walk
+ * uses the match index. Returns 0 or an error. */
+int hk_store_webhook_list(hk_store_t *store, uint64_t after_id, int application,
+                          const char *trigger_action, hk_webhook_visit_fn visit, void *arg);
+
+/* Walks the webhooks configured for (application, trigger_action), active or
+ * not, in id order: an index lookup whose cost does not grow with unrelated
+ * webhooks. */
+int hk_store_webhook_match(hk_store_t *store, int application, const char *trigger_action,
+                           hk_webhook_visit_fn visit, void *arg);
+
+/* Number of webhooks stored. */
+int hk_store_webhook_count(hk_store_t *store, uint64_t *out);
+
+void hk_webhook_free(hk_webhook_t *wh);
+
+#endif

@@ -1,0 +1,59 @@
+/* call.h -- one gRPC call, as the handlers see it: request bytes in, one answer out */
+#ifndef HK_CALL_H
+#define HK_CALL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct hk_call hk_call_t;
+
+/* The process at the other end of the socket (SO_PEERCRED). */
+typedef struct {
+    pid_t pid;
+    uid_t uid;
+    gid_t gid;
+} hk_peer_t;
+
+typedef void (*hk_call_cancel_fn)(hk_call_t *call, void *arg);
+
+/* ":path" of the call, e.g. "/hookd.v1.Webhooks/GetWebhook". */
+const char *hk_call_path(const hk_call_t *call);
+
+/* The caller's credentials. */
+const hk_peer_t *hk_call_peer(const hk_call_t *call);
+
+/* The request message (without the 5-byte gRPC prefix); valid until the
+ * call is finished. */
+const uint8_t *hk_call_request(const hk_call_t *call, size_t *len);
+
+/* The deadline from grpc-timeout in uv_now() milliseconds, 0 when none. */
+uint64_t hk_call_deadline(const hk_call_t *call);
+
+/* The ctx given to hk_server_start. */
+void *hk_call_ctx(const hk_call_t *call);
+
+/* A pointer the handler may keep on the call. */
+void hk_call_set_data(hk_call_t *call, void *data);
+void *hk_call_data(const hk_call_t *call);
+
+/* Registers cb to run once if the call ends before the handler finishes it:
+ * the client cancels (RST_STREAM), its deadline passes, or the connection
+ * closes. The transport has then already answered (or cannot answer); the
+ * handler must stop its work and still finish the call (hk_call_reply or
+ * hk_call_fail), which then only frees it. Never runs from inside a
+ * hk_call_* function. */
+void hk_call_on_cancel(hk_call_t *call, hk_call_cancel_fn cb, void *arg);
+
+/* 1 once the call was cancelled (see hk_call_on_cancel). */
+int hk_call_cancelled(const hk_call_t *call);
+
+/* Finishes the call with one response message (raw protobuf bytes, copied)
+ * and grpc-status 0. The call is freed: do not touch it again. */
+void hk_call_reply(hk_call_t *call, const uint8_t *msg, size_t len);
+
+/* Finishes the call with a gRPC status (HK_STATUS_*) and message (UTF-8,
+ * percent-encoded on the wire); trailers-only. The call is freed. */
+void hk_call_fail(hk_call_t *call, int status, const char *message);
+
+#endif

@@ -1,0 +1,47 @@
+/* server.h -- the gRPC server: a libuv pipe listener and its HTTP/2 connections */
+#ifndef HK_SERVER_H
+#define HK_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "transport/call.h"
+
+typedef struct hk_server hk_server_t;
+
+/* Runs for every call whose request message has fully arrived and whose
+ * deadline has not passed. The handler owns the call until it finishes it
+ * with hk_call_reply / hk_call_fail (at once or later, from the loop). */
+typedef void (*hk_server_call_fn)(hk_call_t *call, void *ctx);
+
+typedef struct {
+    const char *socket_path;
+    unsigned socket_mode;      /* e.g. 0660 */
+    size_t max_message_bytes;  /* larger request: RESOURCE_EXHAUSTED */
+    uint32_t max_streams;      /* SETTINGS_MAX_CONCURRENT_STREAMS */
+    uint32_t max_connections;  /* beyond: accepted and closed at once */
+    hk_server_call_fn on_call;
+    void *ctx;
+} hk_server_opts_t;
+
+/* Binds and listens on opts->socket_path. A stale socket file (nobody
+ * answers) is replaced; a live one is HK_EADDRINUSE. Returns 0, HK_EIO or
+ * HK_EADDRINUSE; *out is set on success. */
+int hk_server_start(uv_loop_t *loop, const hk_server_opts_t *opts, hk_server_t **out);
+
+/* Graceful stop: closes the listener (and unlinks the socket file), sends
+ * GOAWAY on every connection, lets calls in flight finish (at most grace_ms,
+ * then cancels them), closes every connection, frees the server, then calls
+ * done(arg) from the loop. */
+void hk_server_stop(hk_server_t *server, uint64_t grace_ms, void (*done)(void *arg), void *arg);
+
+/* Counts for logs and tests. */
+typedef struct {
+    uint64_t connections;  /* open now */
+    uint64_t calls;        /* in flight now */
+    uint64_t calls_total;
+} hk_server_stats_t;
+void hk_server_stats(const hk_server_t *server, hk_server_stats_t *out);
+
+#endif

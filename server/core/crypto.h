@@ -44,6 +44,10 @@ int hk_crypto_unb64(const char *in, size_t inlen, uint8_t *out, size_t cap, size
 /* Constant-time comparison: 1 when equal. */
 int hk_crypto_equal(const void *a, const void *b, size_t len);
 
+/* Zeroes buf in a way the compiler may not optimize away (for keys and
+ * secrets about to be freed). */
+void hk_crypto_wipe(void *buf, size_t len);
+
 /* secretbox: out gets len + HK_SEAL_OVERHEAD bytes (random nonce || box). */
 void hk_crypto_seal(const uint8_t key[HK_SEAL_KEY_BYTES], const uint8_t *in, size_t len,
                     uint8_t *out);

@@ -26,8 +26,8 @@ typedef struct {
 } hk_idset_t;
 
 typedef struct {
-    char *socket_path;           /* default: $XDG_RUNTIME_DIR or ./hookd-data, see hk_config_defaults */
-    char *data_dir;
+    char *socket_path;           /* <base>/hookd.sock; base: /var/lib/hookd (root), else $HOME/.hookd */
+    char *data_dir;              /* <base>/data */
     unsigned socket_mode;        /* 0660 */
     hk_log_level_t log_level;
 

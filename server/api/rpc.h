@@ -14,8 +14,11 @@
 #define HK_HAS(msg, field) ((msg)->_##field##_case != 0)
 
 /* A handler gets the decoded request (owned by the call layer, freed when the
- * call finishes) and must finish the call with hk_rpc_reply / hk_rpc_fail,
- * at once or later from the loop. */
+ * call finishes) and must finish the call with hk_rpc_reply / hk_rpc_fail /
+ * hk_rpc_fail_err, at once or later from the loop -- never with
+ * hk_call_reply / hk_call_fail directly, which would leak the request. The
+ * rpc layer keeps its state in hk_call_set_data: handlers keep theirs with
+ * hk_rpc_set_data. */
 typedef void (*hk_rpc_handler_fn)(hk_call_t *call, const ProtobufCMessage *request);
 
 typedef struct {
@@ -32,6 +35,14 @@ const hk_rpc_method_t *hk_rpc_find(const char *path);
  * (PERMISSION_DENIED), decodes the request (INVALID_ARGUMENT when it does not
  * parse) and runs the handler. ctx is the hk_daemon_t. */
 void hk_rpc_dispatch(hk_call_t *call, void *ctx);
+
+/* A pointer the handler keeps on a call it finishes later (NULL at first). */
+void hk_rpc_set_data(hk_call_t *call, void *data);
+void *hk_rpc_data(const hk_call_t *call);
+
+/* The method name of a call, the part of :path after the last '/'
+ * ("CreateWebhook"). */
+const char *hk_rpc_method_name(const hk_call_t *call);
 
 /* Finishes the call with resp, packed. */
 void hk_rpc_reply(hk_call_t *call, const ProtobufCMessage *resp);

@@ -1,0 +1,37 @@
+/* methods.c -- the method table: :path -> request type, least role, handler */
+#include "api/methods.h"
+
+#include "core/status.h"
+#include "grpc/health/v1/health.pb-c.h"
+#include "hookd/v1/webhooks.pb-c.h"
+
+#define WEBHOOKS "/hookd.v1.Webhooks/"
+#define DESC(type) (&hookd__v1__##type##__descriptor)
+
+const hk_rpc_method_t hk_rpc_methods[] = {
+    {"/grpc.health.v1.Health/Check", &grpc__health__v1__health_check_request__descriptor,
+     HK_ROLE_NONE, hk_api_health_check},
+
+    {WEBHOOKS "CreateWebhook", DESC(create_webhook_request), HK_ROLE_ADMIN, hk_api_create_webhook},
+    {WEBHOOKS "GetWebhook", DESC(get_webhook_request), HK_ROLE_ADMIN, hk_api_get_webhook},
+    {WEBHOOKS "ListWebhooks", DESC(list_webhooks_request), HK_ROLE_ADMIN, hk_api_list_webhooks},
+    {WEBHOOKS "UpdateWebhook", DESC(update_webhook_request), HK_ROLE_ADMIN, hk_api_update_webhook},
+    {WEBHOOKS "DeleteWebhook", DESC(delete_webhook_request), HK_ROLE_ADMIN, hk_api_delete_webhook},
+    {WEBHOOKS "ListTriggerActions", DESC(list_trigger_actions_request), HK_ROLE_TRIGGER,
+     hk_api_list_trigger_actions},
+
+    /* The event path and the delivery log come with the delivery engine. */
+    {WEBHOOKS "TriggerEvent", DESC(trigger_event_request), HK_ROLE_TRIGGER, hk_api_not_built},
+    {WEBHOOKS "ListDeliveries", DESC(list_deliveries_request), HK_ROLE_ADMIN, hk_api_not_built},
+    {WEBHOOKS "GetDelivery", DESC(get_delivery_request), HK_ROLE_ADMIN, hk_api_not_built},
+    {WEBHOOKS "RedeliverDelivery", DESC(redeliver_delivery_request), HK_ROLE_ADMIN,
+     hk_api_not_built},
+};
+
+const size_t hk_rpc_method_count = sizeof hk_rpc_methods / sizeof hk_rpc_methods[0];
+
+void hk_api_not_built(hk_call_t *call, const ProtobufCMessage *request)
+{
+    (void)request;
+    hk_rpc_fail(call, HK_STATUS_UNIMPLEMENTED, "%s is not built yet", hk_rpc_method_name(call));
+}

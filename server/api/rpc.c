@@ -1,0 +1,173 @@
+/* rpc.c -- the protobuf side of a call: find the method, authorize, decode, answer, log */
+#include "api/rpc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/methods.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "daemon.h"
+
+/* What the rpc layer keeps on a call between dispatch and the answer. */
+typedef struct {
+    const hk_rpc_method_t *method;
+    ProtobufCMessage *request; /* freed when the call finishes */
+    void *data;                /* the handler's, see hk_rpc_set_data */
+    uint64_t start_us;
+} rpc_call_t;
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+const hk_rpc_method_t *hk_rpc_find(const char *path)
+{
+    if (!path) return NULL;
+    for (size_t i = 0; i < hk_rpc_method_count; i++)
+        if (strcmp(hk_rpc_methods[i].path, path) == 0) return &hk_rpc_methods[i];
+    return NULL;
+}
+
+const char *hk_rpc_method_name(const hk_call_t *call)
+{
+    const char *path = hk_call_path(call);
+    if (!path) return "";
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+void hk_rpc_set_data(hk_call_t *call, void *data)
+{
+    rpc_call_t *rc = hk_call_data(call);
+    if (rc) rc->data = data;
+}
+
+void *hk_rpc_data(const hk_call_t *call)
+{
+    rpc_call_t *rc = hk_call_data(call);
+    return rc ? rc->data : NULL;
+}
+
+/* Takes the rpc state off a call that is about to finish (the call is freed
+ * by hk_call_reply / hk_call_fail, so read everything first). */
+static rpc_call_t *take(hk_call_t *call)
+{
+    rpc_call_t *rc = hk_call_data(call);
+    hk_call_set_data(call, NULL);
+    return rc;
+}
+
+static void release(rpc_call_t *rc)
+{
+    if (!rc) return;
+    if (rc->request) protobuf_c_message_free_unpacked(rc->request, NULL);
+    free(rc);
+}
+
+/* A caller's text made safe to echo in a status message: printable ASCII,
+ * at most n - 1 bytes. */
+static const char *printable(const char *s, char *buf, size_t n)
+{
+    size_t j = 0;
+    for (; s && *s && j + 1 < n; s++)
+        buf[j++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+    buf[j] = '\0';
+    return buf;
+}
+
+void hk_rpc_dispatch(hk_call_t *call, void *ctx)
+{
+    hk_daemon_t *d = ctx;
+    const char *path = hk_call_path(call);
+    const hk_rpc_method_t *m = hk_rpc_find(path);
+    char safe[200];
+
+    if (!m) {
+        hk_rpc_fail(call, HK_STATUS_UNIMPLEMENTED, "unknown method %s",
+                    printable(path, safe, sizeof safe));
+        return;
+    }
+    const hk_peer_t *peer = hk_call_peer(call);
+    if (hk_config_role(d->config, peer->uid, peer->gid) < m->role) {
+        hk_rpc_fail(call, HK_STATUS_PERMISSION_DENIED, "uid %u may not call %s",
+                    (unsigned)peer->uid, hk_rpc_method_name(call));
+        return;
+    }
+
+    rpc_call_t *rc = calloc(1, sizeof *rc);
+    if (!rc) {
+        hk_rpc_fail_err(call, HK_ENOMEM, "request");
+        return;
+    }
+    size_t len;
+    const uint8_t *bytes = hk_call_request(call, &len);
+    rc->method = m;
+    rc->start_us = now_us();
+    rc->request = protobuf_c_message_unpack(m->request, NULL, len, bytes);
+    if (!rc->request) {
+        free(rc);
+        hk_rpc_fail(call, HK_STATUS_INVALID_ARGUMENT, "request does not parse as %s",
+                    m->request->name);
+        return;
+    }
+    hk_call_set_data(call, rc);
+    m->handler(call, rc->request);
+}
+
+/* One line per answered call: failures at info (what a caller got refused
+ * is what an operator asks about), successes at debug. Messages never carry
+ * secrets: no handler puts one in a status message. */
+static void log_call(hk_call_t *call, const rpc_call_t *rc, int status, const char *message)
+{
+    hk_log_level_t level = status == HK_STATUS_OK ? HK_LOG_DEBUG : HK_LOG_INFO;
+    char path[160], msg[400];
+    const hk_peer_t *peer = hk_call_peer(call);
+    long long ms = rc ? (long long)((now_us() - rc->start_us) / 1000u) : 0;
+    hk_log(level, status == HK_STATUS_OK ? "rpc" : "rpc_failed",
+           "status=%s path=%s uid=%u ms=%lld%s%s", hk_status_name(status),
+           hk_log_quote(hk_call_path(call), path, sizeof path), peer ? (unsigned)peer->uid : 0u,
+           ms, message ? " message=" : "", message ? hk_log_quote(message, msg, sizeof msg) : "");
+}
+
+void hk_rpc_reply(hk_call_t *call, const ProtobufCMessage *resp)
+{
+    size_t len = protobuf_c_message_get_packed_size(resp);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf) {
+        hk_rpc_fail_err(call, HK_ENOMEM, "reply");
+        return;
+    }
+    protobuf_c_message_pack(resp, buf);
+    rpc_call_t *rc = take(call);
+    log_call(call, rc, HK_STATUS_OK, NULL);
+    /* resp may point into the request: free the request only after packing. */
+    hk_call_reply(call, buf, len);
+    free(buf);
+    release(rc);
+}
+
+void hk_rpc_fail(hk_call_t *call, int status, const char *fmt, ...)
+{
+    char message[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+
+    rpc_call_t *rc = take(call);
+    log_call(call, rc, status, message);
+    hk_call_fail(call, status, message);
+    release(rc);
+}
+
+void hk_rpc_fail_err(hk_call_t *call, int err, const char *what)
+{
+    hk_rpc_fail(call, hk_error_status(err), "%s: %s", what, hk_strerror(err));
+}

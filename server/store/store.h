@@ -16,9 +16,13 @@ typedef struct hk_store hk_store_t;
 typedef Hookd__V1__Webhook hk_webhook_t;
 
 /* Opens (creating when missing) the environment in dir (created 0700 when
- * missing) with a map of map_bytes. Checks the schema version: a store of a
- * newer schema is refused with HK_ESTATE. Returns 0, HK_EIO, HK_ESTATE,
- * HK_ECORRUPT or HK_ENOMEM. */
+ * missing) with a map of map_bytes (0: 1 GiB; never less than the data
+ * already there). Checks the schema version: a store of a
+ * newer schema is refused with HK_ESTATE, and so is a key file that is not
+ * a regular file of mode 0600 (or stricter), or that is missing while the
+ * store exists; a key file of the wrong size or that does not open this
+ * store's secrets is HK_ECORRUPT. Returns 0, HK_EIO, HK_ESTATE, HK_ECORRUPT,
+ * HK_EINVAL (dir empty or too long) or HK_ENOMEM. */
 int hk_store_open(const char *dir, size_t map_bytes, hk_store_t **out);
 void hk_store_close(hk_store_t *store);
 
@@ -26,7 +30,13 @@ void hk_store_close(hk_store_t *store);
  * wh->create_time / update_time (Unix ms) in place. The caller has validated
  * every field. Returns 0; HK_EEXIST when the name is taken (compared
  * case-insensitively); HK_EFULL when the map is full (nothing is written);
- * HK_EIO. Committed durably before it returns. */
+ * HK_EINVAL when name or trigger_action is empty or too long for an index key
+ * or application is not 1-255; HK_EIO. Committed durably before it returns;
+ * on failure wh is left as it was.
+ *
+ * Names compare case-insensitively by simple case folding of ASCII, Latin-1,
+ * Latin Extended-A, Greek, Cyrillic and Armenian letters; other characters
+ * (and other Unicode normalization forms) compare byte for byte. */
 int hk_store_webhook_create(hk_store_t *store, hk_webhook_t *wh);
 
 /* Looks a webhook up by id, or by name (case-insensitively).
@@ -36,20 +46,25 @@ int hk_store_webhook_find(hk_store_t *store, const char *name, hk_webhook_t **ou
 
 /* Replaces the webhook wh->id with wh (create_time kept from the stored
  * record, update_time set in place), moving its name and match index entries.
+ * An empty (or NULL) wh->secret_key keeps the stored secret. Renaming to
+ * another letter case of the same name is allowed.
  * Returns 0, HK_ENOTFOUND, HK_EEXIST (the new name belongs to another
- * webhook), HK_EFULL, HK_EIO. */
+ * webhook), HK_EFULL, HK_EINVAL (as for create), HK_EIO. */
 int hk_store_webhook_update(hk_store_t *store, hk_webhook_t *wh);
 
 /* Deletes webhook id and its index entries. When old is not NULL it gets the
  * record as it was. Returns 0, HK_ENOTFOUND, HK_EIO. */
 int hk_store_webhook_delete(hk_store_t *store, uint64_t id, hk_webhook_t **old);
 
-/* Visitors get ownership of each record; return nonzero to stop the walk. */
+/* Visitors get ownership of each record; return nonzero to stop the walk.
+ * Records are read in chunks and no store transaction is open while a
+ * visitor runs, so a visitor may call any store function, writes included. */
 typedef int (*hk_webhook_visit_fn)(hk_webhook_t *wh, void *arg);
 
 /* Walks webhooks with id > after_id in ascending id order. application (0:
  * any) and trigger_action (NULL: any) filter the walk; with both set the walk
- * uses the match index. Returns 0 or an error. */
+ * uses the match index. Returns 0 (also when a visitor stopped the walk)
+ * or HK_ECORRUPT, HK_ENOMEM, HK_EIO; visitors may have run before an error. */
 int hk_store_webhook_list(hk_store_t *store, uint64_t after_id, int application,
                           const char *trigger_action, hk_webhook_visit_fn visit, void *arg);
 
@@ -62,6 +77,13 @@ int hk_store_webhook_match(hk_store_t *store, int application, const char *trigg
 /* Number of webhooks stored. */
 int hk_store_webhook_count(hk_store_t *store, uint64_t *out);
 
+/* Frees a record handed out by the store (NULL is fine), wiping its secret. */
 void hk_webhook_free(hk_webhook_t *wh);
+
+/* Replaces wh->secret_key with a heap copy of secret (NULL: empty), wiping
+ * and freeing the old one: the way to change the secret of a record handed
+ * out by the store (e.g. to mask it) so that hk_webhook_free stays right.
+ * Returns 0 or HK_ENOMEM (wh unchanged). */
+int hk_webhook_set_secret(hk_webhook_t *wh, const char *secret);
 
 #endif

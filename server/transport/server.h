@@ -16,24 +16,30 @@ typedef struct hk_server hk_server_t;
 typedef void (*hk_server_call_fn)(hk_call_t *call, void *ctx);
 
 typedef struct {
-    const char *socket_path;
+    const char *socket_path;   /* copied */
     unsigned socket_mode;      /* e.g. 0660 */
-    size_t max_message_bytes;  /* larger request: RESOURCE_EXHAUSTED */
-    uint32_t max_streams;      /* SETTINGS_MAX_CONCURRENT_STREAMS */
-    uint32_t max_connections;  /* beyond: accepted and closed at once */
+    size_t max_message_bytes;  /* larger request: RESOURCE_EXHAUSTED; 0: 4 MiB */
+    uint32_t max_streams;      /* SETTINGS_MAX_CONCURRENT_STREAMS; 0: 100 */
+    uint32_t max_connections;  /* beyond: accepted and closed at once; 0: no limit */
     hk_server_call_fn on_call;
     void *ctx;
 } hk_server_opts_t;
 
 /* Binds and listens on opts->socket_path. A stale socket file (nobody
- * answers) is replaced; a live one is HK_EADDRINUSE. Returns 0, HK_EIO or
- * HK_EADDRINUSE; *out is set on success. */
+ * answers) is replaced; a live one is HK_EADDRINUSE; a file that is not a
+ * socket is left alone (HK_EIO). The socket gets socket_mode before anyone
+ * can connect. Returns 0, HK_EINVAL (no path, a path too long for a Unix
+ * socket, no on_call), HK_ENOMEM, HK_EIO or HK_EADDRINUSE; *out is set on
+ * success. Connections are served while the loop runs. */
 int hk_server_start(uv_loop_t *loop, const hk_server_opts_t *opts, hk_server_t **out);
 
-/* Graceful stop: closes the listener (and unlinks the socket file), sends
- * GOAWAY on every connection, lets calls in flight finish (at most grace_ms,
- * then cancels them), closes every connection, frees the server, then calls
- * done(arg) from the loop. */
+/* Graceful stop: closes the listener (and unlinks the socket file, if it
+ * is still ours), sends GOAWAY on every connection, lets calls in flight
+ * finish (at most grace_ms; then each unanswered call is answered
+ * UNAVAILABLE and its cancel callback runs), closes every connection, frees
+ * the server, then calls done(arg) from the loop (never from inside this
+ * function). A second call does nothing. Calls the handlers still hold
+ * after done are detached: finishing them only frees them. */
 void hk_server_stop(hk_server_t *server, uint64_t grace_ms, void (*done)(void *arg), void *arg);
 
 /* Counts for logs and tests. */

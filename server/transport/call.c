@@ -1,0 +1,384 @@
+/* call.c -- one gRPC call on one HTTP/2 stream: request headers and message, deadline, answer, cancel */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "transport/conn.h"
+
+#define NV(n, v)                                                                                   \
+    {                                                                                              \
+        (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NO_COPY_NAME     \
+    }
+
+hk_call_t *hk_call_new(hk_conn_t *conn, int32_t stream_id)
+{
+    hk_call_t *call = calloc(1, sizeof *call);
+    if (!call) return NULL;
+    call->conn = conn;
+    call->stream_id = stream_id;
+    call->loop = conn->server->loop;
+    call->ctx = conn->server->opts.ctx;
+    call->peer = conn->peer;
+    call->reader.max = conn->server->opts.max_message_bytes;
+    call->stream_ref = 1;
+    hk_link_add(&conn->calls, &call->link);
+    return call;
+}
+
+static void on_call_timer_closed(uv_handle_t *h)
+{
+    free(container_of((uv_timer_t *)h, hk_call_t, timer));
+}
+
+/* Frees the call once neither the stream nor the handler holds it. */
+static void call_release(hk_call_t *call)
+{
+    if (call->stream_ref || call->handler_ref) return;
+    hk_grpc_reader_free(&call->reader);
+    free(call->path);
+    free(call->bad_content_type);
+    free(call->encoding);
+    free(call->resp);
+    if (call->timer_init) uv_close((uv_handle_t *)&call->timer, on_call_timer_closed);
+    else free(call);
+}
+
+/* Leaves the server's count of calls in flight: the handler finished the
+ * call, or it was cancelled. Only while attached: a detached call may
+ * outlive its server. */
+static void call_uncount(hk_call_t *call)
+{
+    if (!call->counted) return;
+    call->counted = 0;
+    if (call->conn) call->conn->server->n_calls--;
+}
+
+static void on_call_timer(uv_timer_t *t);
+
+static void call_timer_start(hk_call_t *call, uint64_t ms)
+{
+    if (!call->timer_init) {
+        uv_timer_init(call->loop, &call->timer);
+        call->timer_init = 1;
+    }
+    uv_timer_start(&call->timer, on_call_timer, ms, 0);
+}
+
+static void call_timer_stop(hk_call_t *call)
+{
+    if (call->timer_init) uv_timer_stop(&call->timer);
+}
+
+/* Runs the handler's cancel callback, at most once. The callback may finish
+ * (and so free) the call: touch nothing after this. */
+static void call_notify(hk_call_t *call)
+{
+    if (!call->handler_ref || !call->cancelled || call->cancel_notified || !call->cancel_cb) return;
+    call->cancel_notified = 1;
+    call->cancel_cb(call, call->cancel_arg);
+}
+
+void hk_call_cancel(hk_call_t *call)
+{
+    if (!call->handler_ref || call->cancelled) return;
+    call->cancelled = 1;
+    call_uncount(call);
+}
+
+void hk_call_on_header(hk_call_t *call, const uint8_t *name, size_t namelen, const uint8_t *value,
+                       size_t valuelen)
+{
+    const char *n = (const char *)name, *v = (const char *)value;
+
+    /* HTTP/2's own accounting (RFC 9113 6.5.2): name + value + 32 per field.
+     * nghttp2 only advertises SETTINGS_MAX_HEADER_LIST_SIZE; we enforce it. */
+    call->header_bytes += namelen + valuelen + 32;
+    if (call->header_bytes > HK_CONN_HEADER_LIST_MAX) call->headers_too_big = 1;
+    if (call->headers_too_big) return;
+
+    if (namelen == 7 && memcmp(n, ":method", 7) == 0) {
+        call->bad_method = !(valuelen == 4 && memcmp(v, "POST", 4) == 0);
+    } else if (namelen == 5 && memcmp(n, ":path", 5) == 0) {
+        free(call->path);
+        call->path = strndup(v, valuelen);
+    } else if (namelen == 12 && memcmp(n, "content-type", 12) == 0) {
+        free(call->bad_content_type);
+        call->bad_content_type = hk_grpc_content_type_ok(v, valuelen) ? NULL : strndup(v, valuelen);
+    } else if (namelen == 12 && memcmp(n, "grpc-timeout", 12) == 0) {
+        call->bad_timeout = hk_grpc_timeout_parse(v, valuelen, &call->timeout_ns) != 0;
+    } else if (namelen == 13 && memcmp(n, "grpc-encoding", 13) == 0) {
+        free(call->encoding);
+        call->encoding = strndup(v, valuelen);
+    }
+}
+
+void hk_call_on_headers_end(hk_call_t *call)
+{
+    char msg[256];
+
+    if (call->answered) return;
+    if (call->headers_too_big) {
+        snprintf(msg, sizeof msg, "request headers exceed the limit of %u bytes",
+                 HK_CONN_HEADER_LIST_MAX);
+        hk_call_answer_status(call, 431, HK_STATUS_RESOURCE_EXHAUSTED, msg);
+        return;
+    }
+    if (call->bad_method) {
+        hk_call_answer_status(call, 405, HK_STATUS_INTERNAL, "gRPC requires the POST method");
+        return;
+    }
+    /* gRPC's HTTP mapping: a request that is not gRPC at all gets HTTP 415,
+     * which clients turn into a status themselves. */
+    if (call->bad_content_type) {
+        char q[160];
+        snprintf(msg, sizeof msg, "invalid gRPC request content-type %s",
+                 hk_log_quote(call->bad_content_type, q, sizeof q));
+        hk_call_answer_status(call, 415, HK_STATUS_INTERNAL, msg);
+        return;
+    }
+    if (!call->path || call->path[0] != '/') {
+        hk_call_answer_status(call, 200, HK_STATUS_UNIMPLEMENTED, "missing or malformed :path");
+        return;
+    }
+    /* A malformed grpc-timeout is a broken client: answer INTERNAL, as
+     * grpc-go does, rather than run the call with no deadline at all (what
+     * grpc-core does) and hide the bug. */
+    if (call->bad_timeout) {
+        hk_call_answer_status(call, 200, HK_STATUS_INTERNAL, "malformed grpc-timeout");
+        return;
+    }
+    if (call->timeout_ns) {
+        uint64_t now_hr = uv_hrtime(), ms = call->timeout_ns / 1000000 + (call->timeout_ns % 1000000 != 0);
+        call->deadline_hr = call->timeout_ns > UINT64_MAX - now_hr ? UINT64_MAX : now_hr + call->timeout_ns;
+        uint64_t now_ms = uv_now(call->loop);
+        call->deadline_ms = ms > UINT64_MAX - now_ms ? UINT64_MAX : now_ms + ms;
+        /* The deadline runs from now even while the request is still
+         * arriving: a slow upload does not get more time than asked for. */
+        call_timer_start(call, ms);
+    }
+}
+
+void hk_call_on_data(hk_call_t *call, const uint8_t *data, size_t len)
+{
+    if (call->answered) return; /* an early answer went out: the rest is ignored */
+    if (hk_grpc_reader_feed(&call->reader, data, len) == 0) return;
+    if (call->reader.status == HK_STATUS_UNIMPLEMENTED && call->reader.compressed) {
+        char msg[256], q[96];
+        snprintf(msg, sizeof msg,
+                 "compressed request with grpc-encoding %s is not supported; hookd accepts identity",
+                 call->encoding ? hk_log_quote(call->encoding, q, sizeof q) : "(none)");
+        hk_call_answer_status(call, 200, HK_STATUS_UNIMPLEMENTED, msg);
+        return;
+    }
+    hk_call_answer_status(call, 200, call->reader.status, call->reader.error);
+}
+
+void hk_call_on_request_end(hk_call_t *call)
+{
+    hk_server_t *server = call->conn->server;
+
+    call->request_done = 1;
+    if (call->answered) return;
+    if (hk_grpc_reader_finish(&call->reader, &call->request, &call->request_len) != 0) {
+        hk_call_answer_status(call, 200, call->reader.status, call->reader.error);
+        return;
+    }
+    /* Compare in nanoseconds: a deadline of a few ns ("1n") has already
+     * passed here, and the handler must not start work nobody awaits. */
+    if (call->deadline_hr && uv_hrtime() >= call->deadline_hr) {
+        hk_call_answer_status(call, 200, HK_STATUS_DEADLINE_EXCEEDED, "deadline exceeded");
+        return;
+    }
+    call->handler_ref = 1;
+    call->counted = 1;
+    server->n_calls++;
+    server->n_calls_total++;
+    server->opts.on_call(call, call->ctx);
+}
+
+void hk_call_on_answer_sent(hk_call_t *call)
+{
+    /* We answered before the client finished sending (a bad request, a
+     * deadline): reset the stream so it stops, as gRPC servers do. */
+    if (call->rst_after_answer && !call->request_done && call->conn)
+        nghttp2_submit_rst_stream(call->conn->session, NGHTTP2_FLAG_NONE, call->stream_id,
+                                  NGHTTP2_NO_ERROR);
+}
+
+void hk_call_answer_status(hk_call_t *call, int http_status, int status, const char *message)
+{
+    hk_conn_t *conn = call->conn;
+    char http[8], grpc[8], *text = NULL;
+    nghttp2_nv nv[5];
+    size_t n = 0;
+
+    if (call->answered || !conn || conn->closing) return;
+    call->answered = 1;
+    call_timer_stop(call);
+    if (status < 0 || status > HK_STATUS_UNAUTHENTICATED) status = HK_STATUS_UNKNOWN;
+    snprintf(http, sizeof http, "%d", http_status);
+    snprintf(grpc, sizeof grpc, "%d", status);
+    nv[n++] = (nghttp2_nv)NV(":status", http);
+    nv[n++] = (nghttp2_nv)NV("content-type", "application/grpc");
+    nv[n++] = (nghttp2_nv)NV("grpc-status", grpc);
+    if (message && *message && hk_grpc_message_encode(message, HK_CONN_MESSAGE_MAX_TEXT, &text) == 0)
+        nv[n++] = (nghttp2_nv)NV("grpc-message", text);
+    if (status == HK_STATUS_UNIMPLEMENTED && call->reader.compressed)
+        nv[n++] = (nghttp2_nv)NV("grpc-accept-encoding", "identity");
+    if (!call->request_done) call->rst_after_answer = 1;
+    /* No data provider: the HEADERS frame carries END_STREAM (trailers-only). */
+    int rv = nghttp2_submit_response(conn->session, call->stream_id, nv, n, NULL);
+    if (rv != 0) {
+        hk_log(HK_LOG_WARN, "call_answer_failed", "stream=%d error=\"%s\"", (int)call->stream_id,
+               nghttp2_strerror(rv));
+        nghttp2_submit_rst_stream(conn->session, NGHTTP2_FLAG_NONE, call->stream_id,
+                                  NGHTTP2_INTERNAL_ERROR);
+    }
+    free(text);
+    hk_grpc_reader_free(&call->reader);
+    call->request = NULL;
+}
+
+void hk_call_detach(hk_call_t *call)
+{
+    if (!call->stream_ref) return;
+    /* The stream is gone before anyone answered: the client reset it, or
+     * the connection closed. The handler's work is now for nobody. */
+    if (!call->answered) hk_call_cancel(call);
+    call_uncount(call);
+    call->answered = 1;
+    hk_link_del(&call->link);
+    call->conn = NULL;
+    call->stream_ref = 0;
+    call_timer_stop(call);
+    if (call->handler_ref && call->cancelled && !call->cancel_notified && call->cancel_cb)
+        call_notify(call);
+    else
+        call_release(call);
+}
+
+ssize_t hk_call_read_body(nghttp2_session *session, int32_t stream_id, uint8_t *buf, size_t length,
+                          uint32_t *data_flags, nghttp2_data_source *source, void *user_data)
+{
+    hk_call_t *call = source->ptr;
+    size_t k = call->resp_len - call->resp_off;
+
+    (void)user_data;
+    if (k > length) k = length;
+    memcpy(buf, call->resp + call->resp_off, k);
+    call->resp_off += k;
+    if (call->resp_off < call->resp_len) return (ssize_t)k;
+
+    /* The message is out; the stream ends with the trailers instead. */
+    *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    nghttp2_nv trailers[] = {NV("grpc-status", "0")};
+    if (nghttp2_submit_trailer(session, stream_id, trailers, 1) != 0)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    free(call->resp);
+    call->resp = NULL;
+    call->resp_len = call->resp_off = 0;
+    return (ssize_t)k;
+}
+
+static void on_call_timer(uv_timer_t *t)
+{
+    hk_call_t *call = container_of(t, hk_call_t, timer);
+    hk_conn_t *conn = call->conn;
+
+    /* The same timer carries the deadline and, for a cancel callback
+     * registered after the fact, the deferred notice. */
+    if (!call->cancelled && call->deadline_hr) {
+        hk_call_answer_status(call, 200, HK_STATUS_DEADLINE_EXCEEDED, "deadline exceeded");
+        hk_call_cancel(call);
+    }
+    /* The callback (and then the flush, which may close the stream) can
+     * free the call: conn was read before, and is still valid here
+     * because connections close only from their own callbacks. */
+    call_notify(call);
+    if (conn) hk_conn_flush(conn);
+}
+
+/* --- call.h ------------------------------------------------------------ */
+
+const char *hk_call_path(const hk_call_t *call) { return call->path; }
+
+const hk_peer_t *hk_call_peer(const hk_call_t *call) { return &call->peer; }
+
+const uint8_t *hk_call_request(const hk_call_t *call, size_t *len)
+{
+    *len = call->request_len;
+    return call->request;
+}
+
+uint64_t hk_call_deadline(const hk_call_t *call) { return call->deadline_ms; }
+
+void *hk_call_ctx(const hk_call_t *call) { return call->ctx; }
+
+void hk_call_set_data(hk_call_t *call, void *data) { call->data = data; }
+
+void *hk_call_data(const hk_call_t *call) { return call->data; }
+
+int hk_call_cancelled(const hk_call_t *call) { return call->cancelled; }
+
+void hk_call_on_cancel(hk_call_t *call, hk_call_cancel_fn cb, void *arg)
+{
+    call->cancel_cb = cb;
+    call->cancel_arg = arg;
+    /* Already cancelled: tell the handler from the loop, not from here. */
+    if (cb && call->cancelled && !call->cancel_notified) call_timer_start(call, 0);
+}
+
+void hk_call_reply(hk_call_t *call, const uint8_t *msg, size_t len)
+{
+    hk_conn_t *conn = call->conn;
+
+    call->handler_ref = 0;
+    call_uncount(call);
+    if (!conn || conn->closing || call->answered) {
+        call_release(call);
+        return;
+    }
+    if (len > UINT32_MAX - HK_GRPC_PREFIX_BYTES || !(call->resp = malloc(HK_GRPC_PREFIX_BYTES + len))) {
+        hk_call_answer_status(call, 200, HK_STATUS_INTERNAL, "cannot build the response");
+        hk_conn_flush(conn);
+        return;
+    }
+    hk_grpc_prefix_write(call->resp, (uint32_t)len);
+    if (len) memcpy(call->resp + HK_GRPC_PREFIX_BYTES, msg, len);
+    call->resp_len = HK_GRPC_PREFIX_BYTES + len;
+    call->resp_off = 0;
+    call->answered = 1;
+    call_timer_stop(call);
+    hk_grpc_reader_free(&call->reader);
+    call->request = NULL;
+
+    nghttp2_nv nv[] = {NV(":status", "200"), NV("content-type", "application/grpc")};
+    nghttp2_data_provider body = {.source.ptr = call, .read_callback = hk_call_read_body};
+    int rv = nghttp2_submit_response(conn->session, call->stream_id, nv, 2, &body);
+    if (rv != 0) {
+        hk_log(HK_LOG_WARN, "call_answer_failed", "stream=%d error=\"%s\"", (int)call->stream_id,
+               nghttp2_strerror(rv));
+        nghttp2_submit_rst_stream(conn->session, NGHTTP2_FLAG_NONE, call->stream_id,
+                                  NGHTTP2_INTERNAL_ERROR);
+    }
+    /* Last: sending may close the stream and free the call. */
+    hk_conn_flush(conn);
+}
+
+void hk_call_fail(hk_call_t *call, int status, const char *message)
+{
+    hk_conn_t *conn = call->conn;
+
+    call->handler_ref = 0;
+    call_uncount(call);
+    if (!conn || conn->closing || call->answered) {
+        call_release(call);
+        return;
+    }
+    hk_call_answer_status(call, 200, status, message);
+    hk_conn_flush(conn);
+}

@@ -1,0 +1,172 @@
+/* conn.h -- the transport's private side: server, connection and call structures shared by its .c files */
+#ifndef HK_CONN_H
+#define HK_CONN_H
+
+#include <nghttp2/nghttp2.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "transport/call.h"
+#include "transport/grpc.h"
+#include "transport/server.h"
+
+#ifndef container_of
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+#endif
+
+/* An intrusive doubly linked list (libuv's QUEUE, spelled out). */
+typedef struct hk_link {
+    struct hk_link *next, *prev;
+} hk_link_t;
+
+static inline void hk_link_init(hk_link_t *head) { head->next = head->prev = head; }
+static inline int hk_link_empty(const hk_link_t *head) { return head->next == head; }
+static inline void hk_link_add(hk_link_t *head, hk_link_t *l)
+{
+    l->prev = head->prev;
+    l->next = head;
+    head->prev->next = l;
+    head->prev = l;
+}
+static inline void hk_link_del(hk_link_t *l)
+{
+    l->prev->next = l->next;
+    l->next->prev = l->prev;
+    l->next = l->prev = l;
+}
+
+/* Bounds on what one client can make us hold. */
+#define HK_CONN_HEADER_LIST_MAX (16u << 10) /* per request, as HTTP/2 counts it (name+value+32) */
+#define HK_CONN_MESSAGE_MAX_TEXT 1024       /* grpc-message bytes before percent-encoding */
+
+typedef struct hk_conn hk_conn_t;
+
+struct hk_server {
+    uv_loop_t *loop;
+    uv_pipe_t listener;
+    uv_timer_t grace;       /* hk_server_stop's grace period */
+    hk_server_opts_t opts;  /* socket_path points at path below */
+    char *path;
+    dev_t sock_dev;         /* the socket file we made, so stop unlinks only ours */
+    ino_t sock_ino;
+    hk_link_t conns;
+    uint64_t n_conns;       /* open or closing: counted until their uv_close callback */
+    uint64_t n_calls, n_calls_total;
+    int stopping;
+    int pending_closes;     /* listener and grace timer close callbacks still to come */
+    void (*done)(void *arg);
+    void *done_arg;
+};
+
+/* One accepted connection: a pipe and its HTTP/2 session. */
+struct hk_conn {
+    hk_server_t *server;
+    uv_pipe_t pipe;
+    hk_link_t link;         /* in server->conns */
+    nghttp2_session *session;
+    hk_peer_t peer;
+    hk_link_t calls;        /* calls whose stream is open */
+    size_t write_queued;    /* bytes handed to uv_write, not yet written */
+    uv_shutdown_t shutdown; /* the graceful end: queued writes go out first */
+    int reading;            /* uv_read_start is in effect */
+    int in_session;         /* inside nghttp2_session_mem_recv/mem_send: no flushing now */
+    int broken;             /* the session failed: close at the next chance */
+    int shutting;           /* uv_shutdown pending */
+    int closing;            /* conn_close ran: the session is gone, uv_close pending */
+};
+
+/* One stream of a connection and the call it carries. Two owners keep it
+ * alive: the stream (until nghttp2 closes it, or the connection goes) and
+ * the handler (from dispatch until hk_call_reply/hk_call_fail). It is freed
+ * when both have let go. */
+struct hk_call {
+    hk_conn_t *conn;        /* NULL once detached: the stream is gone */
+    hk_link_t link;         /* in conn->calls while attached */
+    int32_t stream_id;
+    uv_loop_t *loop;
+    void *ctx;              /* server opts.ctx */
+    hk_peer_t peer;
+
+    /* The request, as it arrives. */
+    char *path;
+    size_t header_bytes;    /* for the header list limit */
+    int headers_too_big;    /* over HK_CONN_HEADER_LIST_MAX */
+    int bad_method;         /* :method was not POST */
+    char *bad_content_type; /* NULL when fine; "" when missing */
+    int bad_timeout;        /* grpc-timeout did not parse */
+    char *encoding;         /* grpc-encoding, NULL when absent */
+    uint64_t timeout_ns;    /* from grpc-timeout; 0 = none */
+    uint64_t deadline_hr;   /* uv_hrtime() deadline; 0 = none */
+    uint64_t deadline_ms;   /* uv_now() deadline for hk_call_deadline; 0 = none */
+    hk_grpc_reader_t reader;
+    const uint8_t *request;
+    size_t request_len;
+
+    /* The answer. */
+    uint8_t *resp;          /* prefix + message of a reply */
+    size_t resp_len, resp_off;
+    int answered;           /* a response was submitted, or can no longer be */
+    int request_done;       /* the client half-closed (END_STREAM seen) */
+    int rst_after_answer;   /* answered before the request ended: reset it once sent */
+
+    /* The handler's side. */
+    int stream_ref, handler_ref;
+    int counted;            /* in server->n_calls */
+    int cancelled, cancel_notified;
+    hk_call_cancel_fn cancel_cb;
+    void *cancel_arg;
+    void *data;
+
+    uv_timer_t timer;       /* deadline, and deferred cancel notices */
+    int timer_init;
+};
+
+/* server.c */
+/* A connection finished closing (its uv_close callback ran). */
+void hk_server_conn_gone(hk_server_t *server, hk_conn_t *conn);
+
+/* conn.c */
+/* Accepts one connection from the listener and starts serving it. Returns
+ * 0, HK_ENOMEM or HK_EIO (the pending connection is then dropped). */
+int hk_conn_accept(hk_server_t *server);
+/* Sends GOAWAY: streams already started go on, new ones are refused; the
+ * connection closes once its last stream ends. */
+void hk_conn_goaway(hk_conn_t *conn);
+/* Answers every unanswered call with status/message, cancels the handlers'
+ * calls, and closes the connection. */
+void hk_conn_abort(hk_conn_t *conn, int status, const char *message);
+/* Writes whatever nghttp2 has to send (unless inside the session, or the
+ * write queue is full); closes the connection when the session is over. */
+void hk_conn_flush(hk_conn_t *conn);
+
+/* call.c: the gRPC side of one stream. The hk_call_on_* functions run from
+ * nghttp2's callbacks (conn->in_session is set, so nothing flushes inside). */
+/* A new stream's call, attached to conn. NULL when out of memory. */
+hk_call_t *hk_call_new(hk_conn_t *conn, int32_t stream_id);
+/* One request header field. */
+void hk_call_on_header(hk_call_t *call, const uint8_t *name, size_t namelen, const uint8_t *value,
+                       size_t valuelen);
+/* The request headers are complete: answer a bad request, or start the deadline. */
+void hk_call_on_headers_end(hk_call_t *call);
+/* A chunk of request DATA. */
+void hk_call_on_data(hk_call_t *call, const uint8_t *data, size_t len);
+/* The request ended (END_STREAM): dispatch it, or answer why not. */
+void hk_call_on_request_end(hk_call_t *call);
+/* The frame that ended our side of the stream was sent. */
+void hk_call_on_answer_sent(hk_call_t *call);
+/* Answers with a trailers-only response; does not flush. Used for the
+ * transport's own answers (bad requests, deadlines, stop). */
+void hk_call_answer_status(hk_call_t *call, int http_status, int status, const char *message);
+/* Marks a handler's unanswered call cancelled (its callback runs when the
+ * call is detached, or soon if it is already). */
+void hk_call_cancel(hk_call_t *call);
+/* The stream closed, or its connection went away: release the stream's
+ * hold, cancel the handler's call if unanswered. */
+void hk_call_detach(hk_call_t *call);
+/* The data source for a reply's DATA frames (nghttp2_data_source_read_callback). */
+ssize_t hk_call_read_body(nghttp2_session *session, int32_t stream_id, uint8_t *buf, size_t length,
+                          uint32_t *data_flags, nghttp2_data_source *source, void *user_data);
+
+#endif

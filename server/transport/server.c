@@ -1,0 +1,213 @@
+/* server.c -- the gRPC server: claims the Unix socket, accepts connections, stops gracefully */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "transport/conn.h"
+
+#define SERVER_BACKLOG 511
+
+/* Defaults for options left 0. */
+#define SERVER_MAX_STREAMS 100
+#define SERVER_MAX_MESSAGE (4u << 20)
+
+/* Makes path free for our socket. A socket file that someone still listens
+ * on is HK_EADDRINUSE; one nobody answers (a crashed hookd) is removed; any
+ * other kind of file is left alone (HK_EIO). */
+static int claim_path(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct stat st;
+    int fd, rc, e;
+
+    if (lstat(path, &st) != 0) return errno == ENOENT ? 0 : HK_EIO;
+    if (!S_ISSOCK(st.st_mode)) {
+        hk_log(HK_LOG_ERROR, "socket_path_taken", "reason=\"not a socket\" path=%s", path);
+        return HK_EIO;
+    }
+    /* Non-blocking, so a live server with a full backlog answers EAGAIN at
+     * once instead of leaving us waiting. */
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return HK_EIO;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+    e = errno;
+    close(fd);
+    if (rc == 0 || e == EAGAIN || e == EINPROGRESS) return HK_EADDRINUSE;
+    if (e == ENOENT) return 0; /* it went away meanwhile */
+    if (e != ECONNREFUSED) {
+        hk_log(HK_LOG_ERROR, "socket_probe_failed", "path=%s errno=%d", path, e);
+        return HK_EIO;
+    }
+    if (unlink(path) != 0 && errno != ENOENT) return HK_EIO;
+    hk_log(HK_LOG_INFO, "stale_socket_removed", "path=%s", path);
+    return 0;
+}
+
+static void on_failed_listener_closed(uv_handle_t *handle)
+{
+    hk_server_t *server = handle->data;
+    free(server->path);
+    free(server);
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    hk_server_t *server = container_of((uv_pipe_t *)listener, hk_server_t, listener);
+
+    if (status < 0) {
+        hk_log(HK_LOG_WARN, "accept_failed", "error=%s", uv_err_name(status));
+        return;
+    }
+    if (server->stopping) return;
+    /* hk_conn_accept logs what it refuses. */
+    (void)hk_conn_accept(server);
+}
+
+int hk_server_start(uv_loop_t *loop, const hk_server_opts_t *opts, hk_server_t **out)
+{
+    struct sockaddr_un sa;
+    hk_server_t *server;
+    struct stat st;
+    int rc, err;
+
+    if (!opts->socket_path || !opts->socket_path[0] || strlen(opts->socket_path) >= sizeof sa.sun_path ||
+        !opts->on_call)
+        return HK_EINVAL;
+    if (!(server = calloc(1, sizeof *server))) return HK_ENOMEM;
+    if (!(server->path = strdup(opts->socket_path))) {
+        free(server);
+        return HK_ENOMEM;
+    }
+    server->loop = loop;
+    server->opts = *opts;
+    server->opts.socket_path = server->path;
+    if (!server->opts.max_streams) server->opts.max_streams = SERVER_MAX_STREAMS;
+    if (!server->opts.max_message_bytes) server->opts.max_message_bytes = SERVER_MAX_MESSAGE;
+    hk_link_init(&server->conns);
+
+    if ((err = claim_path(server->path)) != 0) {
+        free(server->path);
+        free(server);
+        return err;
+    }
+    uv_pipe_init(loop, &server->listener, 0);
+    server->listener.data = server;
+    rc = uv_pipe_bind(&server->listener, server->path);
+    if (rc != 0) {
+        /* Another server bound the path between our probe and now. */
+        err = rc == UV_EADDRINUSE ? HK_EADDRINUSE : HK_EIO;
+        hk_log(HK_LOG_ERROR, "socket_bind_failed", "path=%s error=%s", server->path, uv_err_name(rc));
+        goto fail;
+    }
+    /* Nobody can connect before listen(): setting the mode first leaves no
+     * moment where the socket is open with the umask's mode. */
+    if (chmod(server->path, opts->socket_mode) != 0 || stat(server->path, &st) != 0) {
+        hk_log(HK_LOG_ERROR, "socket_chmod_failed", "path=%s errno=%d", server->path, errno);
+        err = HK_EIO;
+        goto fail_unlink;
+    }
+    server->sock_dev = st.st_dev;
+    server->sock_ino = st.st_ino;
+    rc = uv_listen((uv_stream_t *)&server->listener, SERVER_BACKLOG, on_connection);
+    if (rc != 0) {
+        hk_log(HK_LOG_ERROR, "socket_listen_failed", "path=%s error=%s", server->path, uv_err_name(rc));
+        err = HK_EIO;
+        goto fail_unlink;
+    }
+    *out = server;
+    return 0;
+
+fail_unlink:
+    unlink(server->path);
+fail:
+    uv_close((uv_handle_t *)&server->listener, on_failed_listener_closed);
+    return err;
+}
+
+/* Removes the socket file if it is still the one we made: if someone put
+ * another there meanwhile, it is theirs. */
+static void unlink_socket(hk_server_t *server)
+{
+    struct stat st;
+    if (stat(server->path, &st) == 0 && st.st_dev == server->sock_dev && st.st_ino == server->sock_ino)
+        unlink(server->path);
+}
+
+static void on_stop_handle_closed(uv_handle_t *handle)
+{
+    hk_server_t *server = handle->data;
+    void (*done)(void *) = server->done;
+    void *arg = server->done_arg;
+
+    if (--server->pending_closes > 0) return;
+    free(server->path);
+    free(server);
+    if (done) done(arg);
+}
+
+/* Once every connection is gone, the grace timer goes too; the last close
+ * callback frees the server and reports done. */
+static void server_maybe_finish(hk_server_t *server)
+{
+    if (!server->stopping || server->n_conns > 0 || uv_is_closing((uv_handle_t *)&server->grace)) return;
+    uv_close((uv_handle_t *)&server->grace, on_stop_handle_closed);
+}
+
+static void on_grace_over(uv_timer_t *timer)
+{
+    hk_server_t *server = container_of(timer, hk_server_t, grace);
+    hk_link_t *l, *next;
+
+    hk_log(HK_LOG_WARN, "stop_grace_over", "connections=%llu calls=%llu",
+           (unsigned long long)server->n_conns, (unsigned long long)server->n_calls);
+    /* Connections stay listed until their close callback: next stays valid. */
+    for (l = server->conns.next; l != &server->conns; l = next) {
+        next = l->next;
+        hk_conn_abort(container_of(l, hk_conn_t, link), HK_STATUS_UNAVAILABLE, "hookd is stopping");
+    }
+}
+
+void hk_server_conn_gone(hk_server_t *server, hk_conn_t *conn)
+{
+    hk_link_del(&conn->link);
+    server->n_conns--;
+    server_maybe_finish(server);
+}
+
+void hk_server_stop(hk_server_t *server, uint64_t grace_ms, void (*done)(void *arg), void *arg)
+{
+    hk_link_t *l, *next;
+
+    if (server->stopping) return;
+    server->stopping = 1;
+    server->done = done;
+    server->done_arg = arg;
+    /* The socket file goes at once: a new hookd may start while we finish. */
+    unlink_socket(server);
+    server->pending_closes = 2; /* the listener and the grace timer */
+    uv_close((uv_handle_t *)&server->listener, on_stop_handle_closed);
+    uv_timer_init(server->loop, &server->grace);
+    server->grace.data = server;
+    uv_timer_start(&server->grace, on_grace_over, grace_ms, 0);
+    for (l = server->conns.next; l != &server->conns; l = next) {
+        next = l->next;
+        hk_conn_goaway(container_of(l, hk_conn_t, link));
+    }
+    server_maybe_finish(server);
+}
+
+void hk_server_stats(const hk_server_t *server, hk_server_stats_t *out)
+{
+    out->connections = server->n_conns;
+    out->calls = server->n_calls;
+    out->calls_total = server->n_calls_total;
+}

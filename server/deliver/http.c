@@ -1,0 +1,655 @@
+/* http.c -- outbound HTTP requests on the event loop: libcurl multi driven by libuv */
+#include "deliver/http.h"
+#include "core/error.h"
+#include "hookd/v1/webhooks.pb-c.h"
+
+#include <curl/curl.h>
+#include <uv.h>
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* hk_outcome_t is stored and answered as the proto's Outcome as it is. */
+_Static_assert((int)HK_OUTCOME_SUCCEEDED == (int)HOOKD__V1__OUTCOME__OUTCOME_SUCCEEDED, "outcome");
+_Static_assert((int)HK_OUTCOME_HTTP_ERROR == (int)HOOKD__V1__OUTCOME__OUTCOME_HTTP_ERROR, "outcome");
+_Static_assert((int)HK_OUTCOME_TIMED_OUT == (int)HOOKD__V1__OUTCOME__OUTCOME_TIMED_OUT, "outcome");
+_Static_assert((int)HK_OUTCOME_NETWORK_ERROR == (int)HOOKD__V1__OUTCOME__OUTCOME_NETWORK_ERROR, "outcome");
+_Static_assert((int)HK_OUTCOME_REFUSED == (int)HOOKD__V1__OUTCOME__OUTCOME_REFUSED, "outcome");
+_Static_assert((int)HK_OUTCOME_CANCELLED == (int)HOOKD__V1__OUTCOME__OUTCOME_CANCELLED, "outcome");
+
+#define DEFAULT_MAX_TRANSFERS 256
+#define MAX_TIMEOUT_MS 600000
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+typedef enum { REQ_QUEUED, REQ_RUNNING, REQ_DONE } req_state_t;
+
+/* Intrusive doubly linked list of requests: a request is in exactly one list,
+ * the one its state names, so moving between states is O(1). */
+typedef struct {
+    hk_http_request_t *head, *tail;
+    size_t n;
+} req_list_t;
+
+struct hk_http_request {
+    hk_http_t *http;
+    hk_http_request_t *prev, *next;
+    req_state_t state;
+    int urgent;
+    CURL *easy;
+    struct curl_slist *headers;
+    hk_http_cb cb;
+    void *arg;
+    uint64_t started_ns; /* uv_hrtime when the transfer began; 0 while queued */
+
+    size_t body_keep;    /* max_body_keep */
+    uint8_t *body;       /* grows up to body_keep */
+    size_t body_len, body_cap;
+    int body_truncated;
+
+    int refused;         /* the policy refused an address of this transfer */
+    char refused_addr[HK_POLICY_ADDR_MAX];
+    char curl_error[CURL_ERROR_SIZE];
+    char error[CURL_ERROR_SIZE + 64];
+    hk_http_result_t result; /* filled when the request becomes REQ_DONE */
+};
+
+/* One socket curl asked us to watch. The uv_poll_t is freed in its close
+ * callback, which may run after curl has forgotten the socket. */
+typedef struct sock_ctx {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    hk_http_t *http;
+    struct sock_ctx *prev, *next;
+} sock_ctx_t;
+
+struct hk_http {
+    uv_loop_t *loop;
+    CURLM *multi;
+    uv_timer_t timer;  /* curl's single timeout */
+    uv_idle_t idle;    /* runs deferred callbacks (cancels) and the teardown */
+    hk_policy_t policy;
+    char *ca_file, *user_agent;
+    uint32_t max_transfers;
+
+    req_list_t urgent_queue, queue, running, done;
+    sock_ctx_t *socks; /* sockets being watched, for the teardown */
+
+    int draining;       /* inside drain_done: do not re-enter */
+    int closing, torn_down;
+    unsigned n_closing; /* uv_close calls whose callback has not run */
+    hk_http_close_cb close_cb;
+    void *close_arg;
+};
+
+const char *hk_outcome_name(hk_outcome_t outcome)
+{
+    switch (outcome) {
+    case HK_OUTCOME_UNSPECIFIED: return "unspecified";
+    case HK_OUTCOME_SUCCEEDED: return "succeeded";
+    case HK_OUTCOME_HTTP_ERROR: return "http_error";
+    case HK_OUTCOME_TIMED_OUT: return "timed_out";
+    case HK_OUTCOME_NETWORK_ERROR: return "network_error";
+    case HK_OUTCOME_REFUSED: return "refused";
+    case HK_OUTCOME_CANCELLED: return "cancelled";
+    }
+    return "unknown";
+}
+
+/* --- request lists -------------------------------------------------------- */
+
+static void list_push(req_list_t *l, hk_http_request_t *r)
+{
+    r->next = NULL;
+    r->prev = l->tail;
+    if (l->tail)
+        l->tail->next = r;
+    else
+        l->head = r;
+    l->tail = r;
+    l->n++;
+}
+
+static void list_remove(req_list_t *l, hk_http_request_t *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        l->head = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    else
+        l->tail = r->prev;
+    r->prev = r->next = NULL;
+    l->n--;
+}
+
+static req_list_t *list_of(hk_http_t *http, hk_http_request_t *r)
+{
+    switch (r->state) {
+    case REQ_QUEUED: return r->urgent ? &http->urgent_queue : &http->queue;
+    case REQ_RUNNING: return &http->running;
+    case REQ_DONE: break;
+    }
+    return &http->done;
+}
+
+/* --- close bookkeeping ---------------------------------------------------- */
+
+static void maybe_free(hk_http_t *http)
+{
+    if (!http->torn_down || http->n_closing) return;
+    hk_http_close_cb cb = http->close_cb;
+    void *arg = http->close_arg;
+    free(http->ca_file);
+    free(http->user_agent);
+    free(http);
+    curl_global_cleanup();
+    if (cb) cb(arg);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    hk_http_t *http = h->data;
+    http->n_closing--;
+    maybe_free(http);
+}
+
+static void on_sock_closed(uv_handle_t *h)
+{
+    sock_ctx_t *ctx = container_of((uv_poll_t *)h, sock_ctx_t, poll);
+    hk_http_t *http = ctx->http;
+    free(ctx);
+    http->n_closing--;
+    maybe_free(http);
+}
+
+static void sock_forget(hk_http_t *http, sock_ctx_t *ctx)
+{
+    if (ctx->prev)
+        ctx->prev->next = ctx->next;
+    else
+        http->socks = ctx->next;
+    if (ctx->next) ctx->next->prev = ctx->prev;
+    uv_poll_stop(&ctx->poll);
+    http->n_closing++;
+    uv_close((uv_handle_t *)&ctx->poll, on_sock_closed);
+}
+
+/* --- finishing requests --------------------------------------------------- */
+
+static void finish(hk_http_request_t *r, hk_outcome_t outcome, int status, const char *error)
+{
+    hk_http_t *http = r->http;
+    list_remove(list_of(http, r), r);
+    r->state = REQ_DONE;
+    list_push(&http->done, r);
+
+    if (error != r->error) snprintf(r->error, sizeof r->error, "%s", error);
+    r->result.outcome = outcome;
+    r->result.http_status = status;
+    r->result.duration_ms =
+        r->started_ns ? (uint32_t)((uv_hrtime() - r->started_ns) / 1000000u) : 0;
+    r->result.error = r->error;
+    static const uint8_t no_body[1];
+    r->result.body = r->body ? r->body : no_body; /* callers may memcpy it unconditionally */
+    r->result.body_len = r->body_len;
+    r->result.body_truncated = r->body_truncated;
+}
+
+static void request_free(hk_http_request_t *r)
+{
+    if (r->easy) curl_easy_cleanup(r->easy);
+    curl_slist_free_all(r->headers);
+    free(r->body);
+    free(r);
+}
+
+static void fill_slots(hk_http_t *http);
+
+/* Runs the callbacks of finished requests, oldest first. Callbacks may start,
+ * cancel or close; new finished requests join the list and run here too. */
+static void drain_done(hk_http_t *http)
+{
+    if (http->draining) return;
+    http->draining = 1;
+    hk_http_request_t *r;
+    while ((r = http->done.head) != NULL) {
+        list_remove(&http->done, r);
+        r->cb(r, &r->result, r->arg);
+        request_free(r);
+    }
+    http->draining = 0;
+}
+
+static void on_idle(uv_idle_t *idle);
+
+static void schedule_idle(hk_http_t *http)
+{
+    if (!http->torn_down) uv_idle_start(&http->idle, on_idle);
+}
+
+static void outcome_of(hk_http_request_t *r, CURLcode code)
+{
+    long status = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+
+    struct curl_header *h;
+    if (status && curl_easy_header(r->easy, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK) {
+        long s;
+        if (hk_http_parse_retry_after(h->value, time(NULL), &s) == 0) r->result.retry_after_s = s;
+    }
+
+    if (code == CURLE_OK) {
+        if (status >= 200 && status <= 299) {
+            finish(r, HK_OUTCOME_SUCCEEDED, (int)status, "");
+        } else {
+            snprintf(r->error, sizeof r->error, "HTTP %ld%s", status,
+                     status >= 300 && status <= 399 ? " (redirects are not followed)" : "");
+            finish(r, HK_OUTCOME_HTTP_ERROR, (int)status, r->error);
+        }
+        return;
+    }
+    const char *why = r->curl_error[0] ? r->curl_error : curl_easy_strerror(code);
+    if (r->refused && code == CURLE_COULDNT_CONNECT) {
+        snprintf(r->error, sizeof r->error, "address %s refused by outbound policy",
+                 r->refused_addr);
+        finish(r, HK_OUTCOME_REFUSED, 0, r->error);
+    } else if (code == CURLE_OPERATION_TIMEDOUT) {
+        finish(r, HK_OUTCOME_TIMED_OUT, (int)status, why);
+    } else {
+        finish(r, HK_OUTCOME_NETWORK_ERROR, (int)status, why);
+    }
+}
+
+/* Collects every transfer curl has finished, then runs their callbacks.
+ * Collecting first keeps a callback that cancels another finished request
+ * from erasing that request's real result. */
+static void collect(hk_http_t *http)
+{
+    CURLMsg *msg;
+    int left;
+    while (http->multi && (msg = curl_multi_info_read(http->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE) continue;
+        void *priv = NULL;
+        CURLcode code = msg->data.result;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+        hk_http_request_t *r = priv;
+        curl_multi_remove_handle(http->multi, r->easy);
+        outcome_of(r, code);
+    }
+    fill_slots(http);
+    drain_done(http);
+}
+
+/* --- curl -> libuv ---------------------------------------------------------- */
+
+static void on_poll(uv_poll_t *poll, int status, int events)
+{
+    sock_ctx_t *ctx = container_of(poll, sock_ctx_t, poll);
+    hk_http_t *http = ctx->http;
+    int flags = 0;
+    if (status < 0)
+        flags = CURL_CSELECT_ERR;
+    else {
+        if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+        if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+    }
+    int running;
+    curl_multi_socket_action(http->multi, ctx->fd, flags, &running);
+    collect(http);
+}
+
+static void on_timer(uv_timer_t *timer)
+{
+    hk_http_t *http = container_of(timer, hk_http_t, timer);
+    int running;
+    curl_multi_socket_action(http->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    collect(http);
+}
+
+/* CURLMOPT_TIMERFUNCTION. Never drives curl from here (curl forbids it): a
+ * zero timeout fires on the next loop iteration instead. */
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    hk_http_t *http = userp;
+    if (http->torn_down) return 0;
+    if (timeout_ms < 0)
+        uv_timer_stop(&http->timer);
+    else
+        uv_timer_start(&http->timer, on_timer, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+/* CURLMOPT_SOCKETFUNCTION: one uv_poll_t per socket curl uses. */
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    hk_http_t *http = userp;
+    sock_ctx_t *ctx = socketp;
+
+    if (what == CURL_POLL_REMOVE) {
+        if (ctx) {
+            /* Stop before curl closes the fd, so epoll never watches a stale fd. */
+            if (!http->torn_down) curl_multi_assign(http->multi, fd, NULL);
+            sock_forget(http, ctx);
+        }
+        return 0;
+    }
+    if (!ctx) {
+        ctx = calloc(1, sizeof *ctx);
+        if (!ctx) return -1;
+        ctx->fd = fd;
+        ctx->http = http;
+        if (uv_poll_init_socket(http->loop, &ctx->poll, fd) != 0) {
+            free(ctx);
+            return -1;
+        }
+        ctx->next = http->socks;
+        if (http->socks) http->socks->prev = ctx;
+        http->socks = ctx;
+        curl_multi_assign(http->multi, fd, ctx);
+    }
+    int events = 0;
+    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= UV_READABLE;
+    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= UV_WRITABLE;
+    return uv_poll_start(&ctx->poll, events, on_poll) == 0 ? 0 : -1;
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION: the one place that sees the resolved address
+ * before a connect, so the outbound policy is enforced here. */
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose,
+                                    struct curl_sockaddr *address)
+{
+    hk_http_request_t *r = clientp;
+    if (purpose != CURLSOCKTYPE_IPCXN) return CURL_SOCKET_BAD;
+    if (hk_policy_check(&r->http->policy, &address->addr, address->addrlen) != 0) {
+        r->refused = 1;
+        hk_policy_addr_text(&address->addr, r->refused_addr);
+        return CURL_SOCKET_BAD;
+    }
+    return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
+
+/* CURLOPT_WRITEFUNCTION: keep the first body_keep bytes, swallow the rest so
+ * the transfer completes and the connection stays reusable. */
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+    hk_http_request_t *r = userp;
+    size_t n = size * nmemb;
+    size_t room = r->body_keep - r->body_len;
+    size_t take = n < room ? n : room;
+    if (take < n) r->body_truncated = 1;
+    if (take == 0) return n;
+    if (r->body_len + take > r->body_cap) {
+        size_t cap = r->body_cap ? r->body_cap : 1024;
+        while (cap < r->body_len + take) cap *= 2;
+        if (cap > r->body_keep) cap = r->body_keep;
+        uint8_t *b = realloc(r->body, cap);
+        if (!b) {
+            /* Out of memory for the kept copy only: report it truncated. */
+            r->body_truncated = 1;
+            return n;
+        }
+        r->body = b;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, data, take);
+    r->body_len += take;
+    return n;
+}
+
+/* --- starting transfers ----------------------------------------------------- */
+
+static int begin(hk_http_request_t *r)
+{
+    hk_http_t *http = r->http;
+    list_remove(list_of(http, r), r);
+    r->state = REQ_RUNNING;
+    list_push(&http->running, r);
+    r->started_ns = uv_hrtime();
+    if (curl_multi_add_handle(http->multi, r->easy) != CURLM_OK) {
+        finish(r, HK_OUTCOME_NETWORK_ERROR, 0, "could not start the transfer");
+        return -1;
+    }
+    return 0;
+}
+
+/* Starts queued requests while below max_transfers, urgent ones first. */
+static void fill_slots(hk_http_t *http)
+{
+    int failed = 0;
+    while (!http->closing && http->running.n < http->max_transfers) {
+        hk_http_request_t *r = http->urgent_queue.head ? http->urgent_queue.head : http->queue.head;
+        if (!r) break;
+        if (begin(r) != 0) failed = 1;
+    }
+    if (failed) schedule_idle(http);
+}
+
+static void on_idle(uv_idle_t *idle)
+{
+    hk_http_t *http = container_of(idle, hk_http_t, idle);
+    fill_slots(http);
+    drain_done(http);
+    if (http->done.head) return;
+    uv_idle_stop(idle);
+    if (!http->closing || http->torn_down || http->draining) return;
+
+    /* Teardown, from the loop rather than from hk_http_close, which may run
+     * inside a callback with curl state still on the stack above it. */
+    http->torn_down = 1;
+    curl_multi_cleanup(http->multi);
+    http->multi = NULL;
+    while (http->socks) sock_forget(http, http->socks);
+    http->n_closing += 2;
+    uv_close((uv_handle_t *)&http->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&http->idle, on_handle_closed);
+}
+
+static int set_headers(hk_http_request_t *r, const hk_http_req_t *req)
+{
+    for (size_t i = 0; i < req->n_headers; i++) {
+        const char *name = req->headers[i].name, *value = req->headers[i].value;
+        if (!name || !*name || !value) return HK_EINVAL;
+        if (strpbrk(name, ":\r\n \t") || strpbrk(value, "\r\n")) return HK_EINVAL;
+        size_t len = strlen(name) + strlen(value) + 3;
+        char *line = malloc(len);
+        if (!line) return HK_ENOMEM;
+        /* curl sends "name;" as an empty header; "name:" would remove it. */
+        if (*value)
+            snprintf(line, len, "%s: %s", name, value);
+        else
+            snprintf(line, len, "%s;", name);
+        struct curl_slist *l = curl_slist_append(r->headers, line);
+        free(line);
+        if (!l) return HK_ENOMEM;
+        r->headers = l;
+    }
+    /* curl would send "Expect: 100-continue" for a large body and wait a
+     * second for an interim answer most receivers never send. */
+    struct curl_slist *l = curl_slist_append(r->headers, "Expect:");
+    if (!l) return HK_ENOMEM;
+    r->headers = l;
+    return 0;
+}
+
+static int setup_easy(hk_http_request_t *r, const hk_http_req_t *req)
+{
+    hk_http_t *http = r->http;
+    CURL *e = r->easy;
+    int ok = 1;
+#define SET(opt, val) ok = ok && curl_easy_setopt(e, opt, val) == CURLE_OK
+    SET(CURLOPT_PRIVATE, (void *)r);
+    SET(CURLOPT_URL, req->url);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_ERRORBUFFER, r->curl_error);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    SET(CURLOPT_FOLLOWLOCATION, 0L);
+    /* The policy must judge the receiver's address, never a proxy's. */
+    SET(CURLOPT_PROXY, "");
+    SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    SET(CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
+    SET(CURLOPT_SSL_VERIFYPEER, 1L);
+    SET(CURLOPT_SSL_VERIFYHOST, 2L);
+    if (http->ca_file) SET(CURLOPT_CAINFO, http->ca_file);
+    if (http->user_agent) SET(CURLOPT_USERAGENT, http->user_agent);
+    SET(CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    SET(CURLOPT_OPENSOCKETDATA, (void *)r);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, (void *)r);
+    SET(CURLOPT_HTTPHEADER, r->headers);
+    SET(CURLOPT_POST, 1L);
+    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    if (req->body_borrowed || req->body_len == 0)
+        SET(CURLOPT_POSTFIELDS, req->body_len ? (const char *)req->body : "");
+    else
+        SET(CURLOPT_COPYPOSTFIELDS, (const char *)req->body);
+#undef SET
+    return ok ? 0 : HK_ENOMEM;
+}
+
+int hk_http_request_start(hk_http_t *http, const hk_http_req_t *req, hk_http_cb cb, void *arg,
+                          hk_http_request_t **out)
+{
+    if (http->closing) return HK_ESHUTDOWN;
+    if (!req->url || !*req->url || !cb || req->timeout_ms == 0 ||
+        req->timeout_ms > MAX_TIMEOUT_MS || (req->body_len && !req->body))
+        return HK_EINVAL;
+
+    int rc = HK_ENOMEM;
+    hk_http_request_t *r = calloc(1, sizeof *r);
+    if (!r) return HK_ENOMEM;
+    r->http = http;
+    r->cb = cb;
+    r->arg = arg;
+    r->urgent = req->urgent;
+    r->body_keep = req->max_body_keep;
+    r->state = REQ_QUEUED;
+    r->result.retry_after_s = -1;
+    r->easy = curl_easy_init();
+    if (!r->easy) goto fail;
+    if ((rc = set_headers(r, req)) != 0) goto fail;
+    if ((rc = setup_easy(r, req)) != 0) goto fail;
+
+    list_push(list_of(http, r), r);
+    if (out) *out = r;
+    fill_slots(http);
+    return 0;
+fail:
+    request_free(r);
+    return rc;
+}
+
+void hk_http_request_cancel(hk_http_request_t *r)
+{
+    hk_http_t *http = r->http;
+    if (r->state == REQ_DONE) return;
+    if (r->state == REQ_RUNNING) {
+        /* Removing an unfinished HTTP/1.1 transfer makes curl close its
+         * connection now, which is what the receiver must see. */
+        curl_multi_remove_handle(http->multi, r->easy);
+    }
+    finish(r, HK_OUTCOME_CANCELLED, 0, "cancelled");
+    fill_slots(http);
+    schedule_idle(http);
+}
+
+size_t hk_http_pending(const hk_http_t *http)
+{
+    return http->urgent_queue.n + http->queue.n + http->running.n + http->done.n;
+}
+
+int hk_http_new(uv_loop_t *loop, const hk_http_opts_t *opts, hk_http_t **out)
+{
+    hk_http_opts_t none = {0};
+    if (!opts) opts = &none;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return HK_EIO;
+
+    hk_http_t *http = calloc(1, sizeof *http);
+    if (!http) goto nomem;
+    http->loop = loop;
+    http->max_transfers = opts->max_transfers ? opts->max_transfers : DEFAULT_MAX_TRANSFERS;
+    if (opts->policy)
+        http->policy = *opts->policy;
+    else
+        hk_policy_init(&http->policy);
+    if (opts->ca_file && !(http->ca_file = strdup(opts->ca_file))) goto nomem;
+    if (opts->user_agent && !(http->user_agent = strdup(opts->user_agent))) goto nomem;
+    http->multi = curl_multi_init();
+    if (!http->multi) goto nomem;
+
+    curl_multi_setopt(http->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(http->multi, CURLMOPT_SOCKETDATA, (void *)http);
+    curl_multi_setopt(http->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(http->multi, CURLMOPT_TIMERDATA, (void *)http);
+    /* Keep as many idle connections as transfers may run, so a burst to one
+     * receiver finds its connections again on the next burst. */
+    curl_multi_setopt(http->multi, CURLMOPT_MAXCONNECTS, (long)http->max_transfers);
+    curl_multi_setopt(http->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                      (long)(opts->max_host_connections ? opts->max_host_connections : 0));
+
+    uv_timer_init(loop, &http->timer);
+    uv_idle_init(loop, &http->idle);
+    http->timer.data = http;
+    http->idle.data = http;
+    /* The idle handle never keeps the loop alive on its own; work does. */
+    *out = http;
+    return 0;
+nomem:
+    if (http) {
+        free(http->ca_file);
+        free(http->user_agent);
+        free(http);
+    }
+    curl_global_cleanup();
+    return HK_ENOMEM;
+}
+
+void hk_http_close(hk_http_t *http, hk_http_close_cb cb, void *arg)
+{
+    if (http->closing) return;
+    http->closing = 1;
+    http->close_cb = cb;
+    http->close_arg = arg;
+    req_list_t *lists[] = {&http->urgent_queue, &http->queue, &http->running};
+    for (size_t i = 0; i < 3; i++)
+        while (lists[i]->head) hk_http_request_cancel(lists[i]->head);
+    schedule_idle(http);
+}
+
+int hk_http_parse_retry_after(const char *value, time_t now, long *seconds)
+{
+    while (*value == ' ' || *value == '\t') value++;
+    size_t len = strlen(value);
+    while (len && (value[len - 1] == ' ' || value[len - 1] == '\t')) len--;
+    if (len == 0 || len > 64) return HK_EINVAL;
+
+    if (value[0] >= '0' && value[0] <= '9') {
+        long s = 0;
+        for (size_t i = 0; i < len; i++) {
+            if (value[i] < '0' || value[i] > '9') return HK_EINVAL;
+            int d = value[i] - '0';
+            s = s > (LONG_MAX - d) / 10 ? LONG_MAX : s * 10 + d;
+        }
+        *seconds = s;
+        return 0;
+    }
+    /* An HTTP-date starts with a day name; curl_getdate knows the three
+     * forms RFC 9110 requires recipients to accept. */
+    char buf[65];
+    memcpy(buf, value, len);
+    buf[len] = '\0';
+    time_t t = curl_getdate(buf, NULL);
+    if (t == -1) return HK_EINVAL;
+    *seconds = t > now ? (long)(t - now) : 0;
+    return 0;
+}

@@ -44,14 +44,6 @@ static void reply_webhook(hk_call_t *call, hk_webhook_t *wh, int reveal)
     wh->secret_key = secret;
 }
 
-/* Frees a record from the store, wiping its secret first. */
-static void drop(hk_webhook_t *wh)
-{
-    if (!wh) return;
-    if (wh->secret_key) explicit_bzero(wh->secret_key, strlen(wh->secret_key));
-    hk_webhook_free(wh);
-}
-
 static unsigned long long id_of(const hk_webhook_t *wh)
 {
     return (unsigned long long)wh->id;
@@ -161,7 +153,7 @@ void hk_api_get_webhook(hk_call_t *call, const ProtobufCMessage *request)
     hk_webhook_t *wh;
     if (find_webhook(call, req->key_case, req->id, req->name, &wh) != 0) return;
     reply_webhook(call, wh, req->reveal_secret);
-    drop(wh);
+    hk_webhook_free(wh);
 }
 
 /* --- ListWebhooks --------------------------------------------------------------- */
@@ -177,13 +169,13 @@ static int collect(hk_webhook_t *wh, void *arg)
 {
     page_t *page = arg;
     if (page->filter_active && !wh->active != !page->active) {
-        drop(wh);
+        hk_webhook_free(wh);
         return 0;
     }
     if (page->n == page->want) {
         /* One more match than the page holds: there is a next page. */
         page->more = 1;
-        drop(wh);
+        hk_webhook_free(wh);
         return 1;
     }
     page->items[page->n++] = wh;
@@ -260,7 +252,7 @@ void hk_api_list_webhooks(hk_call_t *call, const ProtobufCMessage *request)
     for (size_t i = 0; i < page.n; i++) page.items[i]->secret_key = secrets[i];
 
 out:
-    for (size_t i = 0; i < page.n; i++) drop(page.items[i]);
+    for (size_t i = 0; i < page.n; i++) hk_webhook_free(page.items[i]);
     free(page.items);
     free(secrets);
 }
@@ -376,7 +368,7 @@ void hk_api_update_webhook(hk_call_t *call, const ProtobufCMessage *request)
 
 out:
     explicit_bzero(secret, sizeof secret);
-    drop(cur);
+    hk_webhook_free(cur);
 }
 
 /* --- DeleteWebhook -------------------------------------------------------------- */
@@ -398,8 +390,8 @@ void hk_api_delete_webhook(hk_call_t *call, const ProtobufCMessage *request)
         log_change("webhook_deleted", gone, NULL);
         reply_webhook(call, gone, 0);
     }
-    drop(old);
-    drop(cur);
+    hk_webhook_free(old);
+    hk_webhook_free(cur);
 }
 
 /* --- ListTriggerActions --------------------------------------------------------- */

@@ -94,8 +94,7 @@ int hk_crypto_secret_key(const char *secret, uint8_t *key, size_t *keylen)
     size_t len = secret ? strlen(secret) : 0;
     if (len == 0) return HK_EINVAL;
     if (strncmp(secret, HK_SECRET_PREFIX, PREFIX_LEN) == 0)
-        return unb64_strict(secret + PREFIX_LEN, len - PREFIX_LEN, key, HK_SECRET_KEY_MAX,
-                            keylen);
+        return unb64_strict(secret + PREFIX_LEN, len - PREFIX_LEN, key, HK_SECRET_KEY_MAX, keylen);
     if (len > HK_SECRET_KEY_MAX) return HK_EINVAL;
     memcpy(key, secret, len);
     *keylen = len;

@@ -99,16 +99,27 @@ static int mdb_err(int rc, const char *op)
 {
     int err;
     switch (rc) {
-    case MDB_SUCCESS: return 0;
-    case MDB_NOTFOUND: return HK_ENOTFOUND;
-    case MDB_KEYEXIST: return HK_EEXIST;
-    case MDB_MAP_FULL: err = HK_EFULL; break;
+    case MDB_SUCCESS:
+        return 0;
+    case MDB_NOTFOUND:
+        return HK_ENOTFOUND;
+    case MDB_KEYEXIST:
+        return HK_EEXIST;
+    case MDB_MAP_FULL:
+        err = HK_EFULL;
+        break;
     case MDB_CORRUPTED:
     case MDB_PAGE_NOTFOUND:
     case MDB_INVALID:
-    case MDB_VERSION_MISMATCH: err = HK_ECORRUPT; break;
-    case ENOMEM: err = HK_ENOMEM; break;
-    default: err = HK_EIO; break;
+    case MDB_VERSION_MISMATCH:
+        err = HK_ECORRUPT;
+        break;
+    case ENOMEM:
+        err = HK_ENOMEM;
+        break;
+    default:
+        err = HK_EIO;
+        break;
     }
     char q[160];
     hk_log(err == HK_EFULL ? HK_LOG_WARN : HK_LOG_ERROR, "store_error", "op=%s error=%s", op,
@@ -118,12 +129,12 @@ static int mdb_err(int rc, const char *op)
 
 /* ---- names: the case-insensitive key --------------------------------------- */
 
-/* Simple case folding of the capitals most names will hold: ASCII, Latin-1,
- * Latin Extended-A, Greek, Cyrillic and Armenian (Unicode CaseFolding.txt,
- * status C and S). Every one is a two-byte UTF-8 sequence that folds to a
- * two-byte one (or to ASCII), so a folded name is never longer than the name.
- * Other scripts, invalid UTF-8 and normalization forms are compared byte for
- * byte.
+/* Simple case folding (Unicode CaseFolding.txt, status C and S) of the
+ * blocks ASCII, Latin-1 Supplement, Latin Extended-A, Greek and Coptic,
+ * Cyrillic, Cyrillic Supplement and Armenian. Each is a two-byte UTF-8
+ * sequence folding to a two-byte one (or to ASCII), so a folded name is never
+ * longer than the name. Other blocks, full foldings (ß -> ss), invalid UTF-8
+ * and normalization forms are compared byte for byte.
  *
  * The folded name is the key of the names index: changing this table changes
  * which names collide and needs a new schema that rebuilds the index. */
@@ -132,15 +143,21 @@ static const struct {
     int16_t delta;
     uint8_t step; /* 1: every code point in lo..hi; 2: every other one */
 } folds[] = {
-    {0x00b5, 0x00b5, 775, 1},  /* micro sign -> Greek mu */
+    {0x00b5, 0x00b5, 775, 1}, /* micro sign -> Greek mu */
     {0x00c0, 0x00d6, 32, 1},   {0x00d8, 0x00de, 32, 1},  {0x0100, 0x012e, 1, 2},
     {0x0132, 0x0136, 1, 2},    {0x0139, 0x0147, 1, 2},   {0x014a, 0x0176, 1, 2},
     {0x0178, 0x0178, -121, 1}, {0x0179, 0x017d, 1, 2},   {0x017f, 0x017f, -268, 1},
+    {0x0370, 0x0372, 1, 2},    {0x0376, 0x0376, 1, 1},   {0x037f, 0x037f, 116, 1},
     {0x0386, 0x0386, 38, 1},   {0x0388, 0x038a, 37, 1},  {0x038c, 0x038c, 64, 1},
     {0x038e, 0x038f, 63, 1},   {0x0391, 0x03a1, 32, 1},  {0x03a3, 0x03ab, 32, 1},
-    {0x03c2, 0x03c2, 1, 1},    {0x0400, 0x040f, 80, 1},  {0x0410, 0x042f, 32, 1},
-    {0x0460, 0x0480, 1, 2},    {0x048a, 0x04be, 1, 2},   {0x04c0, 0x04c0, 15, 1},
-    {0x04c1, 0x04cd, 1, 2},    {0x04d0, 0x052e, 1, 2},   {0x0531, 0x0556, 48, 1},
+    {0x03c2, 0x03c2, 1, 1},    {0x03cf, 0x03cf, 8, 1},   {0x03d0, 0x03d0, -30, 1},
+    {0x03d1, 0x03d1, -25, 1},  {0x03d5, 0x03d5, -15, 1}, {0x03d6, 0x03d6, -22, 1},
+    {0x03d8, 0x03ee, 1, 2},    {0x03f0, 0x03f0, -54, 1}, {0x03f1, 0x03f1, -48, 1},
+    {0x03f4, 0x03f4, -60, 1},  {0x03f5, 0x03f5, -64, 1}, {0x03f7, 0x03f7, 1, 1},
+    {0x03f9, 0x03f9, -7, 1},   {0x03fa, 0x03fa, 1, 1},   {0x03fd, 0x03ff, -130, 1},
+    {0x0400, 0x040f, 80, 1},   {0x0410, 0x042f, 32, 1},  {0x0460, 0x0480, 1, 2},
+    {0x048a, 0x04be, 1, 2},    {0x04c0, 0x04c0, 15, 1},  {0x04c1, 0x04cd, 1, 2},
+    {0x04d0, 0x052e, 1, 2},    {0x0531, 0x0556, 48, 1},
 };
 
 static unsigned fold_cp(unsigned cp)
@@ -339,8 +356,7 @@ static int record_decode(const hk_store_t *s, uint64_t id, const MDB_val *v, hk_
     hk_webhook_t *wh = NULL;
     int err = record_parse(v, &pb, &pblen, &sealed, &sealedlen);
     if (err) {
-        hk_log(HK_LOG_ERROR, "store_corrupt", "id=%llu what=record_header",
-               (unsigned long long)id);
+        hk_log(HK_LOG_ERROR, "store_corrupt", "id=%llu what=record_header", (unsigned long long)id);
         return err;
     }
     if ((err = record_unpack(id, pb, pblen, &wh))) return err;
@@ -787,8 +803,10 @@ static int chunk_scan(hk_store_t *s, MDB_txn *txn, const walk_t *w, chunk_t *c)
         c->done = id == UINT64_MAX;
         c->next = id + 1;
     }
-    if (!err && rc == MDB_NOTFOUND) c->done = 1;
-    else if (!err && rc) err = mdb_err(rc, "cursor_get");
+    if (!err && rc == MDB_NOTFOUND)
+        c->done = 1;
+    else if (!err && rc)
+        err = mdb_err(rc, "cursor_get");
     mdb_cursor_close(cur);
     return err;
 }
@@ -817,14 +835,15 @@ static int chunk_index(hk_store_t *s, MDB_txn *txn, const walk_t *w, chunk_t *c)
         c->done = id == UINT64_MAX;
         c->next = id + 1;
     }
-    if (!err && rc == MDB_NOTFOUND) c->done = 1;
-    else if (!err && rc) err = mdb_err(rc, "cursor_get");
+    if (!err && rc == MDB_NOTFOUND)
+        c->done = 1;
+    else if (!err && rc)
+        err = mdb_err(rc, "cursor_get");
     mdb_cursor_close(cur);
     return err;
 }
 
-static int walk(hk_store_t *s, const walk_t *w, uint64_t from, hk_webhook_visit_fn visit,
-                void *arg)
+static int walk(hk_store_t *s, const walk_t *w, uint64_t from, hk_webhook_visit_fn visit, void *arg)
 {
     chunk_t c = {.next = from};
     int err = 0;
@@ -950,8 +969,10 @@ static int key_load(const char *dir, int may_create, uint8_t key[HK_SEAL_KEY_BYT
         fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd >= 0 || errno != ENOENT) break;
         if (!may_create) {
-            hk_log(HK_LOG_ERROR, "store_key_missing", "path=%s why=\"the store has sealed "
-                   "secrets but no key file\"", hk_log_quote(path, q, sizeof q));
+            hk_log(HK_LOG_ERROR, "store_key_missing",
+                   "path=%s why=\"the store has sealed "
+                   "secrets but no key file\"",
+                   hk_log_quote(path, q, sizeof q));
             return HK_ESTATE;
         }
         err = key_create(dir, path, key);
@@ -970,8 +991,10 @@ static int key_load(const char *dir, int may_create, uint8_t key[HK_SEAL_KEY_BYT
     if (fstat(fd, &st) != 0) goto out;
     err = HK_ESTATE;
     if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
-        hk_log(HK_LOG_ERROR, "store_key_mode", "path=%s mode=%04o why=\"must be a file of mode "
-               "0600 or stricter\"", hk_log_quote(path, q, sizeof q), (unsigned)(st.st_mode & 07777));
+        hk_log(HK_LOG_ERROR, "store_key_mode",
+               "path=%s mode=%04o why=\"must be a file of mode "
+               "0600 or stricter\"",
+               hk_log_quote(path, q, sizeof q), (unsigned)(st.st_mode & 07777));
         goto out;
     }
     err = HK_ECORRUPT;
@@ -1054,7 +1077,8 @@ static int init_meta(hk_store_t *s, MDB_txn *txn, int fresh)
         uint8_t b[4];
         put_be32(b, SCHEMA_VERSION);
         hk_crypto_seal(s->key, (const uint8_t *)check, sizeof check - 1, box);
-        if ((err = meta_put(s, txn, "schema", b, 4)) || (err = meta_put_u64(s, txn, "next_id", 1)) ||
+        if ((err = meta_put(s, txn, "schema", b, 4)) ||
+            (err = meta_put_u64(s, txn, "next_id", 1)) ||
             (err = meta_put(s, txn, "keycheck", box, sizeof box)))
             return err;
         return 0;
@@ -1064,7 +1088,8 @@ static int init_meta(hk_store_t *s, MDB_txn *txn, int fresh)
     if (rc) return rc == MDB_NOTFOUND ? HK_ECORRUPT : mdb_err(rc, "meta_get");
     if (v.mv_size != sizeof box || hk_crypto_open(s->key, v.mv_data, v.mv_size, plain) != 0 ||
         memcmp(plain, check, sizeof plain) != 0) {
-        hk_log(HK_LOG_ERROR, "store_key_mismatch", "why=\"secret.key is not the key this store's "
+        hk_log(HK_LOG_ERROR, "store_key_mismatch",
+               "why=\"secret.key is not the key this store's "
                "secrets are sealed with\"");
         return HK_ECORRUPT;
     }

@@ -34,9 +34,9 @@ void hk_store_close(hk_store_t *store);
  * or application is not 1-255; HK_EIO. Committed durably before it returns;
  * on failure wh is left as it was.
  *
- * Names compare case-insensitively by simple case folding of ASCII, Latin-1,
- * Latin Extended-A, Greek, Cyrillic and Armenian letters; other characters
- * (and other Unicode normalization forms) compare byte for byte. */
+ * Names compare case-insensitively by Unicode simple case folding of the
+ * ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic and Armenian blocks;
+ * other characters (and other normalization forms) compare byte for byte. */
 int hk_store_webhook_create(hk_store_t *store, hk_webhook_t *wh);
 
 /* Looks a webhook up by id, or by name (case-insensitively).

@@ -117,6 +117,10 @@ static int mdb_err(int rc, const char *op)
     case ENOMEM:
         err = HK_ENOMEM;
         break;
+    case ENOSPC: /* the disk, not the map, is full: to callers the same story */
+    case EDQUOT:
+        err = HK_EFULL;
+        break;
     default:
         err = HK_EIO;
         break;

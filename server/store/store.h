@@ -7,6 +7,8 @@
 
 #include "hookd/v1/webhooks.pb-c.h"
 
+/* A store is used by one thread (the loop's); calls do not block on other
+ * threads but do wait for the disk: each write is synced before it returns. */
 typedef struct hk_store hk_store_t;
 
 /* A webhook record is the API's own message. Records handed out by the store
@@ -29,7 +31,8 @@ void hk_store_close(hk_store_t *store);
 /* Creates a webhook from wh: assigns wh->id (never reused) and sets
  * wh->create_time / update_time (Unix ms) in place. The caller has validated
  * every field. Returns 0; HK_EEXIST when the name is taken (compared
- * case-insensitively); HK_EFULL when the map is full (nothing is written);
+ * case-insensitively); HK_EFULL when the map (or the disk) is full (nothing
+ * is written);
  * HK_EINVAL when name or trigger_action is empty or too long for an index key
  * or application is not 1-255; HK_EIO. Committed durably before it returns;
  * on failure wh is left as it was.

@@ -22,9 +22,9 @@ class WebhookTestCase(harness.HookdTestCase):
     def create(self, **kw):
         return self.stub.CreateWebhook(create_req(**kw))
 
-    def assertInvalid(self, field, fn, *args):
-        """fn(*args) fails INVALID_ARGUMENT with a message naming field."""
-        e = self.assertStatus(grpc.StatusCode.INVALID_ARGUMENT, fn, *args)
+    def assertInvalid(self, field, fn, *args, **kw):
+        """fn(*args, **kw) fails INVALID_ARGUMENT with a message naming field."""
+        e = self.assertStatus(grpc.StatusCode.INVALID_ARGUMENT, fn, *args, **kw)
         self.assertTrue(e.details().startswith(field + ":"),
                         "message %r does not name %s" % (e.details(), field))
         return e

@@ -15,6 +15,7 @@
 
 #define PAGE_SIZE_DEFAULT 100
 #define PAGE_SIZE_MAX 1000
+#define LIST_REPLY_MAX (4u << 20)
 
 #define OAUTH HOOKD__V1__AUTH_METHOD__AUTH_METHOD_OAUTH
 #define KEY_ID 1   /* the `key` oneof of Get/Update/DeleteWebhookRequest */
@@ -161,6 +162,7 @@ void hk_api_get_webhook(hk_call_t *call, const ProtobufCMessage *request)
 typedef struct {
     hk_webhook_t **items;
     size_t n, want;
+    size_t bytes, max_bytes; /* packed size so far, and the most one answer may carry */
     int more;
     int filter_active, active;
 } page_t;
@@ -172,13 +174,17 @@ static int collect(hk_webhook_t *wh, void *arg)
         hk_webhook_free(wh);
         return 0;
     }
-    if (page->n == page->want) {
+    /* The packed size with the secret masked (at most as long as the real
+     * one) plus the field's tag and length prefix. */
+    size_t size = hookd__v1__webhook__get_packed_size(wh) + 8;
+    if (page->n == page->want || (page->n > 0 && page->bytes + size > page->max_bytes)) {
         /* One more match than the page holds: there is a next page. */
         page->more = 1;
         hk_webhook_free(wh);
         return 1;
     }
     page->items[page->n++] = wh;
+    page->bytes += size;
     return 0;
 }
 
@@ -222,6 +228,11 @@ void hk_api_list_webhooks(hk_call_t *call, const ProtobufCMessage *request)
     page.want = req->page_size == 0 ? PAGE_SIZE_DEFAULT
                 : req->page_size > PAGE_SIZE_MAX ? PAGE_SIZE_MAX
                                                  : req->page_size;
+    /* A page ends early rather than outgrow what a stock client accepts
+     * (4 MiB by default) or hookd's own message limit. */
+    page.max_bytes = d->config->max_message_bytes < LIST_REPLY_MAX ? d->config->max_message_bytes
+                                                                    : LIST_REPLY_MAX;
+    page.max_bytes -= page.max_bytes / 16;
     page.filter_active = HK_HAS(req, active);
     page.active = page.filter_active && req->active;
     page.items = calloc(page.want, sizeof *page.items);

@@ -384,6 +384,23 @@ class List(WebhookTestCase):
             self.assertNotIn(secret, log)
 
 
+class ListByteBudget(List):
+    """A page also ends before the answer outgrows the message limit."""
+    args = ("--set", "max_message_bytes=65536")
+
+    def test_page_ends_at_the_byte_budget(self):
+        made = [self.create(name="long %d" % i, url="https://e.co/" + "u" * 2000,
+                            description="d" * 500).id for i in range(40)]
+        first = self.stub.ListWebhooks(pb.ListWebhooksRequest(page_size=1000))
+        self.assertLess(len(first.webhooks), 40)
+        self.assertGreater(len(first.webhooks), 10)
+        self.assertLess(first.ByteSize(), 65536)
+        self.assertNotEqual(first.next_page_token, "")
+        got, pages = self.list_all(page_size=1000)
+        self.assertEqual([w.id for w in got], made)
+        self.assertGreater(pages, 1)
+
+
 class DebugLog(List):
     """The List tests again with every call logged."""
     args = ("--log-level", "debug")

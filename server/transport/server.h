@@ -30,7 +30,8 @@ typedef struct {
  * socket is left alone (HK_EIO). The socket gets socket_mode before anyone
  * can connect. Returns 0, HK_EINVAL (no path, a path too long for a Unix
  * socket, no on_call), HK_ENOMEM, HK_EIO or HK_EADDRINUSE; *out is set on
- * success. Connections are served while the loop runs. */
+ * success. Connections are served while the loop runs. The process must
+ * ignore SIGPIPE (a client that hung up would otherwise kill it). */
 int hk_server_start(uv_loop_t *loop, const hk_server_opts_t *opts, hk_server_t **out);
 
 /* Graceful stop: closes the listener (and unlinks the socket file, if it

@@ -145,10 +145,8 @@ int hk_grpc_reader_feed(hk_grpc_reader_t *r, const uint8_t *data, size_t n)
                 return reader_fail(r, HK_ETOOBIG, HK_STATUS_RESOURCE_EXHAUSTED,
                                    "message of %lu bytes exceeds the limit of %zu",
                                    (unsigned long)r->len, r->max);
-            if (r->len == 0) {
-                r->done = 1;
-                continue;
-            }
+            if (r->len == 0) r->done = 1;
+            continue; /* the body may start in a later chunk */
         }
         size_t k = r->len - r->have;
         if (k > n) k = n;

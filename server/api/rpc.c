@@ -132,8 +132,8 @@ static void log_call(hk_call_t *call, const rpc_call_t *rc, int status, const ch
     long long ms = rc ? (long long)((now_us() - rc->start_us) / 1000u) : 0;
     hk_log(level, status == HK_STATUS_OK ? "rpc" : "rpc_failed",
            "status=%s path=%s uid=%u ms=%lld%s%s", hk_status_name(status),
-           hk_log_quote(hk_call_path(call), path, sizeof path), peer ? (unsigned)peer->uid : 0u,
-           ms, message ? " message=" : "", message ? hk_log_quote(message, msg, sizeof msg) : "");
+           hk_log_quote(hk_call_path(call), path, sizeof path), peer ? (unsigned)peer->uid : 0u, ms,
+           message ? " message=" : "", message ? hk_log_quote(message, msg, sizeof msg) : "");
 }
 
 void hk_rpc_reply(hk_call_t *call, const ProtobufCMessage *resp)

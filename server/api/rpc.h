@@ -22,9 +22,9 @@
 typedef void (*hk_rpc_handler_fn)(hk_call_t *call, const ProtobufCMessage *request);
 
 typedef struct {
-    const char *path;                           /* "/hookd.v1.Webhooks/GetWebhook" */
-    const ProtobufCMessageDescriptor *request;  /* how to decode the request */
-    hk_role_t role;                             /* least role allowed to call it */
+    const char *path;                          /* "/hookd.v1.Webhooks/GetWebhook" */
+    const ProtobufCMessageDescriptor *request; /* how to decode the request */
+    hk_role_t role;                            /* least role allowed to call it */
     hk_rpc_handler_fn handler;
 } hk_rpc_method_t;
 

@@ -12,7 +12,8 @@
 #include "core/error.h"
 #include "hookd/v1/webhooks.pb-c.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
     if (err && errlen) {
@@ -34,11 +35,16 @@ static long next_code_point(const unsigned char **p)
     const unsigned char *s = *p;
     uint32_t cp;
     int len;
-    if (s[0] < 0x80) cp = s[0], len = 1;
-    else if ((s[0] & 0xe0) == 0xc0) cp = s[0] & 0x1f, len = 2;
-    else if ((s[0] & 0xf0) == 0xe0) cp = s[0] & 0x0f, len = 3;
-    else if ((s[0] & 0xf8) == 0xf0) cp = s[0] & 0x07, len = 4;
-    else return -1;
+    if (s[0] < 0x80)
+        cp = s[0], len = 1;
+    else if ((s[0] & 0xe0) == 0xc0)
+        cp = s[0] & 0x1f, len = 2;
+    else if ((s[0] & 0xf0) == 0xe0)
+        cp = s[0] & 0x0f, len = 3;
+    else if ((s[0] & 0xf8) == 0xf0)
+        cp = s[0] & 0x07, len = 4;
+    else
+        return -1;
     for (int i = 1; i < len; i++) {
         if ((s[i] & 0xc0) != 0x80) return -1;
         cp = (cp << 6) | (s[i] & 0x3f);
@@ -106,8 +112,9 @@ int hk_validate_description(const char *description, char *err, size_t errlen)
         return fail(err, errlen, "description: must be at most %d characters",
                     HK_WEBHOOK_DESCRIPTION_MAX);
     if (t.control)
-        return fail(err, errlen, "description: must not contain control characters other "
-                                 "than tab and newline");
+        return fail(err, errlen,
+                    "description: must not contain control characters other "
+                    "than tab and newline");
     return 0;
 }
 
@@ -213,8 +220,9 @@ int hk_validate_url(const char *url, int allow_http, char *err, size_t errlen)
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)url[i];
         if (c <= 0x20 || c >= 0x7f)
-            return fail(err, errlen, "url: must be printable ASCII without spaces "
-                                     "(percent-encode other characters)");
+            return fail(err, errlen,
+                        "url: must be printable ASCII without spaces "
+                        "(percent-encode other characters)");
     }
 
     int https = strncasecmp(url, "https://", 8) == 0;
@@ -259,8 +267,9 @@ int hk_validate_url(const char *url, int allow_http, char *err, size_t errlen)
     }
 
     if (!https && !allow_http && !hk_validate_is_loopback(host))
-        return fail(err, errlen, "url: http:// is allowed only to loopback hosts (localhost, "
-                                 "127.0.0.0/8, [::1]); use https://");
+        return fail(err, errlen,
+                    "url: http:// is allowed only to loopback hosts (localhost, "
+                    "127.0.0.0/8, [::1]); use https://");
     return 0;
 
 bad_host:

@@ -7,10 +7,10 @@
 
 #include "core/catalog.h"
 
-#define HK_WEBHOOK_NAME_MAX 100         /* characters (code points) */
-#define HK_WEBHOOK_URL_MAX 2048         /* bytes */
-#define HK_WEBHOOK_DESCRIPTION_MAX 500  /* characters (code points) */
-#define HK_WEBHOOK_TIMEOUT_MIN 1        /* seconds */
+#define HK_WEBHOOK_NAME_MAX 100        /* characters (code points) */
+#define HK_WEBHOOK_URL_MAX 2048        /* bytes */
+#define HK_WEBHOOK_DESCRIPTION_MAX 500 /* characters (code points) */
+#define HK_WEBHOOK_TIMEOUT_MIN 1       /* seconds */
 #define HK_WEBHOOK_TIMEOUT_MAX 600
 #define HK_WEBHOOK_TIMEOUT_DEFAULT 15
 

@@ -1,4 +1,5 @@
-/* webhooks.c -- the webhook RPCs: create, get, list, update, delete, and the trigger-action catalog */
+/* webhooks.c -- the webhook RPCs: create, get, list, update, delete, and the trigger-action catalog
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,7 @@
 #define LIST_REPLY_MAX (4u << 20)
 
 #define OAUTH HOOKD__V1__AUTH_METHOD__AUTH_METHOD_OAUTH
-#define KEY_ID 1   /* the `key` oneof of Get/Update/DeleteWebhookRequest */
+#define KEY_ID 1 /* the `key` oneof of Get/Update/DeleteWebhookRequest */
 #define KEY_NAME 2
 
 static hk_daemon_t *daemon_of(hk_call_t *call)
@@ -102,8 +103,8 @@ void hk_api_create_webhook(hk_call_t *call, const ProtobufCMessage *request)
     hk_daemon_t *d = daemon_of(call);
     const hk_config_t *cfg = d->config;
     char err[512], secret[HK_SECRET_MAX];
-    uint32_t timeout = HK_HAS(req, timeout_seconds) ? req->timeout_seconds
-                                                    : HK_WEBHOOK_TIMEOUT_DEFAULT;
+    uint32_t timeout =
+        HK_HAS(req, timeout_seconds) ? req->timeout_seconds : HK_WEBHOOK_TIMEOUT_DEFAULT;
 
     if (hk_validate_application(req->application, err, sizeof err) ||
         hk_validate_trigger_action(cfg->catalog, req->application, req->trigger_action, err,
@@ -118,8 +119,10 @@ void hk_api_create_webhook(hk_call_t *call, const ProtobufCMessage *request)
         return;
     }
 
-    if (*req->secret_key) snprintf(secret, sizeof secret, "%s", req->secret_key);
-    else hk_crypto_secret_generate(secret);
+    if (*req->secret_key)
+        snprintf(secret, sizeof secret, "%s", req->secret_key);
+    else
+        hk_crypto_secret_generate(secret);
 
     /* The record borrows the request's strings: the store copies what it
      * keeps, and the reply is packed before the request is freed. */
@@ -137,8 +140,10 @@ void hk_api_create_webhook(hk_call_t *call, const ProtobufCMessage *request)
     wh.description = req->description;
 
     int rc = hk_store_webhook_create(d->store, &wh);
-    if (rc == HK_EEXIST) fail_name_taken(call, "name", req->name);
-    else if (rc != 0) hk_rpc_fail_err(call, rc, "create webhook");
+    if (rc == HK_EEXIST)
+        fail_name_taken(call, "name", req->name);
+    else if (rc != 0)
+        hk_rpc_fail_err(call, rc, "create webhook");
     else {
         log_change("webhook_created", &wh, NULL);
         reply_webhook(call, &wh, 1);
@@ -225,13 +230,13 @@ void hk_api_list_webhooks(hk_call_t *call, const ProtobufCMessage *request)
                     "page_token: is not a token from a previous ListWebhooks answer");
         return;
     }
-    page.want = req->page_size == 0 ? PAGE_SIZE_DEFAULT
+    page.want = req->page_size == 0              ? PAGE_SIZE_DEFAULT
                 : req->page_size > PAGE_SIZE_MAX ? PAGE_SIZE_MAX
                                                  : req->page_size;
     /* A page ends early rather than outgrow what a stock client accepts
      * (4 MiB by default) or hookd's own message limit. */
     page.max_bytes = d->config->max_message_bytes < LIST_REPLY_MAX ? d->config->max_message_bytes
-                                                                    : LIST_REPLY_MAX;
+                                                                   : LIST_REPLY_MAX;
     page.max_bytes -= page.max_bytes / 16;
     page.filter_active = HK_HAS(req, active);
     page.active = page.filter_active && req->active;
@@ -242,9 +247,9 @@ void hk_api_list_webhooks(hk_call_t *call, const ProtobufCMessage *request)
         goto out;
     }
 
-    int rc = hk_store_webhook_list(d->store, after, req->application,
-                                   *req->trigger_action ? req->trigger_action : NULL, collect,
-                                   &page);
+    int rc =
+        hk_store_webhook_list(d->store, after, req->application,
+                              *req->trigger_action ? req->trigger_action : NULL, collect, &page);
     if (rc != 0) {
         hk_rpc_fail_err(call, rc, "list webhooks");
         goto out;
@@ -260,10 +265,12 @@ void hk_api_list_webhooks(hk_call_t *call, const ProtobufCMessage *request)
     resp.webhooks = page.items;
     resp.next_page_token = token;
     hk_rpc_reply(call, &resp.base);
-    for (size_t i = 0; i < page.n; i++) page.items[i]->secret_key = secrets[i];
+    for (size_t i = 0; i < page.n; i++)
+        page.items[i]->secret_key = secrets[i];
 
 out:
-    for (size_t i = 0; i < page.n; i++) hk_webhook_free(page.items[i]);
+    for (size_t i = 0; i < page.n; i++)
+        hk_webhook_free(page.items[i]);
     free(page.items);
     free(secrets);
 }
@@ -310,7 +317,8 @@ void hk_api_update_webhook(hk_call_t *call, const ProtobufCMessage *request)
          hk_validate_trigger_action(cfg->catalog, cur->application, req->trigger_action, err,
                                     sizeof err)) ||
         (HK_HAS(req, url) && hk_validate_url(req->url, cfg->allow_http, err, sizeof err)) ||
-        (HK_HAS(req, timeout_seconds) && hk_validate_timeout(req->timeout_seconds, err, sizeof err)) ||
+        (HK_HAS(req, timeout_seconds) &&
+         hk_validate_timeout(req->timeout_seconds, err, sizeof err)) ||
         (HK_HAS(req, secret_key) && *req->secret_key &&
          hk_validate_secret(req->secret_key, err, sizeof err)) ||
         (HK_HAS(req, description) && hk_validate_description(req->description, err, sizeof err))) {
@@ -338,8 +346,10 @@ void hk_api_update_webhook(hk_call_t *call, const ProtobufCMessage *request)
         note(changed, sizeof changed, "timeout_seconds");
     }
     if (HK_HAS(req, secret_key)) {
-        if (*req->secret_key) snprintf(secret, sizeof secret, "%s", req->secret_key);
-        else hk_crypto_secret_generate(secret);
+        if (*req->secret_key)
+            snprintf(secret, sizeof secret, "%s", req->secret_key);
+        else
+            hk_crypto_secret_generate(secret);
         if (str_changed(secret, cur->secret_key)) {
             upd.secret_key = secret;
             note(changed, sizeof changed, "secret_key");
@@ -368,8 +378,10 @@ void hk_api_update_webhook(hk_call_t *call, const ProtobufCMessage *request)
         goto out;
     }
     int rc = hk_store_webhook_update(d->store, &upd);
-    if (rc == HK_EEXIST) fail_name_taken(call, "new_name", upd.name);
-    else if (rc != 0) hk_rpc_fail_err(call, rc, "update webhook");
+    if (rc == HK_EEXIST)
+        fail_name_taken(call, "new_name", upd.name);
+    else if (rc != 0)
+        hk_rpc_fail_err(call, rc, "update webhook");
     else {
         char extra[240];
         snprintf(extra, sizeof extra, " changed=%s", changed);

@@ -94,11 +94,16 @@ static int valid_display_name(const char *s)
     while (*p) {
         uint32_t cp;
         int len;
-        if (p[0] < 0x80) cp = p[0], len = 1;
-        else if ((p[0] & 0xe0) == 0xc0) cp = p[0] & 0x1f, len = 2;
-        else if ((p[0] & 0xf0) == 0xe0) cp = p[0] & 0x0f, len = 3;
-        else if ((p[0] & 0xf8) == 0xf0) cp = p[0] & 0x07, len = 4;
-        else return 0;
+        if (p[0] < 0x80)
+            cp = p[0], len = 1;
+        else if ((p[0] & 0xe0) == 0xc0)
+            cp = p[0] & 0x1f, len = 2;
+        else if ((p[0] & 0xf0) == 0xe0)
+            cp = p[0] & 0x0f, len = 3;
+        else if ((p[0] & 0xf8) == 0xf0)
+            cp = p[0] & 0x07, len = 4;
+        else
+            return 0;
         for (int i = 1; i < len; i++) {
             if ((p[i] & 0xc0) != 0x80) return 0;
             cp = (cp << 6) | (p[i] & 0x3f);
@@ -177,7 +182,8 @@ int hk_catalog_add(hk_catalog_t *catalog, int application, const char *key,
     /* Keep the array grouped by application: insert after the last action of
      * this application (or before the first of a later one). */
     size_t at = catalog->n;
-    while (at > 0 && catalog->actions[at - 1].application > application) at--;
+    while (at > 0 && catalog->actions[at - 1].application > application)
+        at--;
     memmove(&catalog->actions[at + 1], &catalog->actions[at],
             (catalog->n - at) * sizeof catalog->actions[0]);
     catalog->actions[at] = (hk_trigger_action_t){application, dup_key, dup_name};
@@ -214,8 +220,10 @@ int hk_application_parse(const char *name)
 const char *hk_application_name(int application)
 {
     switch (application) {
-    case ENTERPRISE: return "enterprise";
-    case ELITE: return "elite";
+    case ENTERPRISE:
+        return "enterprise";
+    case ELITE:
+        return "elite";
     }
     return NULL;
 }

@@ -23,7 +23,8 @@ static const uint32_t default_retry_s[] = {0, 5, 300, 1800, 7200, 18000, 36000, 
 
 /* Writes "fmt..." into err when there is room; returns HK_EINVAL so setters
  * can `return fail(...)`. */
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
     if (err && errlen) {
@@ -50,9 +51,11 @@ static int parse_u64(const char *s, unsigned long long *out)
 /* Trims leading and trailing whitespace in place. */
 static char *trim(char *s)
 {
-    while (isspace((unsigned char)*s)) s++;
+    while (isspace((unsigned char)*s))
+        s++;
     size_t n = strlen(s);
-    while (n > 0 && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
     return s;
 }
 
@@ -83,14 +86,13 @@ typedef int (*setter_fn)(hk_config_t *cfg, const setting_t *s, char *value, char
 struct setting {
     const char *key;
     setter_fn set;
-    size_t off;              /* the field in hk_config_t */
+    size_t off; /* the field in hk_config_t */
     unsigned long long min, max;
 };
 
 #define FIELD(cfg, s, type) ((type *)((char *)(cfg) + (s)->off))
 
-static int set_string(char **field, const char *value, char *err, size_t errlen,
-                      const char *key)
+static int set_string(char **field, const char *value, char *err, size_t errlen, const char *key)
 {
     char *dup = strdup(value);
     if (!dup) return fail(err, errlen, "%s: out of memory", key), HK_ENOMEM;
@@ -233,9 +235,12 @@ static int valid_cidr(const char *text)
     if (n == 0 || n >= sizeof addr) return 0;
     memcpy(addr, text, n);
     addr[n] = '\0';
-    if (inet_pton(AF_INET, addr, buf) == 1) max_prefix = 32;
-    else if (inet_pton(AF_INET6, addr, buf) == 1) max_prefix = 128;
-    else return 0;
+    if (inet_pton(AF_INET, addr, buf) == 1)
+        max_prefix = 32;
+    else if (inet_pton(AF_INET6, addr, buf) == 1)
+        max_prefix = 128;
+    else
+        return 0;
     if (slash) {
         unsigned long long prefix;
         if (parse_u64(slash + 1, &prefix) != 0 || prefix > max_prefix || strlen(slash + 1) > 3)
@@ -262,11 +267,13 @@ static int set_nets(hk_config_t *cfg, const setting_t *s, char *value, char *err
     for (unsigned i = 0; i < n; i++) {
         copies[i] = strdup(items[i]);
         if (!copies[i]) {
-            while (i > 0) free(copies[--i]);
+            while (i > 0)
+                free(copies[--i]);
             return fail(err, errlen, "%s: out of memory", s->key), HK_ENOMEM;
         }
     }
-    for (unsigned i = 0; i < *count; i++) free(nets[i]);
+    for (unsigned i = 0; i < *count; i++)
+        free(nets[i]);
     memcpy(nets, copies, n * sizeof copies[0]);
     *count = n;
     return 0;
@@ -289,8 +296,7 @@ static int set_trigger_action(hk_config_t *cfg, const setting_t *s, char *value,
 
     int application = hk_application_parse(app);
     if (application == 0)
-        return fail(err, errlen, "%s: unknown application '%s' (enterprise or elite)", s->key,
-                    app);
+        return fail(err, errlen, "%s: unknown application '%s' (enterprise or elite)", s->key, app);
     int rc = hk_catalog_add(cfg->catalog, application, key, display);
     if (rc == HK_ENOMEM) return fail(err, errlen, "%s: out of memory", s->key), HK_ENOMEM;
     if (rc != 0)
@@ -467,8 +473,10 @@ void hk_config_free(hk_config_t *cfg)
     free(cfg->socket_path);
     free(cfg->data_dir);
     free(cfg->ca_file);
-    for (unsigned i = 0; i < cfg->n_allow_nets; i++) free(cfg->allow_nets[i]);
-    for (unsigned i = 0; i < cfg->n_deny_nets; i++) free(cfg->deny_nets[i]);
+    for (unsigned i = 0; i < cfg->n_allow_nets; i++)
+        free(cfg->allow_nets[i]);
+    for (unsigned i = 0; i < cfg->n_deny_nets; i++)
+        free(cfg->deny_nets[i]);
     hk_catalog_free(cfg->catalog);
     memset(cfg, 0, sizeof *cfg);
 }

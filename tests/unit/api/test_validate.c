@@ -30,7 +30,8 @@ static char *repeat(const char *unit, size_t times)
 {
     size_t n = strlen(unit);
     char *s = malloc(n * times + 1);
-    for (size_t i = 0; i < times; i++) memcpy(s + i * n, unit, n);
+    for (size_t i = 0; i < times; i++)
+        memcpy(s + i * n, unit, n);
     s[n * times] = '\0';
     return s;
 }
@@ -245,7 +246,8 @@ TEST(secret)
     CHECK(strstr(err, "short") == NULL); /* a secret is never echoed */
     REFUSED(hk_validate_secret("sixteen chars \x01 no", err, sizeof err), "secret_key");
     REFUSED(hk_validate_secret("whsec_not*base64*at*all*here", err, sizeof err), "secret_key");
-    REFUSED(hk_validate_secret("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAA", err, sizeof err), "secret_key");
+    REFUSED(hk_validate_secret("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAA", err, sizeof err),
+            "secret_key");
     char *s = repeat("k", 257);
     int rc = hk_validate_secret(s, err, sizeof err);
     free(s);
@@ -256,8 +258,8 @@ TEST(description)
 {
     ACCEPTED(hk_validate_description("", err, sizeof err));
     ACCEPTED(hk_validate_description(NULL, err, sizeof err));
-    ACCEPTED(hk_validate_description("Sends new accounts to the CRM.\nOwner:\tops", err,
-                                     sizeof err));
+    ACCEPTED(
+        hk_validate_description("Sends new accounts to the CRM.\nOwner:\tops", err, sizeof err));
     char *s = repeat("ü", 500);
     int rc = hk_validate_description(s, err, sizeof err);
     free(s);

@@ -42,7 +42,8 @@ TEST(list_grouped_by_application)
     size_t last_enterprise = 0;
     for (size_t i = 0; i < n; i++) {
         CHECK(all[i].application == ENTERPRISE || all[i].application == ELITE);
-        if (all[i].application == ELITE) seen_elite = 1;
+        if (all[i].application == ELITE)
+            seen_elite = 1;
         else {
             CHECK(!seen_elite);
             last_enterprise = i;

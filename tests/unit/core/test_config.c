@@ -49,7 +49,8 @@ TEST(defaults)
     CHECK_INT(cfg.allow_http, 0);
     static const uint32_t schedule_s[] = {0, 5, 300, 1800, 7200, 18000, 36000, 36000};
     CHECK_INT(cfg.retry_count, 8);
-    for (unsigned i = 0; i < 8; i++) CHECK_INT(cfg.retry_schedule_ms[i], schedule_s[i] * 1000);
+    for (unsigned i = 0; i < 8; i++)
+        CHECK_INT(cfg.retry_schedule_ms[i], schedule_s[i] * 1000);
     CHECK_INT(cfg.retry_after_max_s, 3600);
     CHECK_INT(cfg.max_transfers, 256);
     CHECK_INT(cfg.idempotency_window_s, 86400);
@@ -163,8 +164,9 @@ TEST(set_refuses_bad_values)
 {
     static const char *const bad[][2] = {
         {"socket", ""},
-        {"socket", "/tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-                   "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock"},
+        {"socket",
+         "/tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock"},
         {"data_dir", ""},
         {"socket_mode", "0999"},
         {"socket_mode", "01777"},
@@ -236,14 +238,15 @@ TEST(load_file)
 {
     hk_config_t cfg;
     char err[256] = "";
-    const char *path = write_file("# hookd test config\n"
-                                  "\n"
-                                  "  max_streams = 64   # per connection\n"
-                                  "socket_mode=0600\n"
-                                  "admin_uids = 1000,1001\n"
-                                  "trigger_action = enterprise CateringOrderPlaced Catering Order #1\n"
-                                  "\t# indented comment\n"
-                                  "retry_schedule = 0, 10, 60\n");
+    const char *path =
+        write_file("# hookd test config\n"
+                   "\n"
+                   "  max_streams = 64   # per connection\n"
+                   "socket_mode=0600\n"
+                   "admin_uids = 1000,1001\n"
+                   "trigger_action = enterprise CateringOrderPlaced Catering Order #1\n"
+                   "\t# indented comment\n"
+                   "retry_schedule = 0, 10, 60\n");
     CHECK_INT(hk_config_defaults(&cfg), 0);
     CHECK_INT(hk_config_load(&cfg, path, err, sizeof err), 0);
     CHECK_INT(cfg.max_streams, 64);

@@ -478,7 +478,7 @@ static int webhook_create_txn(hk_store_t *s, MDB_txn *txn, hk_webhook_t *wh, int
 {
     uint8_t nkey[KEY_BUF], mkey[KEY_BUF], idb[8], *rec = NULL;
     size_t nlen, mlen, reclen;
-    uint64_t id;
+    uint64_t id = 0;
     int rc, err;
 
     if ((err = name_key(s, wh->name, nkey, &nlen))) goto out;

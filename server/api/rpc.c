@@ -14,7 +14,6 @@
 
 /* What the rpc layer keeps on a call between dispatch and the answer. */
 typedef struct {
-    const hk_rpc_method_t *method;
     ProtobufCMessage *request; /* freed when the call finishes */
     void *data;                /* the handler's, see hk_rpc_set_data */
     uint64_t start_us;
@@ -45,30 +44,30 @@ const char *hk_rpc_method_name(const hk_call_t *call)
 
 void hk_rpc_set_data(hk_call_t *call, void *data)
 {
-    rpc_call_t *rc = hk_call_data(call);
-    if (rc) rc->data = data;
+    rpc_call_t *rpc = hk_call_data(call);
+    if (rpc) rpc->data = data;
 }
 
 void *hk_rpc_data(const hk_call_t *call)
 {
-    rpc_call_t *rc = hk_call_data(call);
-    return rc ? rc->data : NULL;
+    rpc_call_t *rpc = hk_call_data(call);
+    return rpc ? rpc->data : NULL;
 }
 
 /* Takes the rpc state off a call that is about to finish (the call is freed
  * by hk_call_reply / hk_call_fail, so read everything first). */
 static rpc_call_t *take(hk_call_t *call)
 {
-    rpc_call_t *rc = hk_call_data(call);
+    rpc_call_t *rpc = hk_call_data(call);
     hk_call_set_data(call, NULL);
-    return rc;
+    return rpc;
 }
 
-static void release(rpc_call_t *rc)
+static void release(rpc_call_t *rpc)
 {
-    if (!rc) return;
-    if (rc->request) protobuf_c_message_free_unpacked(rc->request, NULL);
-    free(rc);
+    if (!rpc) return;
+    if (rpc->request) protobuf_c_message_free_unpacked(rpc->request, NULL);
+    free(rpc);
 }
 
 /* A caller's text made safe to echo in a status message: printable ASCII,
@@ -101,35 +100,34 @@ void hk_rpc_dispatch(hk_call_t *call, void *ctx)
         return;
     }
 
-    rpc_call_t *rc = calloc(1, sizeof *rc);
-    if (!rc) {
+    rpc_call_t *rpc = calloc(1, sizeof *rpc);
+    if (!rpc) {
         hk_rpc_fail_err(call, HK_ENOMEM, "request");
         return;
     }
     size_t len;
     const uint8_t *bytes = hk_call_request(call, &len);
-    rc->method = m;
-    rc->start_us = now_us();
-    rc->request = protobuf_c_message_unpack(m->request, NULL, len, bytes);
-    if (!rc->request) {
-        free(rc);
+    rpc->start_us = now_us();
+    rpc->request = protobuf_c_message_unpack(m->request, NULL, len, bytes);
+    if (!rpc->request) {
+        free(rpc);
         hk_rpc_fail(call, HK_STATUS_INVALID_ARGUMENT, "request does not parse as %s",
                     m->request->name);
         return;
     }
-    hk_call_set_data(call, rc);
-    m->handler(call, rc->request);
+    hk_call_set_data(call, rpc);
+    m->handler(call, rpc->request);
 }
 
 /* One line per answered call: failures at info (what a caller got refused
  * is what an operator asks about), successes at debug. Messages never carry
  * secrets: no handler puts one in a status message. */
-static void log_call(hk_call_t *call, const rpc_call_t *rc, int status, const char *message)
+static void log_call(hk_call_t *call, const rpc_call_t *rpc, int status, const char *message)
 {
     hk_log_level_t level = status == HK_STATUS_OK ? HK_LOG_DEBUG : HK_LOG_INFO;
     char path[160], msg[400];
     const hk_peer_t *peer = hk_call_peer(call);
-    long long ms = rc ? (long long)((now_us() - rc->start_us) / 1000u) : 0;
+    long long ms = rpc ? (long long)((now_us() - rpc->start_us) / 1000u) : 0;
     hk_log(level, status == HK_STATUS_OK ? "rpc" : "rpc_failed",
            "status=%s path=%s uid=%u ms=%lld%s%s", hk_status_name(status),
            hk_log_quote(hk_call_path(call), path, sizeof path), peer ? (unsigned)peer->uid : 0u, ms,
@@ -145,12 +143,12 @@ void hk_rpc_reply(hk_call_t *call, const ProtobufCMessage *resp)
         return;
     }
     protobuf_c_message_pack(resp, buf);
-    rpc_call_t *rc = take(call);
-    log_call(call, rc, HK_STATUS_OK, NULL);
+    rpc_call_t *rpc = take(call);
+    log_call(call, rpc, HK_STATUS_OK, NULL);
     /* resp may point into the request: free the request only after packing. */
     hk_call_reply(call, buf, len);
     free(buf);
-    release(rc);
+    release(rpc);
 }
 
 void hk_rpc_fail(hk_call_t *call, int status, const char *fmt, ...)
@@ -161,10 +159,10 @@ void hk_rpc_fail(hk_call_t *call, int status, const char *fmt, ...)
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
 
-    rpc_call_t *rc = take(call);
-    log_call(call, rc, status, message);
+    rpc_call_t *rpc = take(call);
+    log_call(call, rpc, status, message);
     hk_call_fail(call, status, message);
-    release(rc);
+    release(rpc);
 }
 
 void hk_rpc_fail_err(hk_call_t *call, int err, const char *what)

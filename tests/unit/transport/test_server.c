@@ -48,6 +48,9 @@ struct client {
     nghttp2_session *session;
     int connected, connect_status, eof, closed;
     int streams_closed;
+    int goaway;        /* GOAWAY frames received */
+    uint32_t goaway_code;
+    const char *extra_name, *extra_value; /* one more header on the next call */
 };
 
 typedef struct {
@@ -147,7 +150,11 @@ static int client_on_header(nghttp2_session *s, const nghttp2_frame *frame, cons
 
 static int client_on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *ud)
 {
-    (void)ud;
+    client_t *c = ud;
+    if (frame->hd.type == NGHTTP2_GOAWAY) {
+        c->goaway++;
+        c->goaway_code = frame->goaway.error_code;
+    }
     cstream_t *st = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
     if (!st || frame->hd.type != NGHTTP2_HEADERS) return 0;
     if (st->header_frames++ == 0 && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) st->trailers_only = 1;
@@ -237,7 +244,7 @@ static cstream_t *client_call_ex(client_t *c, const char *path, const void *msg,
     if (len) memcpy(st->body + 5, msg, len);
     if (announce) st->hold = 1;
 
-    nghttp2_nv nv[8];
+    nghttp2_nv nv[9];
     size_t n = 0;
 #define CNV(k, v) nv[n++] = (nghttp2_nv){(uint8_t *)(k), (uint8_t *)(v), strlen(k), strlen(v), 0}
     CNV(":method", "POST");
@@ -247,6 +254,8 @@ static cstream_t *client_call_ex(client_t *c, const char *path, const void *msg,
     CNV("content-type", content_type);
     CNV("te", "trailers");
     if (timeout) CNV("grpc-timeout", timeout);
+    if (c->extra_name) CNV(c->extra_name, c->extra_value);
+    c->extra_name = c->extra_value = NULL;
 #undef CNV
     nghttp2_data_provider prd = {.source.ptr = st, .read_callback = client_read_body};
     st->id = nghttp2_submit_request(c->session, NULL, nv, n, &prd, st);
@@ -914,5 +923,131 @@ TEST(stop_with_idle_connection)
     CHECK(run_until(&f, &c->eof, 1));
     client_close(c);
     cstream_free(st);
+    CHECK(fixture_done(&f));
+}
+
+TEST(backpressure_client_not_reading)
+{
+    enum { N = 12 };
+    fixture_t f;
+    cstream_t *st[N];
+    fixture_init(&f);
+    CHECK_INT(fixture_start(&f), 0);
+    client_t *c = client_new(&f.loop, f.path, 0);
+    /* One call first, so the client has the server's SETTINGS and windows. */
+    cstream_t *first = client_call(c, "/t/Echo", "a", 1, NULL);
+    CHECK(run_until(&f, &first->closed, 1));
+    cstream_free(first);
+    T.calls = 0;
+    c->streams_closed = 0;
+    /* The client stops reading; 6 MiB of answers are due: far more than
+     * the socket buffer and the server's write bound together. (Requests
+     * stay within the server's flow-control windows: a client that does
+     * not read cannot see WINDOW_UPDATEs either.) */
+    uv_read_stop((uv_stream_t *)&c->pipe);
+    size_t n = 512u << 10;
+    uint8_t *big = calloc(1, n);
+    for (int i = 0; i < N; i++) st[i] = client_call(c, "/t/Echo", big, n, NULL);
+    uv_timer_start(&f.tick, on_tick, 5, 5);
+    for (uint64_t end = uv_hrtime() + 300000000ull; uv_hrtime() < end;) uv_run(&f.loop, UV_RUN_ONCE);
+    uv_timer_stop(&f.tick);
+    CHECK_INT(c->streams_closed, 0);
+    CHECK(T.calls < N); /* the server stopped taking requests... */
+    CHECK(T.calls >= 1);
+    /* ...and takes them again once the client drains its answers. */
+    uv_read_start((uv_stream_t *)&c->pipe, client_alloc, client_on_read);
+    CHECK(run_until(&f, &c->streams_closed, N));
+    for (int i = 0; i < N; i++) {
+        CHECK_INT(st[i]->grpc_status, 0);
+        CHECK_INT(st[i]->resp_len, n + 5);
+        cstream_free(st[i]);
+    }
+    CHECK_INT(T.calls, N);
+    free(big);
+    client_close(c);
+    CHECK(fixture_done(&f));
+}
+
+TEST(rapid_reset_guard)
+{
+    fixture_t f;
+    fixture_init(&f);
+    f.opts.max_streams = 10; /* guard: burst max(1000, 4 x 10), 33/s */
+    CHECK_INT(fixture_start(&f), 0);
+    client_t *c = client_new(&f.loop, f.path, 0);
+    CHECK(run_until(&f, &c->connected, 1));
+    cstream_t *st[1200];
+    int sent = 0;
+    /* Cancelling 900 calls in a burst is within bounds... */
+    for (; sent < 900; sent++) {
+        st[sent] = client_call_ex(c, "/t/Echo", "", 0, NULL, 0, 7, "application/grpc");
+        client_reset(c, st[sent]);
+        if (sent % 8 == 7) CHECK(run_until(&f, &c->streams_closed, sent + 1));
+    }
+    CHECK(run_until(&f, &c->streams_closed, sent));
+    for (int i = 0; i < 3; i++) uv_run(&f.loop, UV_RUN_NOWAIT);
+    CHECK_INT(c->goaway, 0);
+    cstream_t *ok = client_call(c, "/t/Echo", "a", 1, NULL);
+    CHECK(run_until(&f, &ok->closed, 1));
+    CHECK_INT(ok->grpc_status, 0);
+    /* ...300 more right away is a flood: the connection is dropped. */
+    for (; sent < 1200 && !c->goaway && !c->eof; sent++) {
+        st[sent] = client_call_ex(c, "/t/Echo", "", 0, NULL, 0, 7, "application/grpc");
+        client_reset(c, st[sent]);
+        if (sent % 8 == 7) uv_run(&f.loop, UV_RUN_NOWAIT);
+    }
+    int gone = 0;
+    uv_timer_start(&f.tick, on_tick, 5, 5);
+    for (uint64_t end = uv_hrtime() + 2000000000ull; !c->eof && uv_hrtime() < end;) uv_run(&f.loop, UV_RUN_ONCE);
+    uv_timer_stop(&f.tick);
+    gone = c->eof;
+    CHECK_INT(c->goaway, 1);
+    CHECK_INT(c->goaway_code, NGHTTP2_INTERNAL_ERROR);
+    CHECK_INT(gone, 1);
+    CHECK(sent > 1000);
+    for (int i = 0; i < sent; i++) cstream_free(st[i]);
+    cstream_free(ok);
+    client_close(c);
+    CHECK(fixture_done(&f));
+}
+
+TEST(header_list_limit)
+{
+    fixture_t f;
+    fixture_init(&f);
+    CHECK_INT(fixture_start(&f), 0);
+    client_t *c = client_new(&f.loop, f.path, 0);
+    char *value = malloc(40000);
+    memset(value, 'v', 39999);
+    value[39999] = '\0';
+
+    /* Over the advertised 16 KiB: a clear status. */
+    value[20000] = '\0';
+    c->extra_name = "x-big";
+    c->extra_value = value;
+    cstream_t *big = client_call(c, "/t/Echo", "a", 1, NULL);
+    CHECK(run_until(&f, &big->closed, 1));
+    CHECK_INT(big->http_status, 431);
+    CHECK_INT(big->grpc_status, HK_STATUS_RESOURCE_EXHAUSTED);
+
+    /* Far over it: not even decoded, the stream is reset. */
+    value[20000] = 'v';
+    c->extra_name = "x-huge";
+    c->extra_value = value;
+    cstream_t *huge = client_call(c, "/t/Echo", "a", 1, NULL);
+    CHECK(run_until(&f, &huge->closed, 1));
+    CHECK_INT(huge->grpc_status, -1);
+    CHECK(huge->close_code != NGHTTP2_NO_ERROR);
+    CHECK_INT(T.calls, 0);
+
+    /* The connection still serves. */
+    cstream_t *ok = client_call(c, "/t/Echo", "a", 1, NULL);
+    CHECK(run_until(&f, &ok->closed, 1));
+    CHECK_INT(ok->grpc_status, 0);
+    free(value);
+    client_close(c);
+    cstream_free(big);
+    cstream_free(huge);
+    cstream_free(ok);
     CHECK(fixture_done(&f));
 }

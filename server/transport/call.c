@@ -1,4 +1,5 @@
-/* call.c -- one gRPC call on one HTTP/2 stream: request headers and message, deadline, answer, cancel */
+/* call.c -- one gRPC call on one HTTP/2 stream: request headers and message, deadline, answer,
+ * cancel */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,11 +41,12 @@ static void call_release(hk_call_t *call)
     if (call->stream_ref || call->handler_ref) return;
     hk_grpc_reader_free(&call->reader);
     free(call->path);
-    free(call->bad_content_type);
     free(call->encoding);
     free(call->resp);
-    if (call->timer_init) uv_close((uv_handle_t *)&call->timer, on_call_timer_closed);
-    else free(call);
+    if (call->timer_init)
+        uv_close((uv_handle_t *)&call->timer, on_call_timer_closed);
+    else
+        free(call);
 }
 
 /* Leaves the server's count of calls in flight: the handler finished the
@@ -106,8 +108,8 @@ void hk_call_on_header(hk_call_t *call, const uint8_t *name, size_t namelen, con
         free(call->path);
         call->path = strndup(v, valuelen);
     } else if (namelen == 12 && memcmp(n, "content-type", 12) == 0) {
-        free(call->bad_content_type);
-        call->bad_content_type = hk_grpc_content_type_ok(v, valuelen) ? NULL : strndup(v, valuelen);
+        call->content_type_ok = hk_grpc_content_type_ok(v, valuelen);
+        snprintf(call->content_type, sizeof call->content_type, "%.*s", (int)valuelen, v);
     } else if (namelen == 12 && memcmp(n, "grpc-timeout", 12) == 0) {
         call->bad_timeout = hk_grpc_timeout_parse(v, valuelen, &call->timeout_ns) != 0;
     } else if (namelen == 13 && memcmp(n, "grpc-encoding", 13) == 0) {
@@ -124,7 +126,9 @@ void hk_call_on_headers_end(hk_call_t *call)
     if (call->headers_too_big) {
         snprintf(msg, sizeof msg, "request headers exceed the limit of %u bytes",
                  HK_CONN_HEADER_LIST_MAX);
-        hk_call_answer_status(call, 431, HK_STATUS_RESOURCE_EXHAUSTED, msg);
+        /* A gRPC request all the same: :status 200, or clients that map
+         * HTTP statuses would report UNKNOWN instead of our status. */
+        hk_call_answer_status(call, 200, HK_STATUS_RESOURCE_EXHAUSTED, msg);
         return;
     }
     if (call->bad_method) {
@@ -133,10 +137,10 @@ void hk_call_on_headers_end(hk_call_t *call)
     }
     /* gRPC's HTTP mapping: a request that is not gRPC at all gets HTTP 415,
      * which clients turn into a status themselves. */
-    if (call->bad_content_type) {
+    if (!call->content_type_ok) {
         char q[160];
         snprintf(msg, sizeof msg, "invalid gRPC request content-type %s",
-                 hk_log_quote(call->bad_content_type, q, sizeof q));
+                 hk_log_quote(call->content_type, q, sizeof q));
         hk_call_answer_status(call, 415, HK_STATUS_INTERNAL, msg);
         return;
     }
@@ -152,8 +156,10 @@ void hk_call_on_headers_end(hk_call_t *call)
         return;
     }
     if (call->timeout_ns) {
-        uint64_t now_hr = uv_hrtime(), ms = call->timeout_ns / 1000000 + (call->timeout_ns % 1000000 != 0);
-        call->deadline_hr = call->timeout_ns > UINT64_MAX - now_hr ? UINT64_MAX : now_hr + call->timeout_ns;
+        uint64_t now_hr = uv_hrtime(),
+                 ms = call->timeout_ns / 1000000 + (call->timeout_ns % 1000000 != 0);
+        call->deadline_hr =
+            call->timeout_ns > UINT64_MAX - now_hr ? UINT64_MAX : now_hr + call->timeout_ns;
         uint64_t now_ms = uv_now(call->loop);
         call->deadline_ms = ms > UINT64_MAX - now_ms ? UINT64_MAX : now_ms + ms;
         /* The deadline runs from now even while the request is still
@@ -168,9 +174,10 @@ void hk_call_on_data(hk_call_t *call, const uint8_t *data, size_t len)
     if (hk_grpc_reader_feed(&call->reader, data, len) == 0) return;
     if (call->reader.status == HK_STATUS_UNIMPLEMENTED && call->reader.compressed) {
         char msg[256], q[96];
-        snprintf(msg, sizeof msg,
-                 "compressed request with grpc-encoding %s is not supported; hookd accepts identity",
-                 call->encoding ? hk_log_quote(call->encoding, q, sizeof q) : "(none)");
+        snprintf(
+            msg, sizeof msg,
+            "compressed request with grpc-encoding %s is not supported; hookd accepts identity",
+            call->encoding ? hk_log_quote(call->encoding, q, sizeof q) : "(none)");
         hk_call_answer_status(call, 200, HK_STATUS_UNIMPLEMENTED, msg);
         return;
     }
@@ -225,7 +232,8 @@ void hk_call_answer_status(hk_call_t *call, int http_status, int status, const c
     nv[n++] = (nghttp2_nv)NV(":status", http);
     nv[n++] = (nghttp2_nv)NV("content-type", "application/grpc");
     nv[n++] = (nghttp2_nv)NV("grpc-status", grpc);
-    if (message && *message && hk_grpc_message_encode(message, HK_CONN_MESSAGE_MAX_TEXT, &text) == 0)
+    if (message && *message &&
+        hk_grpc_message_encode(message, HK_CONN_MESSAGE_MAX_TEXT, &text) == 0)
         nv[n++] = (nghttp2_nv)NV("grpc-message", text);
     if (status == HK_STATUS_UNIMPLEMENTED && call->reader.compressed)
         nv[n++] = (nghttp2_nv)NV("grpc-accept-encoding", "identity");
@@ -304,9 +312,15 @@ static void on_call_timer(uv_timer_t *t)
 
 /* --- call.h ------------------------------------------------------------ */
 
-const char *hk_call_path(const hk_call_t *call) { return call->path; }
+const char *hk_call_path(const hk_call_t *call)
+{
+    return call->path;
+}
 
-const hk_peer_t *hk_call_peer(const hk_call_t *call) { return &call->peer; }
+const hk_peer_t *hk_call_peer(const hk_call_t *call)
+{
+    return &call->peer;
+}
 
 const uint8_t *hk_call_request(const hk_call_t *call, size_t *len)
 {
@@ -314,15 +328,30 @@ const uint8_t *hk_call_request(const hk_call_t *call, size_t *len)
     return call->request;
 }
 
-uint64_t hk_call_deadline(const hk_call_t *call) { return call->deadline_ms; }
+uint64_t hk_call_deadline(const hk_call_t *call)
+{
+    return call->deadline_ms;
+}
 
-void *hk_call_ctx(const hk_call_t *call) { return call->ctx; }
+void *hk_call_ctx(const hk_call_t *call)
+{
+    return call->ctx;
+}
 
-void hk_call_set_data(hk_call_t *call, void *data) { call->data = data; }
+void hk_call_set_data(hk_call_t *call, void *data)
+{
+    call->data = data;
+}
 
-void *hk_call_data(const hk_call_t *call) { return call->data; }
+void *hk_call_data(const hk_call_t *call)
+{
+    return call->data;
+}
 
-int hk_call_cancelled(const hk_call_t *call) { return call->cancelled; }
+int hk_call_cancelled(const hk_call_t *call)
+{
+    return call->cancelled;
+}
 
 void hk_call_on_cancel(hk_call_t *call, hk_call_cancel_fn cb, void *arg)
 {
@@ -342,7 +371,8 @@ void hk_call_reply(hk_call_t *call, const uint8_t *msg, size_t len)
         call_release(call);
         return;
     }
-    if (len > UINT32_MAX - HK_GRPC_PREFIX_BYTES || !(call->resp = malloc(HK_GRPC_PREFIX_BYTES + len))) {
+    if (len > UINT32_MAX - HK_GRPC_PREFIX_BYTES ||
+        !(call->resp = malloc(HK_GRPC_PREFIX_BYTES + len))) {
         hk_call_answer_status(call, 200, HK_STATUS_INTERNAL, "cannot build the response");
         hk_conn_flush(conn);
         return;

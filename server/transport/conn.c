@@ -80,7 +80,8 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
     /* Far past the limit the client ignores our SETTINGS: stop decoding
      * its headers at all (nghttp2 resets the stream). Up to there, the call
      * answers RESOURCE_EXHAUSTED when the headers end. */
-    if (call->header_bytes > 2 * (size_t)HK_CONN_HEADER_LIST_MAX) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    if (call->header_bytes > 2 * (size_t)HK_CONN_HEADER_LIST_MAX)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     return 0;
 }
 
@@ -223,6 +224,8 @@ void hk_conn_flush(hk_conn_t *conn)
         if (n == 0) break;
         if (!w || w->len + (size_t)n > cap) {
             if (w) conn_write(conn, w);
+            w = NULL;
+            if (conn->broken) break;
             cap = (size_t)n > CONN_WRITE_CHUNK ? (size_t)n : CONN_WRITE_CHUNK;
             if (!(w = malloc(sizeof *w + cap))) {
                 conn->broken = 1;
@@ -265,8 +268,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (rv < 0) {
         /* Not HTTP/2 at all (bad preface), or a fatal session error: this
          * client is done; every other connection goes on. */
-        hk_log(HK_LOG_WARN, "conn_protocol_error", "pid=%d uid=%u error=\"%s\"", (int)conn->peer.pid,
-               (unsigned)conn->peer.uid, nghttp2_strerror((int)rv));
+        hk_log(HK_LOG_WARN, "conn_protocol_error", "pid=%d uid=%u error=\"%s\"",
+               (int)conn->peer.pid, (unsigned)conn->peer.uid, nghttp2_strerror((int)rv));
         conn_close(conn);
         return;
     }
@@ -353,7 +356,8 @@ static int conn_session_new(hk_conn_t *conn)
      * worth every second after that. Beyond it, it is flooding us (each
      * reset stream cost us a dispatch) and loses the connection. */
     uint64_t burst = 4 * (uint64_t)opts->max_streams, rate = opts->max_streams;
-    nghttp2_option_set_stream_reset_rate_limit(opt, burst < 1000 ? 1000 : burst, rate < 33 ? 33 : rate);
+    nghttp2_option_set_stream_reset_rate_limit(opt, burst < 1000 ? 1000 : burst,
+                                               rate < 33 ? 33 : rate);
     nghttp2_option_set_max_continuations(opt, CONN_MAX_CONTINUATIONS);
     /* Closed streams are kept only for the RFC 7540 priority tree, which
      * gRPC does not use. */
@@ -368,7 +372,8 @@ static int conn_session_new(hk_conn_t *conn)
     rv = nghttp2_submit_settings(conn->session, NGHTTP2_FLAG_NONE, settings,
                                  sizeof settings / sizeof settings[0]);
     if (rv == 0)
-        rv = nghttp2_session_set_local_window_size(conn->session, NGHTTP2_FLAG_NONE, 0, CONN_CONN_WINDOW);
+        rv = nghttp2_session_set_local_window_size(conn->session, NGHTTP2_FLAG_NONE, 0,
+                                                   CONN_CONN_WINDOW);
     if (rv != 0) {
         nghttp2_session_del(conn->session);
         conn->session = NULL;
@@ -419,8 +424,10 @@ int hk_conn_accept(hk_server_t *server)
     server->n_conns++;
     hk_log(HK_LOG_DEBUG, "conn_open", "pid=%d uid=%u gid=%u", (int)cred.pid, (unsigned)cred.uid,
            (unsigned)cred.gid);
-    if (uv_read_start((uv_stream_t *)&conn->pipe, on_alloc, on_read) == 0) conn->reading = 1;
-    else conn->broken = 1;
+    if (uv_read_start((uv_stream_t *)&conn->pipe, on_alloc, on_read) == 0)
+        conn->reading = 1;
+    else
+        conn->broken = 1;
     /* Our SETTINGS go out at once; the client's preface is read later. */
     hk_conn_flush(conn);
     if (conn->broken) conn_close_later(conn);

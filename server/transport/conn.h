@@ -1,4 +1,5 @@
-/* conn.h -- the transport's private side: server, connection and call structures shared by its .c files */
+/* conn.h -- the transport's private side: server, connection and call structures shared by its .c
+ * files */
 #ifndef HK_CONN_H
 #define HK_CONN_H
 
@@ -21,8 +22,14 @@ typedef struct hk_link {
     struct hk_link *next, *prev;
 } hk_link_t;
 
-static inline void hk_link_init(hk_link_t *head) { head->next = head->prev = head; }
-static inline int hk_link_empty(const hk_link_t *head) { return head->next == head; }
+static inline void hk_link_init(hk_link_t *head)
+{
+    head->next = head->prev = head;
+}
+static inline int hk_link_empty(const hk_link_t *head)
+{
+    return head->next == head;
+}
 static inline void hk_link_add(hk_link_t *head, hk_link_t *l)
 {
     l->prev = head->prev;
@@ -46,16 +53,16 @@ typedef struct hk_conn hk_conn_t;
 struct hk_server {
     uv_loop_t *loop;
     uv_pipe_t listener;
-    uv_timer_t grace;       /* hk_server_stop's grace period */
-    hk_server_opts_t opts;  /* socket_path points at path below */
+    uv_timer_t grace;      /* hk_server_stop's grace period */
+    hk_server_opts_t opts; /* socket_path points at path below */
     char *path;
-    dev_t sock_dev;         /* the socket file we made, so stop unlinks only ours */
+    dev_t sock_dev; /* the socket file we made, so stop unlinks only ours */
     ino_t sock_ino;
     hk_link_t conns;
-    uint64_t n_conns;       /* open or closing: counted until their uv_close callback */
+    uint64_t n_conns; /* open or closing: counted until their uv_close callback */
     uint64_t n_calls, n_calls_total;
     int stopping;
-    int pending_closes;     /* listener and grace timer close callbacks still to come */
+    int pending_closes; /* listener and grace timer close callbacks still to come */
     void (*done)(void *arg);
     void *done_arg;
 };
@@ -64,7 +71,7 @@ struct hk_server {
 struct hk_conn {
     hk_server_t *server;
     uv_pipe_t pipe;
-    hk_link_t link;         /* in server->conns */
+    hk_link_t link; /* in server->conns */
     nghttp2_session *session;
     hk_peer_t peer;
     hk_link_t calls;        /* calls whose stream is open */
@@ -82,44 +89,45 @@ struct hk_conn {
  * the handler (from dispatch until hk_call_reply/hk_call_fail). It is freed
  * when both have let go. */
 struct hk_call {
-    hk_conn_t *conn;        /* NULL once detached: the stream is gone */
-    hk_link_t link;         /* in conn->calls while attached */
+    hk_conn_t *conn; /* NULL once detached: the stream is gone */
+    hk_link_t link;  /* in conn->calls while attached */
     int32_t stream_id;
     uv_loop_t *loop;
-    void *ctx;              /* server opts.ctx */
+    void *ctx; /* server opts.ctx */
     hk_peer_t peer;
 
     /* The request, as it arrives. */
     char *path;
-    size_t header_bytes;    /* for the header list limit */
-    int headers_too_big;    /* over HK_CONN_HEADER_LIST_MAX */
-    int bad_method;         /* :method was not POST */
-    char *bad_content_type; /* NULL when fine; "" when missing */
-    int bad_timeout;        /* grpc-timeout did not parse */
-    char *encoding;         /* grpc-encoding, NULL when absent */
-    uint64_t timeout_ns;    /* from grpc-timeout; 0 = none */
-    uint64_t deadline_hr;   /* uv_hrtime() deadline; 0 = none */
-    uint64_t deadline_ms;   /* uv_now() deadline for hk_call_deadline; 0 = none */
+    size_t header_bytes;   /* for the header list limit */
+    int headers_too_big;   /* over HK_CONN_HEADER_LIST_MAX */
+    int bad_method;        /* :method was not POST */
+    int content_type_ok;   /* a gRPC content-type was sent */
+    char content_type[64]; /* what was sent, cut, for the error message */
+    int bad_timeout;       /* grpc-timeout did not parse */
+    char *encoding;        /* grpc-encoding, NULL when absent */
+    uint64_t timeout_ns;   /* from grpc-timeout; 0 = none */
+    uint64_t deadline_hr;  /* uv_hrtime() deadline; 0 = none */
+    uint64_t deadline_ms;  /* uv_now() deadline for hk_call_deadline; 0 = none */
     hk_grpc_reader_t reader;
     const uint8_t *request;
     size_t request_len;
 
     /* The answer. */
-    uint8_t *resp;          /* prefix + message of a reply */
+    uint8_t *resp; /* prefix + message of a reply */
     size_t resp_len, resp_off;
-    int answered;           /* a response was submitted, or can no longer be */
-    int request_done;       /* the client half-closed (END_STREAM seen) */
-    int rst_after_answer;   /* answered before the request ended: reset it once sent */
+    int answered;         /* a response was submitted, or can no longer be */
+    int request_done;     /* the client half-closed (END_STREAM seen) */
+    int rst_after_answer; /* answered before the request ended: reset it once sent */
 
     /* The handler's side. */
     int stream_ref, handler_ref;
-    int counted;            /* in server->n_calls */
+    int counted; /* in server->n_calls */
     int cancelled, cancel_notified;
     hk_call_cancel_fn cancel_cb;
     void *cancel_arg;
     void *data;
 
-    uv_timer_t timer;       /* deadline, and deferred cancel notices */
+    uv_timer_t timer; /* deadline, and deferred cancel notices */
     int timer_init;
 };
 

@@ -37,13 +37,26 @@ int hk_grpc_timeout_parse(const char *s, size_t n, uint64_t *out_ns)
         digits = digits * 10 + (uint64_t)(s[i] - '0');
     }
     switch (s[n - 1]) {
-    case 'H': unit_ns = 3600ull * 1000000000ull; break;
-    case 'M': unit_ns = 60ull * 1000000000ull; break;
-    case 'S': unit_ns = 1000000000ull; break;
-    case 'm': unit_ns = 1000000ull; break;
-    case 'u': unit_ns = 1000ull; break;
-    case 'n': unit_ns = 1ull; break;
-    default: return HK_EINVAL;
+    case 'H':
+        unit_ns = 3600ull * 1000000000ull;
+        break;
+    case 'M':
+        unit_ns = 60ull * 1000000000ull;
+        break;
+    case 'S':
+        unit_ns = 1000000000ull;
+        break;
+    case 'm':
+        unit_ns = 1000000ull;
+        break;
+    case 'u':
+        unit_ns = 1000ull;
+        break;
+    case 'n':
+        unit_ns = 1ull;
+        break;
+    default:
+        return HK_EINVAL;
     }
     /* 99999999H is about 11,000 years: more than a uint64 of nanoseconds. */
     *out_ns = digits > UINT64_MAX / unit_ns ? UINT64_MAX : digits * unit_ns;
@@ -58,7 +71,8 @@ static size_t utf8_cut(const char *s, size_t n, size_t max)
     size_t k = max;
     /* Back up over continuation bytes (10xxxxxx) to the start of the
      * sequence that straddles the cut, and drop that whole sequence. */
-    while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
+    while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
+        k--;
     return k;
 }
 
@@ -112,7 +126,8 @@ static int reader_reserve(hk_grpc_reader_t *r, size_t need)
 {
     if (need <= r->cap) return 0;
     size_t cap = r->cap ? r->cap : 4096;
-    while (cap < need) cap *= 2;
+    while (cap < need)
+        cap *= 2;
     if (cap > r->len) cap = r->len;
     uint8_t *buf = realloc(r->buf, cap);
     if (!buf) return HK_ENOMEM;
@@ -136,8 +151,8 @@ int hk_grpc_reader_feed(hk_grpc_reader_t *r, const uint8_t *data, size_t n)
             n -= k;
             if (r->have_prefix < HK_GRPC_PREFIX_BYTES) return 0;
             if (hk_grpc_prefix_parse(r->prefix, &r->compressed, &r->len) != 0)
-                return reader_fail(r, HK_EINVAL, HK_STATUS_INTERNAL,
-                                   "bad message flag byte %u", r->prefix[0]);
+                return reader_fail(r, HK_EINVAL, HK_STATUS_INTERNAL, "bad message flag byte %u",
+                                   r->prefix[0]);
             if (r->compressed)
                 return reader_fail(r, HK_EINVAL, HK_STATUS_UNIMPLEMENTED,
                                    "compressed messages are not supported");
@@ -165,8 +180,7 @@ int hk_grpc_reader_finish(hk_grpc_reader_t *r, const uint8_t **msg, size_t *len)
 {
     if (!r->done) {
         if (r->have_prefix == 0)
-            return reader_fail(r, HK_EINVAL, HK_STATUS_INTERNAL,
-                               "the request has no message");
+            return reader_fail(r, HK_EINVAL, HK_STATUS_INTERNAL, "the request has no message");
         return reader_fail(r, HK_EINVAL, HK_STATUS_INTERNAL,
                            "the request ended inside a message (%zu of %lu bytes)", r->have,
                            (unsigned long)r->len);

@@ -38,16 +38,16 @@ int hk_grpc_content_type_ok(const char *v, size_t n);
 /* Collects one request message from DATA chunks. Zero it, set max, feed it
  * every chunk, then finish it when the stream ends. */
 typedef struct {
-    size_t max;        /* largest message accepted, in bytes */
+    size_t max; /* largest message accepted, in bytes */
     uint8_t prefix[HK_GRPC_PREFIX_BYTES];
     size_t have_prefix;
-    int compressed;    /* the prefix's flag, once have_prefix == 5 */
-    uint32_t len;      /* the announced length, once have_prefix == 5 */
-    uint8_t *buf;      /* len bytes once complete; grows as data arrives */
+    int compressed; /* the prefix's flag, once have_prefix == 5 */
+    uint32_t len;   /* the announced length, once have_prefix == 5 */
+    uint8_t *buf;   /* len bytes once complete; grows as data arrives */
     size_t have, cap;
-    int done;          /* one whole message arrived */
-    int status;        /* after a failure: the gRPC status that answers it */
-    char error[128];   /* after a failure: the grpc-message that answers it */
+    int done;        /* one whole message arrived */
+    int status;      /* after a failure: the gRPC status that answers it */
+    char error[128]; /* after a failure: the grpc-message that answers it */
 } hk_grpc_reader_t;
 
 /* Takes n more bytes of the stream. Returns 0, or on the first bad byte a

@@ -79,8 +79,8 @@ int hk_server_start(uv_loop_t *loop, const hk_server_opts_t *opts, hk_server_t *
     struct stat st;
     int rc, err;
 
-    if (!opts->socket_path || !opts->socket_path[0] || strlen(opts->socket_path) >= sizeof sa.sun_path ||
-        !opts->on_call)
+    if (!opts->socket_path || !opts->socket_path[0] ||
+        strlen(opts->socket_path) >= sizeof sa.sun_path || !opts->on_call)
         return HK_EINVAL;
     if (!(server = calloc(1, sizeof *server))) return HK_ENOMEM;
     if (!(server->path = strdup(opts->socket_path))) {
@@ -105,7 +105,8 @@ int hk_server_start(uv_loop_t *loop, const hk_server_opts_t *opts, hk_server_t *
     if (rc != 0) {
         /* Another server bound the path between our probe and now. */
         err = rc == UV_EADDRINUSE ? HK_EADDRINUSE : HK_EIO;
-        hk_log(HK_LOG_ERROR, "socket_bind_failed", "path=%s error=%s", server->path, uv_err_name(rc));
+        hk_log(HK_LOG_ERROR, "socket_bind_failed", "path=%s error=%s", server->path,
+               uv_err_name(rc));
         goto fail;
     }
     /* Nobody can connect before listen(): setting the mode first leaves no
@@ -119,7 +120,8 @@ int hk_server_start(uv_loop_t *loop, const hk_server_opts_t *opts, hk_server_t *
     server->sock_ino = st.st_ino;
     rc = uv_listen((uv_stream_t *)&server->listener, SERVER_BACKLOG, on_connection);
     if (rc != 0) {
-        hk_log(HK_LOG_ERROR, "socket_listen_failed", "path=%s error=%s", server->path, uv_err_name(rc));
+        hk_log(HK_LOG_ERROR, "socket_listen_failed", "path=%s error=%s", server->path,
+               uv_err_name(rc));
         err = HK_EIO;
         goto fail_unlink;
     }
@@ -138,7 +140,8 @@ fail:
 static void unlink_socket(hk_server_t *server)
 {
     struct stat st;
-    if (stat(server->path, &st) == 0 && st.st_dev == server->sock_dev && st.st_ino == server->sock_ino)
+    if (stat(server->path, &st) == 0 && st.st_dev == server->sock_dev &&
+        st.st_ino == server->sock_ino)
         unlink(server->path);
 }
 
@@ -158,7 +161,8 @@ static void on_stop_handle_closed(uv_handle_t *handle)
  * callback frees the server and reports done. */
 static void server_maybe_finish(hk_server_t *server)
 {
-    if (!server->stopping || server->n_conns > 0 || uv_is_closing((uv_handle_t *)&server->grace)) return;
+    if (!server->stopping || server->n_conns > 0 || uv_is_closing((uv_handle_t *)&server->grace))
+        return;
     uv_close((uv_handle_t *)&server->grace, on_stop_handle_closed);
 }
 

@@ -16,11 +16,11 @@ typedef struct hk_server hk_server_t;
 typedef void (*hk_server_call_fn)(hk_call_t *call, void *ctx);
 
 typedef struct {
-    const char *socket_path;   /* copied */
-    unsigned socket_mode;      /* e.g. 0660 */
-    size_t max_message_bytes;  /* larger request: RESOURCE_EXHAUSTED; 0: 4 MiB */
-    uint32_t max_streams;      /* SETTINGS_MAX_CONCURRENT_STREAMS; 0: 100 */
-    uint32_t max_connections;  /* beyond: accepted and closed at once; 0: no limit */
+    const char *socket_path;  /* copied */
+    unsigned socket_mode;     /* e.g. 0660 */
+    size_t max_message_bytes; /* larger request: RESOURCE_EXHAUSTED; 0: 4 MiB */
+    uint32_t max_streams;     /* SETTINGS_MAX_CONCURRENT_STREAMS; 0: 100 */
+    uint32_t max_connections; /* beyond: accepted and closed at once; 0: no limit */
     hk_server_call_fn on_call;
     void *ctx;
 } hk_server_opts_t;
@@ -45,8 +45,8 @@ void hk_server_stop(hk_server_t *server, uint64_t grace_ms, void (*done)(void *a
 
 /* Counts for logs and tests. */
 typedef struct {
-    uint64_t connections;  /* open now */
-    uint64_t calls;        /* in flight now */
+    uint64_t connections; /* open now */
+    uint64_t calls;       /* in flight now */
     uint64_t calls_total;
 } hk_server_stats_t;
 void hk_server_stats(const hk_server_t *server, hk_server_stats_t *out);

@@ -1,4 +1,5 @@
-/* test_grpc.c -- gRPC wire rules: message prefix, reader, grpc-timeout, grpc-message, content-type */
+/* test_grpc.c -- gRPC wire rules: message prefix, reader, grpc-timeout, grpc-message, content-type
+ */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -38,7 +39,10 @@ TEST(prefix_write)
     CHECK_INT(len, 0xA1B2C3D4u);
 }
 
-static int timeout_of(const char *s, uint64_t *ns) { return hk_grpc_timeout_parse(s, strlen(s), ns); }
+static int timeout_of(const char *s, uint64_t *ns)
+{
+    return hk_grpc_timeout_parse(s, strlen(s), ns);
+}
 
 TEST(timeout_units)
 {
@@ -78,7 +82,8 @@ TEST(timeout_saturates)
 TEST(timeout_bad)
 {
     static const char *bad[] = {
-        "", "S", "1", "123456789S", "1s", "1h", "-1S", "+1S", " 1S", "1S ", "1.5S", "1SS", "0x1S", "1Z",
+        "",    "S",   "1",   "123456789S", "1s",  "1h",   "-1S",
+        "+1S", " 1S", "1S ", "1.5S",       "1SS", "0x1S", "1Z",
     };
     uint64_t ns = 42;
 
@@ -155,7 +160,8 @@ TEST(reader_whole_and_split)
 
     /* A byte at a time: the prefix itself may be split. */
     hk_grpc_reader_t s = {.max = 16};
-    for (size_t i = 0; i < sizeof wire; i++) CHECK_INT(hk_grpc_reader_feed(&s, wire + i, 1), 0);
+    for (size_t i = 0; i < sizeof wire; i++)
+        CHECK_INT(hk_grpc_reader_feed(&s, wire + i, 1), 0);
     CHECK_INT(hk_grpc_reader_finish(&s, &msg, &len), 0);
     CHECK_INT(len, 3);
     CHECK(memcmp(msg, "abc", 3) == 0);

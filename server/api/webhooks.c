@@ -179,11 +179,11 @@ static int collect(hk_webhook_t *wh, void *arg)
         hk_webhook_free(wh);
         return 0;
     }
-    /* The packed size with the secret masked (at most as long as the real
-     * one) plus the field's tag and length prefix. */
+    /* An upper bound of its share of the answer: the real secret is longer
+     * than its mask, and 8 bytes cover the field's tag and length. */
     size_t size = hookd__v1__webhook__get_packed_size(wh) + 8;
     if (page->n == page->want || (page->n > 0 && page->bytes + size > page->max_bytes)) {
-        /* One more match than the page holds: there is a next page. */
+        /* A match that does not fit: there is a next page. */
         page->more = 1;
         hk_webhook_free(wh);
         return 1;

@@ -14,9 +14,11 @@
 
 /* hk_outcome_t is stored and answered as the proto's Outcome as it is. */
 _Static_assert((int)HK_OUTCOME_SUCCEEDED == (int)HOOKD__V1__OUTCOME__OUTCOME_SUCCEEDED, "outcome");
-_Static_assert((int)HK_OUTCOME_HTTP_ERROR == (int)HOOKD__V1__OUTCOME__OUTCOME_HTTP_ERROR, "outcome");
+_Static_assert((int)HK_OUTCOME_HTTP_ERROR == (int)HOOKD__V1__OUTCOME__OUTCOME_HTTP_ERROR,
+               "outcome");
 _Static_assert((int)HK_OUTCOME_TIMED_OUT == (int)HOOKD__V1__OUTCOME__OUTCOME_TIMED_OUT, "outcome");
-_Static_assert((int)HK_OUTCOME_NETWORK_ERROR == (int)HOOKD__V1__OUTCOME__OUTCOME_NETWORK_ERROR, "outcome");
+_Static_assert((int)HK_OUTCOME_NETWORK_ERROR == (int)HOOKD__V1__OUTCOME__OUTCOME_NETWORK_ERROR,
+               "outcome");
 _Static_assert((int)HK_OUTCOME_REFUSED == (int)HOOKD__V1__OUTCOME__OUTCOME_REFUSED, "outcome");
 _Static_assert((int)HK_OUTCOME_CANCELLED == (int)HOOKD__V1__OUTCOME__OUTCOME_CANCELLED, "outcome");
 

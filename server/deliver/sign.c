@@ -1,4 +1,4 @@
-/* sign.c -- what a receiver verifies: the notification body, its Standard Webhooks signature, the bearer JWT */
+/* sign.c -- what receivers verify: the notification body, its signature, the bearer JWT */
 #include "deliver/sign.h"
 #include "core/error.h"
 #include "deliver/json.h"

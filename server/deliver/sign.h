@@ -1,4 +1,4 @@
-/* sign.h -- what a receiver verifies: the notification body, its Standard Webhooks signature, the bearer JWT */
+/* sign.h -- what receivers verify: the notification body, its signature, the bearer JWT */
 #ifndef HK_SIGN_H
 #define HK_SIGN_H
 

@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "deliver/http.h"
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -255,6 +256,7 @@ typedef struct {
 } got_t;
 
 static int seq;
+static uv_loop_t *current_loop;
 
 static void on_http_closed(void *arg)
 {
@@ -266,6 +268,7 @@ static int fx_open(fx_t *fx, const hk_http_opts_t *opts)
     memset(fx, 0, sizeof *fx);
     seq = 0;
     if (uv_loop_init(&fx->loop) != 0) return -1;
+    current_loop = &fx->loop;
     if (server_start(&fx->srv, &fx->loop) != 0) return -1;
     return hk_http_new(&fx->loop, opts, &fx->http);
 }
@@ -328,6 +331,9 @@ static void on_result(hk_http_request_t *req, const hk_http_result_t *res, void 
 {
     got_t *g = arg;
     (void)req;
+    /* Callbacks may run in the timer phase; without this, UV_RUN_ONCE would
+     * then block in poll until the next event and run_until would overshoot. */
+    uv_stop(current_loop);
     g->calls++;
     g->seq = ++seq;
     g->end_ns = uv_hrtime();
@@ -740,4 +746,128 @@ TEST(outcome_names)
     CHECK_STR(hk_outcome_name(HK_OUTCOME_SUCCEEDED), "succeeded");
     CHECK_STR(hk_outcome_name(HK_OUTCOME_REFUSED), "refused");
     CHECK_STR(hk_outcome_name((hk_outcome_t)99), "unknown");
+}
+
+/* --- HTTPS: a python receiver with a certificate the test makes ------------- */
+
+static const char tls_server_py[] =
+    "import http.server, ssl, sys\n"
+    "class H(http.server.BaseHTTPRequestHandler):\n"
+    "    protocol_version = 'HTTP/1.1'\n"
+    "    def do_POST(self):\n"
+    "        self.rfile.read(int(self.headers.get('Content-Length', 0)))\n"
+    "        self.send_response(200)\n"
+    "        self.send_header('Content-Length', '6')\n"
+    "        self.end_headers()\n"
+    "        self.wfile.write(b'secure')\n"
+    "    def log_message(self, *a):\n"
+    "        pass\n"
+    "s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)\n"
+    "ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+    "ctx.load_cert_chain(sys.argv[1], sys.argv[2])\n"
+    "s.socket = ctx.wrap_socket(s.socket, server_side=True)\n"
+    "print(s.server_address[1], flush=True)\n"
+    "s.serve_forever()\n";
+
+typedef struct {
+    uv_process_t proc;
+    uv_pipe_t out;
+    char line[32];
+    size_t len;
+    int port, exited, closed;
+} tls_child_t;
+
+static void tls_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    (void)hint;
+    tls_child_t *c = h->data;
+    *buf = uv_buf_init(c->line + c->len, (unsigned)(sizeof c->line - 1 - c->len));
+}
+
+static void tls_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    (void)buf;
+    tls_child_t *c = s->data;
+    if (n < 0 || c->len + (size_t)n >= sizeof c->line - 1) {
+        uv_read_stop(s);
+        return;
+    }
+    c->len += (size_t)n;
+    c->line[c->len] = '\0';
+    if (strchr(c->line, '\n')) c->port = atoi(c->line);
+}
+
+static void tls_exited(uv_process_t *p, int64_t status, int sig)
+{
+    (void)status;
+    (void)sig;
+    ((tls_child_t *)p->data)->exited = 1;
+}
+
+static void tls_handle_closed(uv_handle_t *h)
+{
+    ((tls_child_t *)h->data)->closed++;
+}
+
+TEST(tls_verified_with_ca_file)
+{
+    const char *dir = hk_test_tmpdir();
+    char cert[300], key[300], cmd[1024];
+    snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+    snprintf(key, sizeof key, "%s/key.pem", dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+             "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 -keyout '%s' -out '%s' "
+             ">/dev/null 2>&1",
+             key, cert);
+    CHECK_INT(system(cmd), 0);
+
+    fx_t fx;
+    hk_http_opts_t opts = {.ca_file = cert};
+    CHECK_INT(fx_open(&fx, &opts), 0);
+    hk_http_t *system_cas = NULL;
+    CHECK_INT(hk_http_new(&fx.loop, NULL, &system_cas), 0);
+
+    tls_child_t child = {0};
+    char *args[] = {"/usr/bin/python3", "-c", (char *)tls_server_py, cert, key, NULL};
+    uv_stdio_container_t stdio[3] = {
+        {.flags = UV_IGNORE},
+        {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&child.out},
+        {.flags = UV_INHERIT_FD, .data.fd = 2}};
+    uv_process_options_t po = {.file = args[0], .args = args, .stdio = stdio, .stdio_count = 3,
+                               .exit_cb = tls_exited};
+    uv_pipe_init(&fx.loop, &child.out, 0);
+    child.out.data = child.proc.data = &child;
+    CHECK_INT(uv_spawn(&fx.loop, &child.proc, &po), 0);
+    uv_read_start((uv_stream_t *)&child.out, tls_alloc, tls_read);
+    int up = run_until(&fx, &child.port, 1, 10000);
+
+    got_t g[2] = {{0}};
+    char url[64];
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/hook", child.port);
+    hk_http_req_t req = {.url = url, .timeout_ms = 5000, .max_body_keep = 64};
+    if (up == 0) {
+        CHECK_INT(hk_http_request_start(fx.http, &req, on_result, &g[0], NULL), 0);
+        CHECK_INT(hk_http_request_start(system_cas, &req, on_result, &g[1], NULL), 0);
+        run_until(&fx, &seq, 2, 10000);
+    }
+
+    uv_process_kill(&child.proc, SIGTERM);
+    int exited = run_until(&fx, &child.exited, 1, 5000);
+    uv_close((uv_handle_t *)&child.proc, tls_handle_closed);
+    uv_close((uv_handle_t *)&child.out, tls_handle_closed);
+    hk_http_close(system_cas, on_http_closed, &fx);
+    CHECK_INT(run_until(&fx, &child.closed, 2, 5000), 0);
+    CHECK_INT(run_until(&fx, &fx.http_closed, 1, 5000), 0);
+    fx.http_closed = 0;
+
+    CHECK_INT(up, 0);
+    CHECK_INT(exited, 0);
+    /* Signed by the configured CA file: accepted. */
+    CHECK_INT(g[0].res.outcome, HK_OUTCOME_SUCCEEDED);
+    CHECK_STR(g[0].body, "secure");
+    /* The system's CAs do not know the test's certificate: refused by TLS. */
+    CHECK_INT(g[1].res.outcome, HK_OUTCOME_NETWORK_ERROR);
+    CHECK(strstr(g[1].error, "certificate") != NULL || strstr(g[1].error, "SSL") != NULL);
+    CHECK_INT(fx_close(&fx), 0);
 }

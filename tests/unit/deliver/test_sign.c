@@ -165,9 +165,11 @@ TEST(envelope_golden)
     char *out = NULL;
     size_t len = 0;
     CHECK_INT(hk_sign_envelope(&ev, &out, &len), 0);
-    const char *want = "{\"id\":\"evt_01\",\"type\":\"AccountUpdated\",\"application\":\"enterprise\","
-                       "\"origin\":\"user\",\"timestamp\":\"2021-02-25T15:02:10.123Z\","
-                       "\"data\":{\"account\":{\"id\":7,\"name\":\"Acme\"},\"tags\":[\"a\",\"b\"]}}";
+    const char *want = "{\"id\":\"evt_01\",\"type\":\"AccountUpdated\","
+                       "\"application\":\"enterprise\",\"origin\":\"user\","
+                       "\"timestamp\":\"2021-02-25T15:02:10.123Z\","
+                       "\"data\":{\"account\":{\"id\":7,\"name\":\"Acme\"},"
+                       "\"tags\":[\"a\",\"b\"]}}";
     int same = strcmp(out, want) == 0 && len == strlen(want);
     if (!same) fprintf(stderr, "  got %s\n", out);
     free(out);

@@ -52,11 +52,11 @@ static int claim_path(const char *path)
     return 0;
 }
 
+static void server_free(hk_server_t *server);
+
 static void on_failed_listener_closed(uv_handle_t *handle)
 {
-    hk_server_t *server = handle->data;
-    free(server->path);
-    free(server);
+    server_free(handle->data);
 }
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -72,12 +72,52 @@ static void on_connection(uv_stream_t *listener, int status)
     (void)hk_conn_accept(server);
 }
 
+/* Binds a listening socket at path with the given mode, as a plain fd, so
+ * that every likely failure (a directory we may not write, a path taken
+ * meanwhile) is over before libuv holds a handle that would need the loop
+ * to run to be freed. Returns 0, HK_EADDRINUSE or HK_EIO. */
+static int listen_socket(hk_server_t *server, unsigned mode, int *out_fd)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct stat st;
+    int fd, e;
+
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return HK_EIO;
+    memcpy(sa.sun_path, server->path, strlen(server->path) + 1);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        e = errno;
+        close(fd);
+        hk_log(HK_LOG_ERROR, "socket_bind_failed", "path=%s errno=%d", server->path, e);
+        /* Another server bound the path between our probe and now. */
+        return e == EADDRINUSE ? HK_EADDRINUSE : HK_EIO;
+    }
+    /* Nobody can connect before listen(): setting the mode first leaves no
+     * moment where the socket is open with the umask's mode. */
+    if (chmod(server->path, mode) != 0 || stat(server->path, &st) != 0 ||
+        listen(fd, SERVER_BACKLOG) != 0) {
+        hk_log(HK_LOG_ERROR, "socket_setup_failed", "path=%s errno=%d", server->path, errno);
+        unlink(server->path);
+        close(fd);
+        return HK_EIO;
+    }
+    server->sock_dev = st.st_dev;
+    server->sock_ino = st.st_ino;
+    *out_fd = fd;
+    return 0;
+}
+
+static void server_free(hk_server_t *server)
+{
+    free(server->path);
+    free(server);
+}
+
 int hk_server_start(uv_loop_t *loop, const hk_server_opts_t *opts, hk_server_t **out)
 {
     struct sockaddr_un sa;
     hk_server_t *server;
-    struct stat st;
-    int rc, err;
+    int rc, err, fd;
 
     if (!opts->socket_path || !opts->socket_path[0] ||
         strlen(opts->socket_path) >= sizeof sa.sun_path || !opts->on_call)
@@ -94,45 +134,28 @@ int hk_server_start(uv_loop_t *loop, const hk_server_opts_t *opts, hk_server_t *
     if (!server->opts.max_message_bytes) server->opts.max_message_bytes = SERVER_MAX_MESSAGE;
     hk_link_init(&server->conns);
 
-    if ((err = claim_path(server->path)) != 0) {
-        free(server->path);
-        free(server);
+    if ((err = claim_path(server->path)) != 0 ||
+        (err = listen_socket(server, opts->socket_mode, &fd)) != 0) {
+        server_free(server);
         return err;
     }
     uv_pipe_init(loop, &server->listener, 0);
     server->listener.data = server;
-    rc = uv_pipe_bind(&server->listener, server->path);
-    if (rc != 0) {
-        /* Another server bound the path between our probe and now. */
-        err = rc == UV_EADDRINUSE ? HK_EADDRINUSE : HK_EIO;
-        hk_log(HK_LOG_ERROR, "socket_bind_failed", "path=%s error=%s", server->path,
-               uv_err_name(rc));
-        goto fail;
-    }
-    /* Nobody can connect before listen(): setting the mode first leaves no
-     * moment where the socket is open with the umask's mode. */
-    if (chmod(server->path, opts->socket_mode) != 0 || stat(server->path, &st) != 0) {
-        hk_log(HK_LOG_ERROR, "socket_chmod_failed", "path=%s errno=%d", server->path, errno);
-        err = HK_EIO;
-        goto fail_unlink;
-    }
-    server->sock_dev = st.st_dev;
-    server->sock_ino = st.st_ino;
-    rc = uv_listen((uv_stream_t *)&server->listener, SERVER_BACKLOG, on_connection);
-    if (rc != 0) {
+    if ((rc = uv_pipe_open(&server->listener, fd)) != 0 ||
+        (rc = uv_listen((uv_stream_t *)&server->listener, SERVER_BACKLOG, on_connection)) != 0) {
+        /* Not expected on a socket that already listens. The handle exists
+         * now: it is freed by its close callback, when the loop next runs. */
         hk_log(HK_LOG_ERROR, "socket_listen_failed", "path=%s error=%s", server->path,
                uv_err_name(rc));
-        err = HK_EIO;
-        goto fail_unlink;
+        unlink(server->path);
+        uv_os_fd_t owned;
+        /* If uv_pipe_open failed, the fd is still ours to close. */
+        if (uv_fileno((uv_handle_t *)&server->listener, &owned) != 0) close(fd);
+        uv_close((uv_handle_t *)&server->listener, on_failed_listener_closed);
+        return HK_EIO;
     }
     *out = server;
     return 0;
-
-fail_unlink:
-    unlink(server->path);
-fail:
-    uv_close((uv_handle_t *)&server->listener, on_failed_listener_closed);
-    return err;
 }
 
 /* Removes the socket file if it is still the one we made: if someone put
@@ -152,8 +175,7 @@ static void on_stop_handle_closed(uv_handle_t *handle)
     void *arg = server->done_arg;
 
     if (--server->pending_closes > 0) return;
-    free(server->path);
-    free(server);
+    server_free(server);
     if (done) done(arg);
 }
 

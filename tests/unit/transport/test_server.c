@@ -1079,3 +1079,20 @@ TEST(header_list_limit)
     cstream_free(ok);
     CHECK(fixture_done(&f));
 }
+
+TEST(bind_failure_leaves_nothing_behind)
+{
+    fixture_t f;
+    hk_server_t *s = NULL;
+    fixture_init(&f);
+    char path[300];
+    snprintf(path, sizeof path, "%s/no/such/dir/hookd.sock", hk_test_tmpdir());
+    f.opts.socket_path = path;
+    CHECK_INT(hk_server_start(&f.loop, &f.opts, &s), HK_EIO);
+    CHECK(s == NULL);
+    /* No handle was left for the loop to close: a daemon that fails to
+     * start can return at once. */
+    uv_close((uv_handle_t *)&f.tick, NULL);
+    CHECK_INT(uv_run(&f.loop, UV_RUN_NOWAIT), 0);
+    CHECK_INT(uv_loop_close(&f.loop), 0);
+}

@@ -359,6 +359,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
     int events = 0;
     if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= UV_READABLE;
     if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= UV_WRITABLE;
+    if (!events) return uv_poll_stop(&ctx->poll) == 0 ? 0 : -1; /* CURL_POLL_NONE */
     return uv_poll_start(&ctx->poll, events, on_poll) == 0 ? 0 : -1;
 }
 

@@ -616,6 +616,22 @@ TEST(max_transfers_queue)
     CHECK_INT(fx_close(&fx), 0);
 }
 
+TEST(parallel_requests_overlap)
+{
+    /* Three slow receivers take about as long as the slowest, not the sum. */
+    fx_t fx;
+    CHECK_INT(fx_open(&fx, NULL), 0);
+    got_t g[3] = {{0}};
+    uint64_t t0 = uv_hrtime();
+    for (int i = 0; i < 3; i++) CHECK_INT(post(&fx, "/delay/200", 5000, 64, &g[i]), 0);
+    CHECK_INT(run_until(&fx, &seq, 3, 5000), 0);
+    uint64_t took = ms_between(t0, uv_hrtime());
+    for (int i = 0; i < 3; i++) CHECK_INT(g[i].res.outcome, HK_OUTCOME_SUCCEEDED);
+    CHECK(took >= 195 && took < 400);
+    CHECK_INT(fx.srv.max_in_flight, 3);
+    CHECK_INT(fx_close(&fx), 0);
+}
+
 TEST(urgent_requests_jump_the_queue)
 {
     fx_t fx;

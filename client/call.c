@@ -80,7 +80,8 @@ void hk_call_on_header(hk_client_call_t *call, const uint8_t *name, size_t namel
 {
     if (header_is(name, namelen, ":status")) {
         int s = 0;
-        for (size_t i = 0; i < valuelen && i < 3; i++) s = s * 10 + (value[i] - '0');
+        for (size_t i = 0; i < valuelen && i < 3; i++)
+            s = s * 10 + (value[i] - '0');
         call->http_status = s;
     } else if (header_is(name, namelen, "grpc-status")) {
         int s = 0;
@@ -106,7 +107,8 @@ int hk_call_on_data(hk_client_call_t *call, const uint8_t *data, size_t len)
     }
     if (call->resp_len + len > call->resp_cap) {
         size_t cap = call->resp_cap ? call->resp_cap : 4096;
-        while (cap < call->resp_len + len) cap *= 2;
+        while (cap < call->resp_len + len)
+            cap *= 2;
         uint8_t *p = realloc(call->resp, cap);
         if (!p) {
             hk_call_finish(call, HK_STATUS_RESOURCE_EXHAUSTED, "out of memory", 1);
@@ -139,7 +141,8 @@ static void decode_response(hk_client_call_t *call)
         return;
     }
     if (len < call->resp_len - 5) {
-        hk_call_finish(call, HK_STATUS_INTERNAL, "more than one response message to a unary call", 0);
+        hk_call_finish(call, HK_STATUS_INTERNAL, "more than one response message to a unary call",
+                       0);
         return;
     }
     call->response = protobuf_c_message_unpack(call->output, NULL, len, p + 5);
@@ -198,10 +201,12 @@ int hk_client_call_start(hk_client_t *c, const ProtobufCServiceDescriptor *servi
 {
     *out = NULL;
     if (!c || !service || !method || !request) return -HK_STATUS_INVALID_ARGUMENT;
-    const ProtobufCMethodDescriptor *m = protobuf_c_service_descriptor_get_method_by_name(service, method);
+    const ProtobufCMethodDescriptor *m =
+        protobuf_c_service_descriptor_get_method_by_name(service, method);
     if (!m || request->descriptor != m->input) return -HK_STATUS_INVALID_ARGUMENT;
     if (deadline_ms == 0) deadline_ms = c->default_deadline_ms;
-    if (deadline_ms <= 0 && deadline_ms != HK_CLIENT_NO_DEADLINE) return -HK_STATUS_INVALID_ARGUMENT;
+    if (deadline_ms <= 0 && deadline_ms != HK_CLIENT_NO_DEADLINE)
+        return -HK_STATUS_INVALID_ARGUMENT;
 
     hk_client_call_t *call = calloc(1, sizeof *call);
     if (!call) return -HK_STATUS_RESOURCE_EXHAUSTED;

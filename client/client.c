@@ -98,7 +98,8 @@ const char *hk_client_socket_path(const hk_client_t *c)
 
 int hk_client_set_default_deadline(hk_client_t *c, int deadline_ms)
 {
-    if (deadline_ms <= 0 && deadline_ms != HK_CLIENT_NO_DEADLINE) return -HK_STATUS_INVALID_ARGUMENT;
+    if (deadline_ms <= 0 && deadline_ms != HK_CLIENT_NO_DEADLINE)
+        return -HK_STATUS_INVALID_ARGUMENT;
     c->default_deadline_ms = deadline_ms;
     return 0;
 }
@@ -180,12 +181,14 @@ void hk_io_step(hk_client_t *c, int64_t until)
     nfds_t n = 0;
 
     expire_calls(c, hk_clock_ms());
-    for (hk_conn_t *conn = c->conns; conn; conn = conn->next) hk_conn_flush(conn);
+    for (hk_conn_t *conn = c->conns; conn; conn = conn->next)
+        hk_conn_flush(conn);
     sweep(c);
 
     int64_t wake = until;
     for (hk_client_call_t *call = c->calls; call; call = call->next)
-        if (!call->done && call->deadline && (!wake || call->deadline < wake)) wake = call->deadline;
+        if (!call->done && call->deadline && (!wake || call->deadline < wake))
+            wake = call->deadline;
     for (hk_conn_t *conn = c->conns; conn && n < 16; conn = conn->next) {
         fds[n].fd = conn->fd;
         fds[n].events = POLLIN | (hk_conn_want_write(conn) ? POLLOUT : 0);
@@ -218,7 +221,8 @@ void hk_io_step(hk_client_t *c, int64_t until)
         if (fds[i].revents & POLLOUT) hk_conn_flush(polled[i]);
     }
     /* Answers to what was just read (WINDOW_UPDATE, SETTINGS ACK) go out now. */
-    for (hk_conn_t *conn = c->conns; conn; conn = conn->next) hk_conn_flush(conn);
+    for (hk_conn_t *conn = c->conns; conn; conn = conn->next)
+        hk_conn_flush(conn);
     expire_calls(c, hk_clock_ms());
     sweep(c);
 }
@@ -226,7 +230,8 @@ void hk_io_step(hk_client_t *c, int64_t until)
 int hk_client_wait(hk_client_t *c, hk_client_call_t *call)
 {
     if (call && call->client != c) return -HK_STATUS_INVALID_ARGUMENT;
-    while (call ? !call->done : c->stats.pending > 0) hk_io_step(c, 0);
+    while (call ? !call->done : c->stats.pending > 0)
+        hk_io_step(c, 0);
     return call ? -call->code : 0;
 }
 
@@ -245,7 +250,8 @@ int hk_client_connect(hk_client_t *c, int deadline_ms)
         }
         hk_io_step(c, deadline);
         hk_conn_t *p = c->conns;
-        while (p && p != conn) p = p->next;
+        while (p && p != conn)
+            p = p->next;
         conn = p;
     }
     if (!conn && code == HK_STATUS_OK) {

@@ -8,7 +8,9 @@
 
 #include "hookd/client.h"
 
+/* clang-format off */
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+/* clang-format on */
 
 /* The largest response message accepted; a larger one ends the call with
  * RESOURCE_EXHAUSTED. */
@@ -18,35 +20,35 @@
 typedef struct hk_conn hk_conn_t;
 
 struct hk_client {
-    ProtobufCService service;    /* hookd.v1.Webhooks for the generated stubs */
+    ProtobufCService service; /* hookd.v1.Webhooks for the generated stubs */
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    int default_deadline_ms;     /* > 0, or HK_CLIENT_NO_DEADLINE */
-    hk_conn_t *conns;            /* newest first; only the first may take new calls */
-    hk_client_call_t *calls;     /* every call handle not yet freed */
+    int default_deadline_ms; /* > 0, or HK_CLIENT_NO_DEADLINE */
+    hk_conn_t *conns;        /* newest first; only the first may take new calls */
+    hk_client_call_t *calls; /* every call handle not yet freed */
     hk_client_stats_t stats;
-    char conn_error[256];        /* why the last connection failed or was lost */
+    char conn_error[256]; /* why the last connection failed or was lost */
     int last_code;
     char *last_message;
 };
 
 struct hk_client_call {
-    hk_client_t *client;         /* NULL once the client is closed */
+    hk_client_t *client; /* NULL once the client is closed */
     hk_client_call_t *prev, *next;
-    hk_conn_t *conn;             /* while a stream carries it */
+    hk_conn_t *conn; /* while a stream carries it */
     int32_t stream_id;
-    char *path;                  /* "/hookd.v1.Webhooks/CreateWebhook" */
+    char *path; /* "/hookd.v1.Webhooks/CreateWebhook" */
     const ProtobufCMessageDescriptor *output;
-    uint8_t *body;               /* the length-prefixed request message */
+    uint8_t *body; /* the length-prefixed request message */
     size_t body_len, body_off;
-    int64_t deadline;            /* CLOCK_MONOTONIC ms; 0: none */
-    int headers_sent;            /* the request's HEADERS left nghttp2 */
-    int refused;                 /* hookd refused the stream unprocessed */
-    int retry;                   /* send again on a usable connection */
+    int64_t deadline; /* CLOCK_MONOTONIC ms; 0: none */
+    int headers_sent; /* the request's HEADERS left nghttp2 */
+    int refused;      /* hookd refused the stream unprocessed */
+    int retry;        /* send again on a usable connection */
     int retried;
 
     /* The response as it arrives. */
     int http_status;
-    int grpc_status;             /* -1 until known */
+    int grpc_status; /* -1 until known */
     char *grpc_message;
     uint8_t *resp;
     size_t resp_len, resp_cap;
@@ -105,12 +107,12 @@ struct hk_conn {
     hk_client_t *client;
     hk_conn_t *next;
     int fd;
-    void *session;               /* nghttp2_session */
-    int draining;                /* GOAWAY received: no new streams */
-    int failed;                  /* the socket or session broke; why in error */
-    int settings_seen;           /* hookd's SETTINGS arrived */
-    unsigned streams;            /* calls attached */
-    uint8_t *out;                /* bytes produced but not yet taken by the socket */
+    void *session;     /* nghttp2_session */
+    int draining;      /* GOAWAY received: no new streams */
+    int failed;        /* the socket or session broke; why in error */
+    int settings_seen; /* hookd's SETTINGS arrived */
+    unsigned streams;  /* calls attached */
+    uint8_t *out;      /* bytes produced but not yet taken by the socket */
     size_t out_len, out_cap;
     char error[200];
 };

@@ -12,7 +12,7 @@
 #include "client_int.h"
 
 #define READ_CHUNK 16384
-#define STREAM_WINDOW (1 << 20)     /* per stream: a large answer needs few WINDOW_UPDATEs */
+#define STREAM_WINDOW (1 << 20) /* per stream: a large answer needs few WINDOW_UPDATEs */
 #define CONNECTION_WINDOW (16 << 20)
 
 static void conn_fail(hk_conn_t *conn, const char *fmt, const char *detail)
@@ -43,8 +43,7 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
 {
     (void)flags;
     hk_client_call_t *call = stream_call(session, stream_id);
-    if (call && hk_call_on_data(call, data, len) != 0)
-        hk_conn_detach(user_data, stream_id, 1);
+    if (call && hk_call_on_data(call, data, len) != 0) hk_conn_detach(user_data, stream_id, 1);
     return 0;
 }
 
@@ -219,7 +218,7 @@ int32_t hk_conn_submit(hk_conn_t *conn, hk_client_call_t *call, const char *grpc
         NV(":scheme", "http"),
         NV(":path", call->path),
         NV(":authority", "localhost"),
-        NV("content-type", "application/grpc+proto"),
+        NV("content-type", "application/grpc"),
         NV("te", "trailers"),
         NV("user-agent", "libhookd/" HK_VERSION),
         NV("grpc-timeout", grpc_timeout ? grpc_timeout : ""),
@@ -241,7 +240,8 @@ void hk_conn_detach(hk_conn_t *conn, int32_t stream_id, int reset)
     if (!nghttp2_session_get_stream_user_data(conn->session, stream_id)) return;
     nghttp2_session_set_stream_user_data(conn->session, stream_id, NULL);
     conn->streams--;
-    if (reset) nghttp2_submit_rst_stream(conn->session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
+    if (reset)
+        nghttp2_submit_rst_stream(conn->session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
 }
 
 /* Sends as much of data as the socket takes; returns the count or -1. */
@@ -287,7 +287,8 @@ int hk_conn_flush(hk_conn_t *conn)
         if (conn->out_len) {
             ssize_t n = send_some(conn, conn->out, conn->out_len);
             if (n < 0) return -1;
-            if ((size_t)n < conn->out_len) return keep_rest(conn, conn->out + n, conn->out_len - (size_t)n);
+            if ((size_t)n < conn->out_len)
+                return keep_rest(conn, conn->out + n, conn->out_len - (size_t)n);
             conn->out_len = 0;
         }
         const uint8_t *data;

@@ -7,9 +7,9 @@
 
 /* In the order of the admin page: the list, a webhook's pages, then events. */
 static const hk_ctl_command_t *const commands[] = {
-    &hk_cmd_list,    &hk_cmd_show,   &hk_cmd_create,  &hk_cmd_edit,
-    &hk_cmd_activate, &hk_cmd_deactivate, &hk_cmd_delete, &hk_cmd_actions,
-    &hk_cmd_trigger, &hk_cmd_deliveries, &hk_cmd_redeliver,
+    &hk_cmd_list,     &hk_cmd_show,       &hk_cmd_create,    &hk_cmd_edit,
+    &hk_cmd_activate, &hk_cmd_deactivate, &hk_cmd_delete,    &hk_cmd_actions,
+    &hk_cmd_trigger,  &hk_cmd_deliveries, &hk_cmd_redeliver,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -22,16 +22,16 @@ static void print_usage(FILE *out)
                  "Commands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-12s%s\n", commands[i]->name, commands[i]->summary);
-    fprintf(out, "\n"
-                 "Options of every command:\n"
-                 "  --socket PATH  hookd's socket (default: $HOOKD_SOCKET, else hookd's default:\n"
-                 "                 " HK_CLIENT_ROOT_SOCKET " for root, ~/" HK_CLIENT_USER_SOCKET
-                 ")\n"
-                 "  --json         print the result as JSON, for scripts\n"
-                 "  --help         the command's help\n"
-                 "\n"
-                 "Exit status: 0 done; 1 hookd refused or failed (\"hookctl: STATUS: message\" on\n"
-                 "stderr); 2 bad usage. Run `hookctl COMMAND --help` for a command's options.\n");
+    fprintf(out,
+            "\n"
+            "Options of every command:\n"
+            "  --socket PATH  hookd's socket (default: $HOOKD_SOCKET, else hookd's default:\n"
+            "                 " HK_CLIENT_ROOT_SOCKET " for root, ~/" HK_CLIENT_USER_SOCKET ")\n"
+            "  --json         print the result as JSON, for scripts\n"
+            "  --help         the command's help\n"
+            "\n"
+            "Exit status: 0 done; 1 hookd refused or failed (\"hookctl: STATUS: message\" on\n"
+            "stderr); 2 bad usage. Run `hookctl COMMAND --help` for a command's options.\n");
 }
 
 static void print_command_help(const hk_ctl_command_t *cmd)
@@ -56,16 +56,20 @@ int hk_ctl_usage(hk_ctl_t *ctl, const char *fmt, ...)
 }
 
 int hk_ctl_parse(hk_ctl_t *ctl, int argc, char **argv, const struct option *opts,
-                 int (*on_option)(hk_ctl_t *ctl, int opt, const char *arg, void *data),
-                 void *data, int *first, int *exit_code)
+                 int (*on_option)(hk_ctl_t *ctl, int opt, const char *arg, void *data), void *data,
+                 int *first, int *exit_code)
 {
     int c, index;
     optind = 0; /* glibc: start over, argv is a new vector */
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, &index)) != -1) {
         switch (c) {
-        case HK_CTL_OPT_SOCKET: ctl->socket = optarg; break;
-        case HK_CTL_OPT_JSON: ctl->json = 1; break;
+        case HK_CTL_OPT_SOCKET:
+            ctl->socket = optarg;
+            break;
+        case HK_CTL_OPT_JSON:
+            ctl->json = 1;
+            break;
         case 'h':
         case HK_CTL_OPT_HELP:
             print_command_help(ctl->cmd);
@@ -97,8 +101,9 @@ hk_client_t *hk_ctl_client(hk_ctl_t *ctl)
     if (ctl->client) return ctl->client;
     int rc = hk_client_open(ctl->socket, &ctl->client);
     if (rc != 0) {
-        fprintf(stderr, "hookctl: %s: cannot use the socket path (too long, or no home directory "
-                        "for the default); set --socket or HOOKD_SOCKET\n",
+        fprintf(stderr,
+                "hookctl: %s: cannot use the socket path (too long, or no home directory "
+                "for the default); set --socket or HOOKD_SOCKET\n",
                 hk_client_status_name(rc));
         return NULL;
     }
@@ -130,9 +135,15 @@ int main(int argc, char **argv)
     /* '+': global options stop at the command; the command parses the rest. */
     while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
         switch (c) {
-        case 's': ctl.socket = optarg; break;
-        case 'h': print_usage(stdout); return 0;
-        case 'V': printf("hookctl %s\n", HK_VERSION); return 0;
+        case 's':
+            ctl.socket = optarg;
+            break;
+        case 'h':
+            print_usage(stdout);
+            return 0;
+        case 'V':
+            printf("hookctl %s\n", HK_VERSION);
+            return 0;
         case ':':
             fprintf(stderr, "hookctl: option '%s' needs a value\n", argv[optind - 1]);
             print_usage(stderr);

@@ -20,16 +20,19 @@
 enum { HK_CTL_OPT_SOCKET = 1000, HK_CTL_OPT_JSON, HK_CTL_OPT_HELP };
 #define HK_CTL_COMMON_OPTIONS                                                                      \
     {"socket", required_argument, NULL, HK_CTL_OPT_SOCKET},                                        \
-        {"help", no_argument, NULL, HK_CTL_OPT_HELP}, {"json", no_argument, NULL, HK_CTL_OPT_JSON}
+        {"help", no_argument, NULL, HK_CTL_OPT_HELP},                                              \
+    {                                                                                              \
+        "json", no_argument, NULL, HK_CTL_OPT_JSON                                                 \
+    }
 
 typedef struct hk_ctl hk_ctl_t;
 
 typedef struct hk_ctl_command {
     const char *name;
     int (*run)(hk_ctl_t *ctl, int argc, char **argv); /* returns the exit code */
-    const char *usage;   /* the arguments after "hookctl NAME" */
-    const char *summary; /* one line for `hookctl --help` */
-    const char *help;    /* the options, for `hookctl NAME --help` */
+    const char *usage;                                /* the arguments after "hookctl NAME" */
+    const char *summary;                              /* one line for `hookctl --help` */
+    const char *help;                                 /* the options, for `hookctl NAME --help` */
 } hk_ctl_command_t;
 
 struct hk_ctl {
@@ -52,8 +55,8 @@ int hk_ctl_usage(hk_ctl_t *ctl, const char *fmt, ...) __attribute__((format(prin
  * positional arguments, or -1 with the exit code in *exit_code (help shown: 0,
  * bad usage: 2). */
 int hk_ctl_parse(hk_ctl_t *ctl, int argc, char **argv, const struct option *opts,
-                 int (*on_option)(hk_ctl_t *ctl, int opt, const char *arg, void *data),
-                 void *data, int *first, int *exit_code);
+                 int (*on_option)(hk_ctl_t *ctl, int opt, const char *arg, void *data), void *data,
+                 int *first, int *exit_code);
 
 /* The client for ctl->socket, opened on first use; NULL after printing why. */
 hk_client_t *hk_ctl_client(hk_ctl_t *ctl);
@@ -114,8 +117,8 @@ void hk_print_webhook(FILE *out, const Hookd__V1__Webhook *w);
 
 /* ---- the commands ---------------------------------------------------------- */
 
-extern const hk_ctl_command_t hk_cmd_list, hk_cmd_show, hk_cmd_create, hk_cmd_edit,
-    hk_cmd_activate, hk_cmd_deactivate, hk_cmd_delete, hk_cmd_actions, hk_cmd_trigger,
-    hk_cmd_deliveries, hk_cmd_redeliver;
+extern const hk_ctl_command_t hk_cmd_list, hk_cmd_show, hk_cmd_create, hk_cmd_edit, hk_cmd_activate,
+    hk_cmd_deactivate, hk_cmd_delete, hk_cmd_actions, hk_cmd_trigger, hk_cmd_deliveries,
+    hk_cmd_redeliver;
 
 #endif

@@ -39,13 +39,19 @@ static int trigger_option(hk_ctl_t *ctl, int opt, const char *arg, void *data)
             return bad_value(ctl, "--application", "enterprise or elite", arg);
         a->req.application = v;
         return 0;
-    case OPT_ACTION: a->req.trigger_action = (char *)arg; return 0;
-    case OPT_PAYLOAD: a->payload = arg; return 0;
+    case OPT_ACTION:
+        a->req.trigger_action = (char *)arg;
+        return 0;
+    case OPT_PAYLOAD:
+        a->payload = arg;
+        return 0;
     case OPT_ORIGIN:
         if (hk_args_origin(arg, &v) != 0) return bad_value(ctl, "--origin", "user or api", arg);
         a->req.origin = v;
         return 0;
-    case OPT_EVENT_ID: a->req.event_id = (char *)arg; return 0;
+    case OPT_EVENT_ID:
+        a->req.event_id = (char *)arg;
+        return 0;
     }
     return -1;
 }
@@ -57,19 +63,21 @@ static void print_trigger(const Hookd__V1__TriggerEventResponse *r)
     hk_print_safe(stdout, r->event_id);
     fputs(r->duplicate ? " (seen before: this is its first answer)\n" : "\n", stdout);
     if (r->n_results) {
-        static const char *const headers[] = {"WEBHOOK", "OUTCOME", "HTTP", "DURATION",
-                                              "DELIVERY", "ERROR"};
+        static const char *const headers[] = {"WEBHOOK",  "OUTCOME",  "HTTP",
+                                              "DURATION", "DELIVERY", "ERROR"};
         hk_table_t *t = hk_table_new(6, headers);
         for (size_t i = 0; t && i < r->n_results; i++) {
             const Hookd__V1__SyncResult *s = r->results[i];
             snprintf(http, sizeof http, "%u", s->http_status);
             snprintf(ms, sizeof ms, "%u ms", s->duration_ms);
             snprintf(id, sizeof id, "%" PRIu64, s->delivery_id);
-            const char *row[] = {s->webhook_name,
-                                 hk_print_enum(&hookd__v1__outcome__descriptor, s->outcome, word,
-                                               sizeof word),
-                                 s->http_status ? http : "-", ms, s->delivery_id ? id : "-",
-                                 s->error[0] ? s->error : "-"};
+            const char *row[] = {
+                s->webhook_name,
+                hk_print_enum(&hookd__v1__outcome__descriptor, s->outcome, word, sizeof word),
+                s->http_status ? http : "-",
+                ms,
+                s->delivery_id ? id : "-",
+                s->error[0] ? s->error : "-"};
             if (hk_table_add(t, row) != 0) break;
         }
         if (t) {
@@ -92,7 +100,8 @@ static void print_trigger(const Hookd__V1__TriggerEventResponse *r)
         }
         hk_table_free(t);
     }
-    if (!r->n_results && !r->n_queued) fputs("No active webhook has this trigger action.\n", stdout);
+    if (!r->n_results && !r->n_queued)
+        fputs("No active webhook has this trigger action.\n", stdout);
 }
 
 static int run_trigger(hk_ctl_t *ctl, int argc, char **argv)
@@ -191,10 +200,13 @@ static int run_deliveries(hk_ctl_t *ctl, int argc, char **argv)
             char id[24], attempts[16], state[32], created[32];
             snprintf(id, sizeof id, "%" PRIu64, d->id);
             snprintf(attempts, sizeof attempts, "%u", d->attempt_count);
-            const char *row[] = {
-                id, d->webhook_name, d->trigger_action,
-                hk_print_enum(&hookd__v1__delivery_state__descriptor, d->state, state, sizeof state),
-                attempts, hk_print_time(d->create_time, created, sizeof created)};
+            const char *row[] = {id,
+                                 d->webhook_name,
+                                 d->trigger_action,
+                                 hk_print_enum(&hookd__v1__delivery_state__descriptor, d->state,
+                                               state, sizeof state),
+                                 attempts,
+                                 hk_print_time(d->create_time, created, sizeof created)};
             if (hk_table_add(t, row) != 0) break;
         }
         if (t) hk_table_print(t, stdout);
@@ -247,6 +259,9 @@ static int run_redeliver(hk_ctl_t *ctl, int argc, char **argv)
 }
 
 const hk_ctl_command_t hk_cmd_redeliver = {
-    "redeliver", run_redeliver, "ID [--json]",
-    "deliver a delivery's event again to its webhook (queued, asynchronous)", "",
+    "redeliver",
+    run_redeliver,
+    "ID [--json]",
+    "deliver a delivery's event again to its webhook (queued, asynchronous)",
+    "",
 };

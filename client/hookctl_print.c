@@ -121,7 +121,8 @@ int hk_table_add(hk_table_t *t, const char *const *cells)
     for (int i = 0; i < t->ncols; i++) {
         row[i] = safe_dup(cells[i] ? cells[i] : "");
         if (!row[i]) {
-            while (i--) free(row[i]);
+            while (i--)
+                free(row[i]);
             return -1;
         }
     }
@@ -142,8 +143,7 @@ void hk_table_print(const hk_table_t *t, FILE *out)
         for (int c = 0; c < ncols; c++) {
             const char *cell = t->cells[r * (size_t)t->ncols + (size_t)c];
             fputs(cell, out);
-            if (c < ncols - 1)
-                fprintf(out, "%*s", (int)(width[c] - text_width(cell) + 3), "");
+            if (c < ncols - 1) fprintf(out, "%*s", (int)(width[c] - text_width(cell) + 3), "");
         }
         fputc('\n', out);
     }
@@ -152,7 +152,8 @@ void hk_table_print(const hk_table_t *t, FILE *out)
 void hk_table_free(hk_table_t *t)
 {
     if (!t) return;
-    for (size_t i = 0; i < t->nrows * (size_t)t->ncols; i++) free(t->cells[i]);
+    for (size_t i = 0; i < t->nrows * (size_t)t->ncols; i++)
+        free(t->cells[i]);
     free(t->cells);
     free(t);
 }
@@ -179,7 +180,8 @@ const char *hk_print_enum(const ProtobufCEnumDescriptor *e, int value, char *buf
     prefix[n] = '\0';
     const char *name = strncmp(v->name, prefix, n) == 0 ? v->name + n : v->name;
     size_t i = 0;
-    for (; name[i] && i + 1 < len; i++) buf[i] = (char)tolower((unsigned char)name[i]);
+    for (; name[i] && i + 1 < len; i++)
+        buf[i] = (char)tolower((unsigned char)name[i]);
     buf[i] = '\0';
     return buf;
 }
@@ -187,9 +189,12 @@ const char *hk_print_enum(const ProtobufCEnumDescriptor *e, int value, char *buf
 const char *hk_print_application(int application)
 {
     switch (application) {
-    case HOOKD__V1__APPLICATION__APPLICATION_ENTERPRISE: return "Enterprise";
-    case HOOKD__V1__APPLICATION__APPLICATION_ELITE: return "Elite";
-    default: return "-";
+    case HOOKD__V1__APPLICATION__APPLICATION_ENTERPRISE:
+        return "Enterprise";
+    case HOOKD__V1__APPLICATION__APPLICATION_ELITE:
+        return "Elite";
+    default:
+        return "-";
     }
 }
 
@@ -279,11 +284,16 @@ static size_t field_size(const ProtobufCFieldDescriptor *f)
     case PROTOBUF_C_TYPE_SFIXED64:
     case PROTOBUF_C_TYPE_UINT64:
     case PROTOBUF_C_TYPE_FIXED64:
-    case PROTOBUF_C_TYPE_DOUBLE: return 8;
-    case PROTOBUF_C_TYPE_STRING: return sizeof(char *);
-    case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(ProtobufCMessage *);
-    default: return 4; /* 32-bit numbers, enums, protobuf_c_boolean, float */
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return 8;
+    case PROTOBUF_C_TYPE_STRING:
+        return sizeof(char *);
+    case PROTOBUF_C_TYPE_BYTES:
+        return sizeof(ProtobufCBinaryData);
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return sizeof(ProtobufCMessage *);
+    default:
+        return 4; /* 32-bit numbers, enums, protobuf_c_boolean, float */
     }
 }
 
@@ -301,16 +311,28 @@ static void json_value(FILE *out, const ProtobufCFieldDescriptor *f, const void 
     switch (f->type) {
     case PROTOBUF_C_TYPE_INT32:
     case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32: fprintf(out, "%" PRId32, *(const int32_t *)p); break;
+    case PROTOBUF_C_TYPE_SFIXED32:
+        fprintf(out, "%" PRId32, *(const int32_t *)p);
+        break;
     case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32: fprintf(out, "%" PRIu32, *(const uint32_t *)p); break;
+    case PROTOBUF_C_TYPE_FIXED32:
+        fprintf(out, "%" PRIu32, *(const uint32_t *)p);
+        break;
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64: fprintf(out, "%" PRId64, *(const int64_t *)p); break;
+    case PROTOBUF_C_TYPE_SFIXED64:
+        fprintf(out, "%" PRId64, *(const int64_t *)p);
+        break;
     case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64: fprintf(out, "%" PRIu64, *(const uint64_t *)p); break;
-    case PROTOBUF_C_TYPE_FLOAT: json_double(out, *(const float *)p); break;
-    case PROTOBUF_C_TYPE_DOUBLE: json_double(out, *(const double *)p); break;
+    case PROTOBUF_C_TYPE_FIXED64:
+        fprintf(out, "%" PRIu64, *(const uint64_t *)p);
+        break;
+    case PROTOBUF_C_TYPE_FLOAT:
+        json_double(out, *(const float *)p);
+        break;
+    case PROTOBUF_C_TYPE_DOUBLE:
+        json_double(out, *(const double *)p);
+        break;
     case PROTOBUF_C_TYPE_BOOL:
         fputs(*(const protobuf_c_boolean *)p ? "true" : "false", out);
         break;

@@ -1,4 +1,5 @@
-/* hookctl_webhooks.c -- the webhook commands: list, show, create, edit, activate, deactivate, delete, actions */
+/* hookctl_webhooks.c -- the webhook commands: list, show, create, edit, (de)activate, delete,
+ * actions */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +71,9 @@ static int list_option(hk_ctl_t *ctl, int opt, const char *arg, void *data)
             return bad_value(ctl, "--application", "enterprise or elite", arg);
         req->application = v;
         return 0;
-    case OPT_TRIGGER: req->trigger_action = (char *)arg; return 0;
+    case OPT_TRIGGER:
+        req->trigger_action = (char *)arg;
+        return 0;
     case OPT_STATUS:
         if (hk_args_status(arg, &v) != 0)
             return bad_value(ctl, "--status", "active or inactive", arg);
@@ -109,7 +112,8 @@ static int run_list(hk_ctl_t *ctl, int argc, char **argv)
             goto out;
         }
         p = realloc(pages, (npages + 1) * sizeof *pages);
-        const ProtobufCMessage **q = realloc(items, (nitems + resp->n_webhooks + 1) * sizeof *items);
+        const ProtobufCMessage **q =
+            realloc(items, (nitems + resp->n_webhooks + 1) * sizeof *items);
         if (p) pages = p;
         if (q) items = q;
         if (!p || !q) {
@@ -119,7 +123,8 @@ static int run_list(hk_ctl_t *ctl, int argc, char **argv)
             goto out;
         }
         pages[npages++] = resp;
-        for (size_t i = 0; i < resp->n_webhooks; i++) items[nitems++] = &resp->webhooks[i]->base;
+        for (size_t i = 0; i < resp->n_webhooks; i++)
+            items[nitems++] = &resp->webhooks[i]->base;
         if (!resp->next_page_token[0] || npages == MAX_PAGES) break;
         req.page_token = resp->next_page_token;
     }
@@ -147,7 +152,8 @@ static int run_list(hk_ctl_t *ctl, int argc, char **argv)
         hk_table_free(t);
     }
 out:
-    for (size_t i = 0; i < npages; i++) protobuf_c_message_free_unpacked(&pages[i]->base, NULL);
+    for (size_t i = 0; i < npages; i++)
+        protobuf_c_message_free_unpacked(&pages[i]->base, NULL);
     free(pages);
     free(items);
     return rc;
@@ -189,7 +195,8 @@ static int run_show(hk_ctl_t *ctl, int argc, char **argv)
     if (!hk_ctl_client(ctl)) return HK_CTL_EXIT_FAILED;
     req.key_case = HOOKD__V1__GET_WEBHOOK_REQUEST__KEY_NAME;
     req.name = (char *)name;
-    if (hk_client_get_webhook(ctl->client, &req, HK_CTL_DEADLINE_MS, &w) != 0) return hk_ctl_fail(ctl);
+    if (hk_client_get_webhook(ctl->client, &req, HK_CTL_DEADLINE_MS, &w) != 0)
+        return hk_ctl_fail(ctl);
     print_webhook(ctl, w);
     protobuf_c_message_free_unpacked(&w->base, NULL);
     return 0;
@@ -216,23 +223,38 @@ static int create_option(hk_ctl_t *ctl, int opt, const char *arg, void *data)
             return bad_value(ctl, "--application", "enterprise or elite", arg);
         req->application = v;
         return 0;
-    case OPT_TRIGGER: req->trigger_action = (char *)arg; return 0;
-    case OPT_NAME: req->name = (char *)arg; return 0;
-    case OPT_URL: req->url = (char *)arg; return 0;
+    case OPT_TRIGGER:
+        req->trigger_action = (char *)arg;
+        return 0;
+    case OPT_NAME:
+        req->name = (char *)arg;
+        return 0;
+    case OPT_URL:
+        req->url = (char *)arg;
+        return 0;
     case OPT_TIMEOUT:
         if (hk_args_uint(arg, 0, UINT32_MAX, &n) != 0)
             return bad_value(ctl, "--timeout", "a number of seconds", arg);
-        req->_timeout_seconds_case = HOOKD__V1__CREATE_WEBHOOK_REQUEST___TIMEOUT_SECONDS_TIMEOUT_SECONDS;
+        req->_timeout_seconds_case =
+            HOOKD__V1__CREATE_WEBHOOK_REQUEST___TIMEOUT_SECONDS_TIMEOUT_SECONDS;
         req->timeout_seconds = (uint32_t)n;
         return 0;
-    case OPT_SECRET: req->secret_key = (char *)arg; return 0;
-    case OPT_ASYNC: req->asynchronous = 1; return 0;
-    case OPT_IGNORE: req->ignore_for_api = 1; return 0;
+    case OPT_SECRET:
+        req->secret_key = (char *)arg;
+        return 0;
+    case OPT_ASYNC:
+        req->asynchronous = 1;
+        return 0;
+    case OPT_IGNORE:
+        req->ignore_for_api = 1;
+        return 0;
     case OPT_INACTIVE:
         req->_active_case = HOOKD__V1__CREATE_WEBHOOK_REQUEST___ACTIVE_ACTIVE;
         req->active = 0;
         return 0;
-    case OPT_DESCRIPTION: req->description = (char *)arg; return 0;
+    case OPT_DESCRIPTION:
+        req->description = (char *)arg;
+        return 0;
     }
     return -1;
 }
@@ -313,7 +335,8 @@ static int edit_option(hk_ctl_t *ctl, int opt, const char *arg, void *data)
         req->new_name = (char *)arg;
         return 0;
     case OPT_TRIGGER:
-        req->_trigger_action_case = HOOKD__V1__UPDATE_WEBHOOK_REQUEST___TRIGGER_ACTION_TRIGGER_ACTION;
+        req->_trigger_action_case =
+            HOOKD__V1__UPDATE_WEBHOOK_REQUEST___TRIGGER_ACTION_TRIGGER_ACTION;
         req->trigger_action = (char *)arg;
         return 0;
     case OPT_URL:
@@ -323,7 +346,8 @@ static int edit_option(hk_ctl_t *ctl, int opt, const char *arg, void *data)
     case OPT_TIMEOUT:
         if (hk_args_uint(arg, 0, UINT32_MAX, &n) != 0)
             return bad_value(ctl, "--timeout", "a number of seconds", arg);
-        req->_timeout_seconds_case = HOOKD__V1__UPDATE_WEBHOOK_REQUEST___TIMEOUT_SECONDS_TIMEOUT_SECONDS;
+        req->_timeout_seconds_case =
+            HOOKD__V1__UPDATE_WEBHOOK_REQUEST___TIMEOUT_SECONDS_TIMEOUT_SECONDS;
         req->timeout_seconds = (uint32_t)n;
         return 0;
     case OPT_SECRET:
@@ -337,7 +361,8 @@ static int edit_option(hk_ctl_t *ctl, int opt, const char *arg, void *data)
         return 0;
     case OPT_IGNORE:
     case OPT_NO_IGNORE:
-        req->_ignore_for_api_case = HOOKD__V1__UPDATE_WEBHOOK_REQUEST___IGNORE_FOR_API_IGNORE_FOR_API;
+        req->_ignore_for_api_case =
+            HOOKD__V1__UPDATE_WEBHOOK_REQUEST___IGNORE_FOR_API_IGNORE_FOR_API;
         req->ignore_for_api = opt == OPT_IGNORE;
         return 0;
     case OPT_DESCRIPTION:
@@ -445,13 +470,19 @@ static int run_deactivate(hk_ctl_t *ctl, int argc, char **argv)
 }
 
 const hk_ctl_command_t hk_cmd_activate = {
-    "activate", run_activate, "NAME [--json]",
-    "make a webhook Active: trigger actions fire it again", "",
+    "activate",
+    run_activate,
+    "NAME [--json]",
+    "make a webhook Active: trigger actions fire it again",
+    "",
 };
 
 const hk_ctl_command_t hk_cmd_deactivate = {
-    "deactivate", run_deactivate, "NAME [--json]",
-    "make a webhook Inactive: trigger actions no longer fire it", "",
+    "deactivate",
+    run_deactivate,
+    "NAME [--json]",
+    "make a webhook Inactive: trigger actions no longer fire it",
+    "",
 };
 
 /* ---- delete ---------------------------------------------------------------- */
@@ -486,8 +517,11 @@ static int run_delete(hk_ctl_t *ctl, int argc, char **argv)
 }
 
 const hk_ctl_command_t hk_cmd_delete = {
-    "delete", run_delete, "NAME [--json]",
-    "delete a webhook at once (no confirmation); its pending deliveries are cancelled", "",
+    "delete",
+    run_delete,
+    "NAME [--json]",
+    "delete a webhook at once (no confirmation); its pending deliveries are cancelled",
+    "",
 };
 
 /* ---- actions --------------------------------------------------------------- */
@@ -518,7 +552,8 @@ static int run_actions(hk_ctl_t *ctl, int argc, char **argv)
     if (hk_client_list_trigger_actions(ctl->client, &req, HK_CTL_DEADLINE_MS, &resp) != 0)
         return hk_ctl_fail(ctl);
     if (ctl->json) {
-        hk_json_list(stdout, "trigger_actions", (const ProtobufCMessage *const *)resp->trigger_actions,
+        hk_json_list(stdout, "trigger_actions",
+                     (const ProtobufCMessage *const *)resp->trigger_actions,
                      resp->n_trigger_actions);
     } else {
         static const char *const headers[] = {"APPLICATION", "TRIGGER ACTION", "DISPLAY NAME"};
@@ -531,8 +566,10 @@ static int run_actions(hk_ctl_t *ctl, int argc, char **argv)
                 t = NULL;
             }
         }
-        if (t) hk_table_print(t, stdout);
-        else fprintf(stderr, "hookctl: out of memory\n");
+        if (t)
+            hk_table_print(t, stdout);
+        else
+            fprintf(stderr, "hookctl: out of memory\n");
         rc = t ? 0 : HK_CTL_EXIT_FAILED;
         hk_table_free(t);
     }

@@ -24,10 +24,10 @@ int hk_client_unary(hk_client_t *c, const ProtobufCServiceDescriptor *service, c
 
 /* One typed helper per RPC: the method's name and its own types, nothing else. */
 #define HK_RPC(fn, Method, Request, Response)                                                      \
-    int hk_client_##fn(hk_client_t *c, const Request *request, int deadline_ms,                  \
+    int hk_client_##fn(hk_client_t *c, const Request *request, int deadline_ms,                    \
                        Response **response)                                                        \
     {                                                                                              \
-        return hk_client_unary(c, &hookd__v1__webhooks__descriptor, Method, &request->base,       \
+        return hk_client_unary(c, &hookd__v1__webhooks__descriptor, Method, &request->base,        \
                                deadline_ms, (ProtobufCMessage **)response);                        \
     }
 

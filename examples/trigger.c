@@ -28,8 +28,9 @@ int main(int argc, char **argv)
     }
 
     Hookd__V1__TriggerEventRequest req = HOOKD__V1__TRIGGER_EVENT_REQUEST__INIT;
-    req.application = strcmp(argv[1], "elite") == 0 ? HOOKD__V1__APPLICATION__APPLICATION_ELITE
-                                                     : HOOKD__V1__APPLICATION__APPLICATION_ENTERPRISE;
+    req.application = strcmp(argv[1], "elite") == 0
+                          ? HOOKD__V1__APPLICATION__APPLICATION_ELITE
+                          : HOOKD__V1__APPLICATION__APPLICATION_ENTERPRISE;
     req.trigger_action = argv[2];
     req.payload.data = (uint8_t *)argv[3];
     req.payload.len = strlen(argv[3]);
@@ -52,14 +53,14 @@ int main(int argc, char **argv)
         const Hookd__V1__SyncResult *r = resp->results[i];
         const ProtobufCEnumValue *outcome =
             protobuf_c_enum_descriptor_get_value(&hookd__v1__outcome__descriptor, r->outcome);
-        printf("  %s: %s, HTTP %u in %u ms%s%s\n", r->webhook_name,
-               outcome ? outcome->name : "?", r->http_status, r->duration_ms,
-               r->error[0] ? ", " : "", r->error);
+        printf("  %s: %s, HTTP %u in %u ms%s%s\n", r->webhook_name, outcome ? outcome->name : "?",
+               r->http_status, r->duration_ms, r->error[0] ? ", " : "", r->error);
     }
     for (size_t i = 0; i < resp->n_queued; i++)
         printf("  %s: queued as delivery %llu\n", resp->queued[i]->webhook_name,
                (unsigned long long)resp->queued[i]->delivery_id);
-    if (resp->n_results + resp->n_queued == 0) printf("  no active webhook for this trigger action\n");
+    if (resp->n_results + resp->n_queued == 0)
+        printf("  no active webhook for this trigger action\n");
 
     protobuf_c_message_free_unpacked(&resp->base, NULL);
     hk_client_close(client);

@@ -284,7 +284,8 @@ TEST(every_rpc)
     CHECK_INT(hk_client_list_trigger_actions(c, &la, 5000, &lar), 0);
     int found = 0;
     for (size_t i = 0; i < lar->n_trigger_actions; i++) {
-        CHECK_INT(lar->trigger_actions[i]->application, HOOKD__V1__APPLICATION__APPLICATION_ENTERPRISE);
+        CHECK_INT(lar->trigger_actions[i]->application,
+                  HOOKD__V1__APPLICATION__APPLICATION_ENTERPRISE);
         if (strcmp(lar->trigger_actions[i]->key, "AccountUpdated") == 0) found = 1;
     }
     FREE(lar);
@@ -392,8 +393,8 @@ TEST(errors)
     CHECK_INT(hk_client_call_start(c, &hookd__v1__webhooks__descriptor, "CreateWebhook", &get.base,
                                    0, &call),
               -HK_STATUS_INVALID_ARGUMENT); /* wrong request type */
-    CHECK_INT(hk_client_call_start(c, &hookd__v1__webhooks__descriptor, "GetWebhook", &get.base,
-                                   -5, &call),
+    CHECK_INT(hk_client_call_start(c, &hookd__v1__webhooks__descriptor, "GetWebhook", &get.base, -5,
+                                   &call),
               -HK_STATUS_INVALID_ARGUMENT);
     CHECK_INT(hk_client_set_default_deadline(c, 0), -HK_STATUS_INVALID_ARGUMENT);
 
@@ -464,8 +465,8 @@ TEST(unavailable)
     /* The asynchronous API: the call exists and is done with UNAVAILABLE. */
     Hookd__V1__ListWebhooksRequest list = HOOKD__V1__LIST_WEBHOOKS_REQUEST__INIT;
     hk_client_call_t *call;
-    CHECK_INT(hk_client_call_start(c, &hookd__v1__webhooks__descriptor, "ListWebhooks",
-                                   &list.base, 1000, &call),
+    CHECK_INT(hk_client_call_start(c, &hookd__v1__webhooks__descriptor, "ListWebhooks", &list.base,
+                                   1000, &call),
               0);
     CHECK(hk_client_call_done(call));
     CHECK_INT(hk_client_wait(c, call), -HK_STATUS_UNAVAILABLE);

@@ -553,7 +553,7 @@ class Async(DeliveryCase):
         reqs = self.rx.wait_for(2, "/ra", timeout=10)
         gap = reqs[1].arrival - reqs[0].arrival
         # The schedule says 1 s (at most 1.2 s with jitter); the receiver asked for 2 s.
-        self.assertGreaterEqual(gap, 1.95, "retried %.3fs after Retry-After: 2" % gap)
+        self.assertGreaterEqual(gap, 1.9, "retried %.3fs after Retry-After: 2" % gap)
         self.assertLess(gap, 2 + 1.5)
         d = self.wait_state(did, pb.DELIVERY_STATE_SUCCEEDED)
         self.assertEqual(d.attempts[0].http_status, status)

@@ -11,6 +11,21 @@
 
 #include "client_int.h"
 
+/* nghttp2 1.60 added the nghttp2_ssize API and deprecated the ssize_t one. */
+#if NGHTTP2_VERSION_NUM >= 0x013c00
+typedef nghttp2_ssize h2_ssize;
+typedef nghttp2_data_provider2 h2_data_provider;
+#define h2_mem_send nghttp2_session_mem_send2
+#define h2_mem_recv nghttp2_session_mem_recv2
+#define h2_submit_request nghttp2_submit_request2
+#else
+typedef ssize_t h2_ssize;
+typedef nghttp2_data_provider h2_data_provider;
+#define h2_mem_send nghttp2_session_mem_send
+#define h2_mem_recv nghttp2_session_mem_recv
+#define h2_submit_request nghttp2_submit_request
+#endif
+
 #define READ_CHUNK 16384
 #define STREAM_WINDOW (1 << 20) /* per stream: a large answer needs few WINDOW_UPDATEs */
 #define CONNECTION_WINDOW (16 << 20)
@@ -91,8 +106,8 @@ static int on_frame_not_send(nghttp2_session *session, const nghttp2_frame *fram
     return 0;
 }
 
-static ssize_t read_body(nghttp2_session *session, int32_t stream_id, uint8_t *buf, size_t length,
-                         uint32_t *data_flags, nghttp2_data_source *source, void *user_data)
+static h2_ssize read_body(nghttp2_session *session, int32_t stream_id, uint8_t *buf, size_t length,
+                          uint32_t *data_flags, nghttp2_data_source *source, void *user_data)
 {
     (void)source, (void)user_data;
     hk_client_call_t *call = stream_call(session, stream_id);
@@ -102,7 +117,7 @@ static ssize_t read_body(nghttp2_session *session, int32_t stream_id, uint8_t *b
     memcpy(buf, call->body + call->body_off, n);
     call->body_off += n;
     if (call->body_off == call->body_len) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
-    return (ssize_t)n;
+    return (h2_ssize)n;
 }
 
 static int socket_connect(const char *path, int64_t deadline, char *err, size_t errlen)
@@ -224,8 +239,8 @@ int32_t hk_conn_submit(hk_conn_t *conn, hk_client_call_t *call, const char *grpc
         NV("grpc-timeout", grpc_timeout ? grpc_timeout : ""),
     };
     size_t n = sizeof nva / sizeof nva[0] - (grpc_timeout ? 0 : 1);
-    nghttp2_data_provider body = {.read_callback = read_body};
-    int32_t id = nghttp2_submit_request(conn->session, NULL, nva, n, &body, call);
+    h2_data_provider body = {.read_callback = read_body};
+    int32_t id = h2_submit_request(conn->session, NULL, nva, n, &body, call);
     if (id < 0) {
         /* Stream ids used up, or the session is closing: this connection is done. */
         conn->draining = 1;
@@ -292,7 +307,7 @@ int hk_conn_flush(hk_conn_t *conn)
             conn->out_len = 0;
         }
         const uint8_t *data;
-        ssize_t len = nghttp2_session_mem_send(conn->session, &data);
+        h2_ssize len = h2_mem_send(conn->session, &data);
         if (len < 0) {
             conn_fail(conn, "HTTP/2 session error: %s", nghttp2_strerror((int)len));
             return -1;
@@ -311,7 +326,7 @@ int hk_conn_read(hk_conn_t *conn)
     for (;;) {
         ssize_t n = recv(conn->fd, buf, sizeof buf, 0);
         if (n > 0) {
-            ssize_t rv = nghttp2_session_mem_recv(conn->session, buf, (size_t)n);
+            h2_ssize rv = h2_mem_recv(conn->session, buf, (size_t)n);
             if (rv < 0) {
                 conn_fail(conn, "HTTP/2 protocol error from hookd: %s", nghttp2_strerror((int)rv));
                 return -1;

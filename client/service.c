@@ -10,7 +10,10 @@ int hk_client_unary(hk_client_t *c, const ProtobufCServiceDescriptor *service, c
     *response = NULL;
     int rc = hk_client_call_start(c, service, method, request, deadline_ms, &call);
     if (rc != 0) {
-        hk_last_status_set(c, -rc, "invalid call (unknown method, wrong request type or deadline)");
+        hk_last_status_set(c, -rc,
+                           rc == -HK_STATUS_INVALID_ARGUMENT
+                               ? "invalid call: unknown method, wrong request type or bad deadline"
+                               : "out of memory");
         return rc;
     }
     hk_client_wait(c, call);

@@ -85,7 +85,10 @@ static int hookd_start(const char *dir)
     hookd.pid = pid;
     for (long long end = now_ms() + 15000; now_ms() < end; usleep(20000)) {
         if (waitpid(pid, NULL, WNOHANG) == pid) {
-            fprintf(stderr, "  hookd exited at start; see %s/hookd.log\n", dir);
+            char cmd[400];
+            fprintf(stderr, "  hookd exited at start; its log:\n");
+            snprintf(cmd, sizeof cmd, "sed 's/^/    /' '%s/hookd.log' >&2", dir);
+            if (system(cmd) != 0) fprintf(stderr, "    (no log)\n");
             hookd.pid = 0;
             return -1;
         }
@@ -354,6 +357,9 @@ TEST(errors)
     CHECK(w == NULL);
     CHECK_INT(hk_client_last_status(c, &msg), HK_STATUS_NOT_FOUND);
     CHECK(strstr(msg, "no-such-hook") != NULL);
+    /* grpc-message travels percent-encoded: UTF-8 and '%' come back as sent. */
+    CHECK_INT(get_by_name(c, "n\xc3\xb6-such 100%", 5000, NULL), -HK_STATUS_NOT_FOUND);
+    CHECK(strstr(last_message(c), "n\xc3\xb6-such 100%") != NULL);
 
     /* INVALID_ARGUMENT names the field. */
     Hookd__V1__CreateWebhookRequest req = HOOKD__V1__CREATE_WEBHOOK_REQUEST__INIT;
@@ -486,6 +492,22 @@ TEST(unavailable)
     CHECK_INT(hk_client_open(path, &c), 0);
     CHECK_INT(create(c, "x", NULL), -HK_STATUS_UNAVAILABLE);
     hk_client_close(c);
+
+    /* Something listens but never speaks HTTP/2: the deadline ends the wait. */
+    snprintf(path, sizeof path, "%s/mute.sock", dir);
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK(bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(fd, 8) == 0);
+    CHECK_INT(hk_client_open(path, &c), 0);
+    long long t0 = now_ms();
+    int rc = hk_client_connect(c, 200);
+    int rc_call = get_by_name(c, "x", 200, NULL);
+    long long took = now_ms() - t0;
+    hk_client_close(c);
+    close(fd);
+    CHECK_INT(rc, -HK_STATUS_DEADLINE_EXCEEDED);
+    CHECK_INT(rc_call, -HK_STATUS_DEADLINE_EXCEEDED);
+    CHECK(took >= 390 && took < 3000);
 }
 
 TEST(restart)

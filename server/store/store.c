@@ -1,12 +1,12 @@
 /* store.c -- hookd's durable state: webhooks (and their indexes) in one LMDB environment */
 #include "store/store.h"
 #include "core/crypto.h"
+#include "store/store_impl.h"
 #include "core/error.h"
 #include "core/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <lmdb.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +16,8 @@
 #include <unistd.h>
 
 /*
- * On-disk layout, schema 1. Integers are big-endian so that LMDB's default
+ * On-disk layout, schema 1, plus the outbox tables of outbox.c (created on
+ * open when missing: they came before any release, so no schema change). Integers are big-endian so that LMDB's default
  * memcmp key order is numeric order.
  *
  *   meta      "schema"   -> u32           layout version; a newer one is refused
@@ -36,32 +37,21 @@
 #define SCHEMA_VERSION 1
 #define RECORD_V1 1
 #define DEFAULT_MAP_BYTES ((size_t)1 << 30)
-#define MAX_DBS 16 /* room for the delivery outbox and log of later schemas */
+#define MAX_DBS 16
 #define KEY_FILE "secret.key"
 #define KEYCHECK "hookd secret.key check v1"
 #define WALK_CHUNK 64
-#define KEY_BUF 512 /* > LMDB's default max key size (511) */
-
-struct hk_store {
-    MDB_env *env;
-    MDB_dbi meta, webhooks, names, match;
-    size_t max_key;
-    /* One read txn kept reset between reads: a renew is far cheaper than a
-     * begin (no allocation, no reader-table scan). */
-    MDB_txn *rtxn;
-    int rtxn_busy;
-    uint8_t key[HK_SEAL_KEY_BYTES];
-};
+#define KEY_BUF HK_STORE_KEY_BUF
 
 /* ---- small helpers -------------------------------------------------------- */
 
-static void put_be64(uint8_t *p, uint64_t v)
+void hk_store_be64_put(uint8_t *p, uint64_t v)
 {
     for (int i = 7; i >= 0; i--, v >>= 8)
         p[i] = (uint8_t)v;
 }
 
-static uint64_t get_be64(const uint8_t *p)
+uint64_t hk_store_be64_get(const uint8_t *p)
 {
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)
@@ -69,18 +59,18 @@ static uint64_t get_be64(const uint8_t *p)
     return v;
 }
 
-static void put_be32(uint8_t *p, uint32_t v)
+void hk_store_be32_put(uint8_t *p, uint32_t v)
 {
     for (int i = 3; i >= 0; i--, v >>= 8)
         p[i] = (uint8_t)v;
 }
 
-static uint32_t get_be32(const uint8_t *p)
+uint32_t hk_store_be32_get(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static int64_t now_ms(void)
+int64_t hk_store_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -95,7 +85,7 @@ static MDB_val val(const void *data, size_t len)
 
 /* LMDB's errors become hookd's here and nowhere else. The expected outcomes
  * (not found, key exists) are the caller's business; the rest are logged. */
-static int mdb_err(int rc, const char *op)
+int hk_store_mdb_err(int rc, const char *op)
 {
     int err;
     switch (rc) {
@@ -212,7 +202,7 @@ static int match_key(const hk_store_t *s, int application, const char *action, u
     out[0] = (uint8_t)application;
     memcpy(out + 1, action, alen);
     out[1 + alen] = 0;
-    put_be64(out + 2 + alen, id);
+    hk_store_be64_put(out + 2 + alen, id);
     *outlen = alen + 10;
     return 0;
 }
@@ -226,9 +216,9 @@ static int record_parse(const MDB_val *v, const uint8_t **pb, size_t *pblen, con
     const uint8_t *p = v->mv_data;
     size_t len = v->mv_size;
     if (len < 9 || p[0] != RECORD_V1) return HK_ECORRUPT;
-    size_t n = get_be32(p + 1);
+    size_t n = hk_store_be32_get(p + 1);
     if (n > len - 9) return HK_ECORRUPT;
-    size_t m = get_be32(p + 5 + n);
+    size_t m = hk_store_be32_get(p + 5 + n);
     if (m != len - 9 - n || (m && m < HK_SEAL_OVERHEAD + 8)) return HK_ECORRUPT;
     *pb = p + 5;
     *pblen = n;
@@ -245,7 +235,7 @@ static int secret_seal(const hk_store_t *s, uint64_t id, const char *secret, uin
     uint8_t *plain = malloc(plen), *box = malloc(plen + HK_SEAL_OVERHEAD);
     int err = HK_ENOMEM;
     if (!plain || !box) goto out;
-    put_be64(plain, id);
+    hk_store_be64_put(plain, id);
     memcpy(plain + 8, secret, slen);
     hk_crypto_seal(s->key, plain, plen, box);
     *out = box;
@@ -269,7 +259,7 @@ static int secret_open(const hk_store_t *s, uint64_t id, const uint8_t *sealed, 
     int err = HK_ENOMEM;
     if (!plain) goto out;
     err = hk_crypto_open(s->key, sealed, len, plain);
-    if (err == 0 && (plen < 8 || get_be64(plain) != id)) err = HK_ECORRUPT;
+    if (err == 0 && (plen < 8 || hk_store_be64_get(plain) != id)) err = HK_ECORRUPT;
     if (err) goto out;
     err = HK_ENOMEM;
     if (!(secret = malloc(plen - 8 + 1))) goto out;
@@ -308,9 +298,9 @@ static int record_encode(const hk_store_t *s, const hk_webhook_t *wh, const uint
     err = HK_ENOMEM;
     if (!(buf = malloc(9 + n + m))) goto out;
     buf[0] = RECORD_V1;
-    put_be32(buf + 1, (uint32_t)n);
+    hk_store_be32_put(buf + 1, (uint32_t)n);
     hookd__v1__webhook__pack(&bare, buf + 5);
-    put_be32(buf + 5 + n, (uint32_t)m);
+    hk_store_be32_put(buf + 5 + n, (uint32_t)m);
     if (m) memcpy(buf + 9 + n, sealed, m);
     *out = buf;
     *outlen = 9 + n + m;
@@ -393,7 +383,7 @@ int hk_webhook_set_secret(hk_webhook_t *wh, const char *secret)
 
 /* ---- transactions ---------------------------------------------------------- */
 
-static int read_begin(hk_store_t *s, MDB_txn **txn)
+int hk_store_read_begin(hk_store_t *s, MDB_txn **txn)
 {
     int rc;
     if (s->rtxn && !s->rtxn_busy) {
@@ -407,7 +397,7 @@ static int read_begin(hk_store_t *s, MDB_txn **txn)
     }
     /* MDB_NOTLS lets a second read txn exist beside the cached one should a
      * read ever nest; the cache is then left to the outer one. */
-    if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn))) return mdb_err(rc, "read_begin");
+    if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn))) return hk_store_mdb_err(rc, "read_begin");
     if (!s->rtxn) {
         s->rtxn = *txn;
         s->rtxn_busy = 1;
@@ -415,7 +405,7 @@ static int read_begin(hk_store_t *s, MDB_txn **txn)
     return 0;
 }
 
-static void read_end(hk_store_t *s, MDB_txn *txn)
+void hk_store_read_end(hk_store_t *s, MDB_txn *txn)
 {
     if (txn == s->rtxn) {
         mdb_txn_reset(txn);
@@ -425,32 +415,42 @@ static void read_end(hk_store_t *s, MDB_txn *txn)
     }
 }
 
+/* Admin writes take the one writer LMDB allows: an open outbox batch is
+ * committed first (its waiters hear the outcome through the hook). */
 static int write_begin(hk_store_t *s, MDB_txn **txn)
 {
+    if (s->batch) hk_outbox_batch_commit(s);
     int rc = mdb_txn_begin(s->env, NULL, 0, txn);
-    return rc ? mdb_err(rc, "write_begin") : 0;
+    return rc ? hk_store_mdb_err(rc, "write_begin") : 0;
 }
 
-/* Commits txn when err is 0, else aborts it (so a failed write leaves
- * nothing behind); returns the outcome. The commit is synced: the env is
- * opened without MDB_NOSYNC. */
-static int write_end(MDB_txn *txn, int err, const char *op)
+int hk_store_write_end(hk_store_t *s, MDB_txn *txn, int err, const char *op)
 {
     if (err) {
         mdb_txn_abort(txn);
         return err;
     }
     int rc = mdb_txn_commit(txn);
-    return rc ? mdb_err(rc, op) : 0;
+    if (rc) return hk_store_mdb_err(rc, op);
+    /* The env commits without syncing (MDB_NOSYNC, for the outbox's group
+     * commit): an admin write pays for its own sync, which also covers any
+     * batch committed before it. */
+    return hk_store_sync(s);
+}
+
+int hk_store_sync(hk_store_t *s)
+{
+    int rc = mdb_env_sync(s->env, 1);
+    return rc ? hk_store_mdb_err(rc, "sync") : 0;
 }
 
 static int meta_get_u64(hk_store_t *s, MDB_txn *txn, const char *name, uint64_t *out)
 {
     MDB_val k = val(name, strlen(name)), v;
     int rc = mdb_get(txn, s->meta, &k, &v);
-    if (rc) return rc == MDB_NOTFOUND ? HK_ECORRUPT : mdb_err(rc, "meta_get");
+    if (rc) return rc == MDB_NOTFOUND ? HK_ECORRUPT : hk_store_mdb_err(rc, "meta_get");
     if (v.mv_size != 8) return HK_ECORRUPT;
-    *out = get_be64(v.mv_data);
+    *out = hk_store_be64_get(v.mv_data);
     return 0;
 }
 
@@ -458,13 +458,13 @@ static int meta_put(hk_store_t *s, MDB_txn *txn, const char *name, const void *d
 {
     MDB_val k = val(name, strlen(name)), v = val(data, len);
     int rc = mdb_put(txn, s->meta, &k, &v, 0);
-    return rc ? mdb_err(rc, "meta_put") : 0;
+    return rc ? hk_store_mdb_err(rc, "meta_put") : 0;
 }
 
 static int meta_put_u64(hk_store_t *s, MDB_txn *txn, const char *name, uint64_t value)
 {
     uint8_t b[8];
-    put_be64(b, value);
+    hk_store_be64_put(b, value);
     return meta_put(s, txn, name, b, sizeof b);
 }
 
@@ -486,11 +486,11 @@ static int webhook_create_txn(hk_store_t *s, MDB_txn *txn, hk_webhook_t *wh, int
     if ((err = match_key(s, wh->application, wh->trigger_action, id, mkey, &mlen))) goto out;
     wh->id = id;
     wh->create_time = wh->update_time = now;
-    put_be64(idb, id);
+    hk_store_be64_put(idb, id);
 
     MDB_val k = val(nkey, nlen), v = val(idb, 8);
     if ((rc = mdb_put(txn, s->names, &k, &v, MDB_NOOVERWRITE))) {
-        err = mdb_err(rc, "names_put");
+        err = hk_store_mdb_err(rc, "names_put");
         goto out;
     }
     if ((err = record_encode(s, wh, NULL, 0, &rec, &reclen))) goto out;
@@ -499,13 +499,13 @@ static int webhook_create_txn(hk_store_t *s, MDB_txn *txn, hk_webhook_t *wh, int
     /* The counter only grows, so an existing record here means the counter
      * went back: the store is inconsistent, not the caller wrong. */
     if ((rc = mdb_put(txn, s->webhooks, &k, &v, MDB_NOOVERWRITE))) {
-        err = rc == MDB_KEYEXIST ? HK_ECORRUPT : mdb_err(rc, "webhooks_put");
+        err = rc == MDB_KEYEXIST ? HK_ECORRUPT : hk_store_mdb_err(rc, "webhooks_put");
         goto out;
     }
     k = val(mkey, mlen);
     v = val(NULL, 0);
     if ((rc = mdb_put(txn, s->match, &k, &v, 0))) {
-        err = mdb_err(rc, "match_put");
+        err = hk_store_mdb_err(rc, "match_put");
         goto out;
     }
     err = meta_put_u64(s, txn, "next_id", id + 1);
@@ -515,7 +515,8 @@ out:
     return err;
 }
 
-static int webhook_update_txn(hk_store_t *s, MDB_txn *txn, hk_webhook_t *wh, int64_t now)
+static int webhook_update_txn(hk_store_t *s, MDB_txn *txn, hk_webhook_t *wh, int64_t now,
+                              size_t *unparked)
 {
     uint8_t idb[8], nkey[KEY_BUF], oldnkey[KEY_BUF], mkey[KEY_BUF], oldmkey[KEY_BUF];
     uint8_t *keep = NULL, *rec = NULL;
@@ -527,10 +528,10 @@ static int webhook_update_txn(hk_store_t *s, MDB_txn *txn, hk_webhook_t *wh, int
 
     if ((err = name_key(s, wh->name, nkey, &nlen))) goto out;
     if ((err = match_key(s, wh->application, wh->trigger_action, wh->id, mkey, &mlen))) goto out;
-    put_be64(idb, wh->id);
+    hk_store_be64_put(idb, wh->id);
     MDB_val k = val(idb, 8), v;
     if ((rc = mdb_get(txn, s->webhooks, &k, &v))) {
-        err = mdb_err(rc, "webhooks_get");
+        err = hk_store_mdb_err(rc, "webhooks_get");
         goto out;
     }
     if ((err = record_parse(&v, &pb, &pblen, &sealed, &sealedlen))) goto out;
@@ -553,25 +554,25 @@ static int webhook_update_txn(hk_store_t *s, MDB_txn *txn, hk_webhook_t *wh, int
         k = val(nkey, nlen);
         v = val(idb, 8);
         if ((rc = mdb_put(txn, s->names, &k, &v, MDB_NOOVERWRITE))) {
-            err = mdb_err(rc, "names_put");
+            err = hk_store_mdb_err(rc, "names_put");
             goto out;
         }
         k = val(oldnkey, oldnlen);
         if ((rc = mdb_del(txn, s->names, &k, NULL)) && rc != MDB_NOTFOUND) {
-            err = mdb_err(rc, "names_del");
+            err = hk_store_mdb_err(rc, "names_del");
             goto out;
         }
     }
     if (mlen != oldmlen || memcmp(mkey, oldmkey, mlen) != 0) {
         k = val(oldmkey, oldmlen);
         if ((rc = mdb_del(txn, s->match, &k, NULL)) && rc != MDB_NOTFOUND) {
-            err = mdb_err(rc, "match_del");
+            err = hk_store_mdb_err(rc, "match_del");
             goto out;
         }
         k = val(mkey, mlen);
         v = val(NULL, 0);
         if ((rc = mdb_put(txn, s->match, &k, &v, 0))) {
-            err = mdb_err(rc, "match_put");
+            err = hk_store_mdb_err(rc, "match_put");
             goto out;
         }
     }
@@ -581,7 +582,18 @@ static int webhook_update_txn(hk_store_t *s, MDB_txn *txn, hk_webhook_t *wh, int
     if ((err = record_encode(s, wh, keep, keeplen, &rec, &reclen))) goto out;
     k = val(idb, 8);
     v = val(rec, reclen);
-    if ((rc = mdb_put(txn, s->webhooks, &k, &v, 0))) err = mdb_err(rc, "webhooks_put");
+    if ((rc = mdb_put(txn, s->webhooks, &k, &v, 0))) {
+        err = hk_store_mdb_err(rc, "webhooks_put");
+        goto out;
+    }
+    /* The due index holds the pending deliveries of active webhooks only:
+     * (de)activating moves them in the same txn, so no crash can leave a
+     * parked delivery due or an active webhook's delivery stranded. */
+    size_t n = 0;
+    if (old->active && !wh->active)
+        err = hk_outbox_webhook_park(s, txn, wh->id, &n);
+    else if (!old->active && wh->active)
+        err = hk_outbox_webhook_unpark(s, txn, wh->id, unparked);
 out:
     if (rec) hk_crypto_wipe(rec, reclen);
     free(rec);
@@ -597,10 +609,10 @@ static int webhook_delete_txn(hk_store_t *s, MDB_txn *txn, uint64_t id, hk_webho
     hk_webhook_t *old = NULL;
     int rc, err;
 
-    put_be64(idb, id);
+    hk_store_be64_put(idb, id);
     MDB_val k = val(idb, 8), v;
     if ((rc = mdb_get(txn, s->webhooks, &k, &v))) {
-        err = mdb_err(rc, "webhooks_get");
+        err = hk_store_mdb_err(rc, "webhooks_get");
         goto out;
     }
     if (oldp) {
@@ -616,20 +628,25 @@ static int webhook_delete_txn(hk_store_t *s, MDB_txn *txn, uint64_t id, hk_webho
     if ((err = match_key(s, old->application, old->trigger_action, id, mkey, &mlen))) goto out;
 
     if ((rc = mdb_del(txn, s->webhooks, &k, NULL))) {
-        err = mdb_err(rc, "webhooks_del");
+        err = hk_store_mdb_err(rc, "webhooks_del");
         goto out;
     }
     /* A missing index entry is already the state we want. */
     k = val(nkey, nlen);
     if ((rc = mdb_del(txn, s->names, &k, NULL)) && rc != MDB_NOTFOUND) {
-        err = mdb_err(rc, "names_del");
+        err = hk_store_mdb_err(rc, "names_del");
         goto out;
     }
     k = val(mkey, mlen);
     if ((rc = mdb_del(txn, s->match, &k, NULL)) && rc != MDB_NOTFOUND) {
-        err = mdb_err(rc, "match_del");
+        err = hk_store_mdb_err(rc, "match_del");
         goto out;
     }
+    size_t n = 0;
+    if ((err = hk_outbox_webhook_cancel(s, txn, id, &n))) goto out;
+    if (n)
+        hk_log(HK_LOG_INFO, "deliveries_cancelled", "webhook_id=%llu count=%zu",
+               (unsigned long long)id, n);
     if (oldp) {
         *oldp = old;
         old = NULL;
@@ -648,7 +665,8 @@ int hk_store_webhook_create(hk_store_t *store, hk_webhook_t *wh)
     MDB_txn *txn;
     int err = write_begin(store, &txn);
     if (err) return err;
-    err = write_end(txn, webhook_create_txn(store, txn, wh, now_ms()), "webhook_create");
+    err = hk_store_write_end(store, txn, webhook_create_txn(store, txn, wh, hk_store_now_ms()),
+                             "webhook_create");
     if (err) {
         /* Nothing was written, so nothing was assigned either. */
         wh->id = id;
@@ -661,13 +679,18 @@ int hk_store_webhook_create(hk_store_t *store, hk_webhook_t *wh)
 int hk_store_webhook_update(hk_store_t *store, hk_webhook_t *wh)
 {
     int64_t ct = wh->create_time, ut = wh->update_time;
+    size_t unparked = 0;
     MDB_txn *txn;
     int err = write_begin(store, &txn);
     if (err) return err;
-    err = write_end(txn, webhook_update_txn(store, txn, wh, now_ms()), "webhook_update");
+    err = hk_store_write_end(
+        store, txn, webhook_update_txn(store, txn, wh, hk_store_now_ms(), &unparked),
+        "webhook_update");
     if (err) {
         wh->create_time = ct;
         wh->update_time = ut;
+    } else if (unparked) {
+        hk_outbox_notify(store, HK_OUTBOX_DUE_ADDED, 0, 0);
     }
     return err;
 }
@@ -678,7 +701,8 @@ int hk_store_webhook_delete(hk_store_t *store, uint64_t id, hk_webhook_t **old)
     MDB_txn *txn;
     int err = write_begin(store, &txn);
     if (err) return err;
-    err = write_end(txn, webhook_delete_txn(store, txn, id, old ? &was : NULL), "webhook_delete");
+    err = hk_store_write_end(store, txn, webhook_delete_txn(store, txn, id, old ? &was : NULL),
+                             "webhook_delete");
     if (err) {
         hk_webhook_free(was);
         return err;
@@ -690,20 +714,38 @@ int hk_store_webhook_delete(hk_store_t *store, uint64_t id, hk_webhook_t **old)
 static int get_in(hk_store_t *s, MDB_txn *txn, uint64_t id, hk_webhook_t **out)
 {
     uint8_t idb[8];
-    put_be64(idb, id);
+    hk_store_be64_put(idb, id);
     MDB_val k = val(idb, 8), v;
     int rc = mdb_get(txn, s->webhooks, &k, &v);
-    if (rc) return mdb_err(rc, "webhooks_get");
+    if (rc) return hk_store_mdb_err(rc, "webhooks_get");
     return record_decode(s, id, &v, out);
+}
+
+int hk_store_webhook_active_in(hk_store_t *s, MDB_txn *txn, uint64_t id, int *active)
+{
+    uint8_t idb[8];
+    const uint8_t *pb, *sealed;
+    size_t pblen, sealedlen;
+    hk_webhook_t *wh = NULL;
+    hk_store_be64_put(idb, id);
+    MDB_val k = val(idb, 8), v;
+    int rc = mdb_get(txn, s->webhooks, &k, &v);
+    if (rc) return hk_store_mdb_err(rc, "webhooks_get");
+    int err = record_parse(&v, &pb, &pblen, &sealed, &sealedlen);
+    if (!err) err = record_unpack(id, pb, pblen, &wh);
+    if (err) return err;
+    *active = wh->active;
+    hookd__v1__webhook__free_unpacked(wh, NULL);
+    return 0;
 }
 
 int hk_store_webhook_get(hk_store_t *store, uint64_t id, hk_webhook_t **out)
 {
     MDB_txn *txn;
-    int err = read_begin(store, &txn);
+    int err = hk_store_read_begin(store, &txn);
     if (err) return err;
     err = get_in(store, txn, id, out);
-    read_end(store, txn);
+    hk_store_read_end(store, txn);
     return err;
 }
 
@@ -714,20 +756,20 @@ int hk_store_webhook_find(hk_store_t *store, const char *name, hk_webhook_t **ou
     MDB_txn *txn;
     /* A name no webhook could have is simply not found. */
     if (name_key(store, name, nkey, &nlen)) return HK_ENOTFOUND;
-    int err = read_begin(store, &txn);
+    int err = hk_store_read_begin(store, &txn);
     if (err) return err;
     MDB_val k = val(nkey, nlen), v;
     int rc = mdb_get(txn, store->names, &k, &v);
     if (rc) {
-        err = mdb_err(rc, "names_get");
+        err = hk_store_mdb_err(rc, "names_get");
     } else if (v.mv_size != 8) {
         err = HK_ECORRUPT;
     } else {
-        err = get_in(store, txn, get_be64(v.mv_data), out);
+        err = get_in(store, txn, hk_store_be64_get(v.mv_data), out);
         /* The index names an id whose record is gone. */
         if (err == HK_ENOTFOUND) err = HK_ECORRUPT;
     }
-    read_end(store, txn);
+    hk_store_read_end(store, txn);
     return err;
 }
 
@@ -735,11 +777,11 @@ int hk_store_webhook_count(hk_store_t *store, uint64_t *out)
 {
     MDB_txn *txn;
     MDB_stat st;
-    int err = read_begin(store, &txn);
+    int err = hk_store_read_begin(store, &txn);
     if (err) return err;
     int rc = mdb_stat(txn, store->webhooks, &st);
-    read_end(store, txn);
-    if (rc) return mdb_err(rc, "stat");
+    hk_store_read_end(store, txn);
+    if (rc) return hk_store_mdb_err(rc, "stat");
     *out = st.ms_entries;
     return 0;
 }
@@ -779,8 +821,8 @@ static int chunk_scan(hk_store_t *s, MDB_txn *txn, const walk_t *w, chunk_t *c)
     MDB_cursor *cur = NULL;
     uint8_t idb[8];
     int rc, err = 0;
-    if ((rc = mdb_cursor_open(txn, s->webhooks, &cur))) return mdb_err(rc, "cursor_open");
-    put_be64(idb, c->next);
+    if ((rc = mdb_cursor_open(txn, s->webhooks, &cur))) return hk_store_mdb_err(rc, "cursor_open");
+    hk_store_be64_put(idb, c->next);
     MDB_val k = val(idb, 8), v;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && c->n < WALK_CHUNK;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -791,7 +833,7 @@ static int chunk_scan(hk_store_t *s, MDB_txn *txn, const walk_t *w, chunk_t *c)
             err = HK_ECORRUPT;
             break;
         }
-        uint64_t id = get_be64(k.mv_data);
+        uint64_t id = hk_store_be64_get(k.mv_data);
         if ((err = record_parse(&v, &pb, &pblen, &sealed, &sealedlen))) break;
         if ((err = record_unpack(id, pb, pblen, &wh))) break;
         /* Filter before opening the secret: most rows may not pass. */
@@ -810,7 +852,7 @@ static int chunk_scan(hk_store_t *s, MDB_txn *txn, const walk_t *w, chunk_t *c)
     if (!err && rc == MDB_NOTFOUND)
         c->done = 1;
     else if (!err && rc)
-        err = mdb_err(rc, "cursor_get");
+        err = hk_store_mdb_err(rc, "cursor_get");
     mdb_cursor_close(cur);
     return err;
 }
@@ -821,9 +863,9 @@ static int chunk_index(hk_store_t *s, MDB_txn *txn, const walk_t *w, chunk_t *c)
     MDB_cursor *cur = NULL;
     uint8_t start[KEY_BUF];
     int rc, err = 0;
-    if ((rc = mdb_cursor_open(txn, s->match, &cur))) return mdb_err(rc, "cursor_open");
+    if ((rc = mdb_cursor_open(txn, s->match, &cur))) return hk_store_mdb_err(rc, "cursor_open");
     memcpy(start, w->prefix, w->prefix_len);
-    put_be64(start + w->prefix_len, c->next);
+    hk_store_be64_put(start + w->prefix_len, c->next);
     MDB_val k = val(start, w->prefix_len + 8), v;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && c->n < WALK_CHUNK;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -831,7 +873,7 @@ static int chunk_index(hk_store_t *s, MDB_txn *txn, const walk_t *w, chunk_t *c)
             rc = MDB_NOTFOUND; /* past the range */
             break;
         }
-        uint64_t id = get_be64((const uint8_t *)k.mv_data + w->prefix_len);
+        uint64_t id = hk_store_be64_get((const uint8_t *)k.mv_data + w->prefix_len);
         err = get_in(s, txn, id, &c->items[c->n]);
         if (err == HK_ENOTFOUND) err = HK_ECORRUPT;
         if (err) break;
@@ -842,7 +884,7 @@ static int chunk_index(hk_store_t *s, MDB_txn *txn, const walk_t *w, chunk_t *c)
     if (!err && rc == MDB_NOTFOUND)
         c->done = 1;
     else if (!err && rc)
-        err = mdb_err(rc, "cursor_get");
+        err = hk_store_mdb_err(rc, "cursor_get");
     mdb_cursor_close(cur);
     return err;
 }
@@ -853,9 +895,9 @@ static int walk(hk_store_t *s, const walk_t *w, uint64_t from, hk_webhook_visit_
     int err = 0;
     while (!c.done) {
         MDB_txn *txn;
-        if ((err = read_begin(s, &txn))) break;
+        if ((err = hk_store_read_begin(s, &txn))) break;
         err = w->use_index ? chunk_index(s, txn, w, &c) : chunk_scan(s, txn, w, &c);
-        read_end(s, txn);
+        hk_store_read_end(s, txn);
         if (err) {
             chunk_free(&c, 0);
             break;
@@ -1046,15 +1088,15 @@ static int open_dbs(hk_store_t *s, MDB_txn *txn, int *fresh)
     static const char schema_key[] = "schema";
     MDB_val k = val(schema_key, sizeof schema_key - 1), v;
     int rc;
-    if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta))) return mdb_err(rc, "dbi_open");
+    if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta))) return hk_store_mdb_err(rc, "dbi_open");
     rc = mdb_get(txn, s->meta, &k, &v);
     if (rc == MDB_NOTFOUND) {
         *fresh = 1;
     } else if (rc) {
-        return mdb_err(rc, "meta_get");
+        return hk_store_mdb_err(rc, "meta_get");
     } else {
         if (v.mv_size != 4) return HK_ECORRUPT;
-        uint32_t schema = get_be32(v.mv_data);
+        uint32_t schema = hk_store_be32_get(v.mv_data);
         /* A newer hookd wrote this; an older one must not touch it. */
         if (schema > SCHEMA_VERSION) {
             hk_log(HK_LOG_ERROR, "store_schema_newer", "schema=%u supported=%d", schema,
@@ -1067,8 +1109,8 @@ static int open_dbs(hk_store_t *s, MDB_txn *txn, int *fresh)
     if ((rc = mdb_dbi_open(txn, "webhooks", MDB_CREATE, &s->webhooks)) ||
         (rc = mdb_dbi_open(txn, "names", MDB_CREATE, &s->names)) ||
         (rc = mdb_dbi_open(txn, "match", MDB_CREATE, &s->match)))
-        return mdb_err(rc, "dbi_open");
-    return 0;
+        return hk_store_mdb_err(rc, "dbi_open");
+    return hk_outbox_open(s, txn);
 }
 
 /* Checks the key against the store, or (fresh store) writes the first meta. */
@@ -1079,7 +1121,7 @@ static int init_meta(hk_store_t *s, MDB_txn *txn, int fresh)
     int err;
     if (fresh) {
         uint8_t b[4];
-        put_be32(b, SCHEMA_VERSION);
+        hk_store_be32_put(b, SCHEMA_VERSION);
         hk_crypto_seal(s->key, (const uint8_t *)check, sizeof check - 1, box);
         if ((err = meta_put(s, txn, "schema", b, 4)) ||
             (err = meta_put_u64(s, txn, "next_id", 1)) ||
@@ -1089,7 +1131,7 @@ static int init_meta(hk_store_t *s, MDB_txn *txn, int fresh)
     }
     MDB_val k = val("keycheck", 8), v;
     int rc = mdb_get(txn, s->meta, &k, &v);
-    if (rc) return rc == MDB_NOTFOUND ? HK_ECORRUPT : mdb_err(rc, "meta_get");
+    if (rc) return rc == MDB_NOTFOUND ? HK_ECORRUPT : hk_store_mdb_err(rc, "meta_get");
     if (v.mv_size != sizeof box || hk_crypto_open(s->key, v.mv_data, v.mv_size, plain) != 0 ||
         memcmp(plain, check, sizeof plain) != 0) {
         hk_log(HK_LOG_ERROR, "store_key_mismatch",
@@ -1117,16 +1159,18 @@ int hk_store_open(const char *dir, size_t map_bytes, hk_store_t **out)
     if (!(s = calloc(1, sizeof *s))) return HK_ENOMEM;
 
     if ((rc = mdb_env_create(&s->env))) {
-        err = mdb_err(rc, "env_create");
+        err = hk_store_mdb_err(rc, "env_create");
         goto out;
     }
     /* MDB_NOTLS: reader slots belong to txns, not to the thread, so the
      * cached read txn may sit reset while this thread writes, as LMDB's rules
-     * otherwise forbid. No MDB_NOSYNC: every commit is durable when it returns. */
+     * otherwise forbid. MDB_NOSYNC: commits do not sync; every write path
+     * syncs before it reports success (admin writes inline, outbox batches
+     * through hk_store_sync), so many outbox writes share one sync. */
     if ((rc = mdb_env_set_maxdbs(s->env, MAX_DBS)) ||
         (rc = mdb_env_set_mapsize(s->env, map_bytes ? map_bytes : DEFAULT_MAP_BYTES)) ||
-        (rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600))) {
-        err = mdb_err(rc, "env_open");
+        (rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NOSYNC, 0600))) {
+        err = hk_store_mdb_err(rc, "env_open");
         goto out;
     }
     int dead = 0;
@@ -1138,7 +1182,7 @@ int hk_store_open(const char *dir, size_t map_bytes, hk_store_t **out)
     if ((err = open_dbs(s, txn, &fresh))) goto out;
     if ((err = key_load(dir, fresh, s->key))) goto out;
     if ((err = init_meta(s, txn, fresh))) goto out;
-    err = write_end(txn, 0, "open");
+    err = hk_store_write_end(s, txn, 0, "open");
     txn = NULL;
     if (err) goto out;
 
@@ -1146,6 +1190,7 @@ int hk_store_open(const char *dir, size_t map_bytes, hk_store_t **out)
     hk_store_webhook_count(s, &n);
     hk_log(HK_LOG_INFO, "store_open", "dir=%s schema=%d webhooks=%llu fresh=%d",
            hk_log_quote(dir, q, sizeof q), SCHEMA_VERSION, (unsigned long long)n, fresh);
+    s->ready = 1;
     *out = s;
     s = NULL;
 out:
@@ -1157,6 +1202,9 @@ out:
 void hk_store_close(hk_store_t *store)
 {
     if (!store) return;
+    /* Whatever the last batch holds (attempt results, mostly) is kept. */
+    if (store->batch) hk_outbox_batch_commit(store);
+    if (store->ready) hk_store_sync(store);
     if (store->rtxn) mdb_txn_abort(store->rtxn);
     if (store->env) mdb_env_close(store->env);
     hk_crypto_wipe(store->key, sizeof store->key);

@@ -626,6 +626,172 @@ TEST(cancel)
     CHECK_INT(hookd_stop(SIGTERM), 0);
 }
 
+/* ---- a scripted HTTP/2 peer: hookd refusing streams it did not process ------------ */
+
+/* hookd cannot be made to refuse a stream on cue, so a forked child plays its
+ * part with raw frames: it answers what the script says and checks nothing. */
+
+static int read_full(int fd, uint8_t *buf, size_t n)
+{
+    for (size_t off = 0; off < n;) {
+        ssize_t r = read(fd, buf + off, n - off);
+        if (r <= 0) return -1;
+        off += (size_t)r;
+    }
+    return 0;
+}
+
+static void write_frame(int fd, uint8_t type, uint8_t flags, uint32_t stream, const void *payload,
+                        size_t len)
+{
+    uint8_t h[9] = {(uint8_t)(len >> 16),
+                    (uint8_t)(len >> 8),
+                    (uint8_t)len,
+                    type,
+                    flags,
+                    (uint8_t)(stream >> 24),
+                    (uint8_t)(stream >> 16),
+                    (uint8_t)(stream >> 8),
+                    (uint8_t)stream};
+    if (write(fd, h, 9) != 9 || (len && write(fd, payload, len) != (ssize_t)len)) _exit(3);
+}
+
+/* Reads frames (after the client preface, when preface is set) until the
+ * HEADERS of a new stream; returns its id, or -1 at EOF. */
+static int32_t await_request(int fd, int preface)
+{
+    uint8_t buf[16384 + 9];
+    if (preface && read_full(fd, buf, 24) != 0) return -1;
+    for (;;) {
+        if (read_full(fd, buf, 9) != 0) return -1;
+        size_t len = (size_t)buf[0] << 16 | (size_t)buf[1] << 8 | buf[2];
+        uint8_t type = buf[3];
+        int32_t stream = (int32_t)((uint32_t)(buf[5] & 0x7f) << 24 | (uint32_t)buf[6] << 16 |
+                                   (uint32_t)buf[7] << 8 | buf[8]);
+        if (len > 16384 || read_full(fd, buf, len) != 0) return -1;
+        if (type == 0x1) return stream;
+    }
+}
+
+/* A trailers-only answer: :status 200, content-type application/grpc,
+ * grpc-status 5 and a percent-encoded grpc-message, in literal HPACK. */
+static void answer_not_found(int fd, int32_t stream, const char *encoded_message)
+{
+    uint8_t block[256];
+    size_t n = 0, mlen = strlen(encoded_message);
+    block[n++] = 0x88;                    /* :status: 200 (static index 8) */
+    block[n++] = 0x0f, block[n++] = 0x10; /* content-type (static 31), not indexed */
+    block[n++] = 16;
+    memcpy(block + n, "application/grpc", 16), n += 16;
+    block[n++] = 0x00, block[n++] = 11; /* a new name, not indexed */
+    memcpy(block + n, "grpc-status", 11), n += 11;
+    block[n++] = 1, block[n++] = '5';
+    block[n++] = 0x00, block[n++] = 12;
+    memcpy(block + n, "grpc-message", 12), n += 12;
+    block[n++] = (uint8_t)mlen;
+    memcpy(block + n, encoded_message, mlen), n += mlen;
+    write_frame(fd, 0x1, 0x4 | 0x1, (uint32_t)stream, block, n); /* END_HEADERS|END_STREAM */
+}
+
+static void send_settings(int fd)
+{
+    write_frame(fd, 0x4, 0, 0, NULL, 0);   /* our SETTINGS: defaults */
+    write_frame(fd, 0x4, 0x1, 0, NULL, 0); /* ACK of the client's */
+}
+
+static int listen_on(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sa.sun_path) return -1;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 8) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The peer's script: goaway == 0: RST_STREAM(REFUSED_STREAM) on the first
+ * request, then answer the retry on the same connection; goaway == 1: GOAWAY
+ * (nothing processed) and close, then answer on a second connection. */
+static pid_t fake_peer(int lfd, int goaway)
+{
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    int fd = accept(lfd, NULL, NULL);
+    int32_t id = await_request(fd, 1);
+    if (id < 0) _exit(4);
+    send_settings(fd);
+    if (!goaway) {
+        uint8_t refused[4] = {0, 0, 0, 0x7};
+        write_frame(fd, 0x3, 0, (uint32_t)id, refused, 4);
+        if ((id = await_request(fd, 0)) < 0) _exit(5);
+        answer_not_found(fd, id, "retried%20on%20the%20same%20connection");
+    } else {
+        uint8_t go[8] = {0, 0, 0, 0, 0, 0, 0, 0}; /* last stream 0, NO_ERROR */
+        write_frame(fd, 0x7, 0, 0, go, 8);
+        close(fd);
+        fd = accept(lfd, NULL, NULL);
+        if ((id = await_request(fd, 1)) < 0) _exit(6);
+        send_settings(fd);
+        answer_not_found(fd, id, "retried%20on%20a%20new%20connection");
+    }
+    uint8_t drain[256];
+    while (read(fd, drain, sizeof drain) > 0)
+        continue; /* until the client closes */
+    _exit(0);
+}
+
+static void refused_case(int goaway, const char *want)
+{
+    char path[300];
+    const char *msg;
+    hk_client_stats_t st;
+    int status;
+    snprintf(path, sizeof path, "%s/peer.sock", hk_test_tmpdir());
+    int lfd = listen_on(path);
+    CHECK(lfd >= 0);
+    pid_t peer = fake_peer(lfd, goaway);
+    close(lfd);
+    CHECK(peer > 0);
+
+    hk_client_t *c;
+    CHECK_INT(hk_client_open(path, &c), 0);
+    int rc = get_by_name(c, "anything", 5000, NULL);
+    int code = hk_client_last_status(c, &msg);
+    hk_client_stats(c, &st);
+    int same_message = strcmp(msg, want) == 0;
+    hk_client_close(c);
+    /* The peer ends when the client goes; one that still waits failed. */
+    long long end = now_ms() + 5000;
+    while (waitpid(peer, &status, WNOHANG) == 0) {
+        if (now_ms() > end) {
+            kill(peer, SIGKILL);
+            waitpid(peer, &status, 0);
+            break;
+        }
+        usleep(10000);
+    }
+    CHECK_INT(rc, -HK_STATUS_NOT_FOUND);
+    CHECK_INT(code, HK_STATUS_NOT_FOUND);
+    CHECK(same_message); /* percent-decoded, from the trailers-only answer */
+    CHECK_INT(st.retries, 1);
+    CHECK_INT(st.calls, 1);
+    CHECK_INT(st.connects, goaway ? 2 : 1);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST(refused_stream_is_retried)
+{
+    refused_case(0, "retried on the same connection");
+}
+
+TEST(goaway_unprocessed_is_retried)
+{
+    refused_case(1, "retried on a new connection");
+}
+
 /* ---- the protobuf-c generated stubs through hk_client_service --------------------- */
 
 typedef struct {

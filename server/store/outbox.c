@@ -84,7 +84,7 @@ static int batch_txn(hk_store_t *s, MDB_txn **txn)
             return hk_store_mdb_err(rc, "batch_begin");
         }
         s->batch_gen++;
-        s->batch_first_id = s->next_delivery_id;
+        s->batch_first_id = UINT64_MAX;
         hk_outbox_notify(s, HK_OUTBOX_BATCH_OPENED, s->batch_gen, 0);
     }
     *txn = s->batch;
@@ -353,6 +353,7 @@ int hk_outbox_delivery_put(hk_store_t *s, const hk_delivery_t *d, const uint8_t 
         /* A webhook deleted since it matched has nothing to wait for. */
         err = hk_store_webhook_active_in(s, txn, d->webhook_id, &active);
         if (err) return batch_end(s, err);
+        if (d->id < s->batch_first_id) s->batch_first_id = d->id;
     }
     return batch_end(s, delivery_put_in(s, txn, d, body, body_len, data_len, attempt, active));
 }

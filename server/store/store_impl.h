@@ -32,7 +32,7 @@ struct hk_store {
      * hk_outbox_batch_commit (or an admin write, which commits it first). */
     MDB_txn *batch;
     uint64_t batch_gen;      /* the open batch's number; the last one's when none is open */
-    uint64_t batch_first_id; /* deliveries created in the open batch have ids >= this */
+    uint64_t batch_first_id; /* the least id of the PENDING deliveries created in the open batch */
     uint64_t next_delivery_id;
     uint64_t batch_failures;
     uint64_t prune_cursor; /* the delivery id pruning resumes from */

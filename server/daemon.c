@@ -45,6 +45,58 @@ static void on_signal(uv_signal_t *sig, int signum)
     hk_daemon_stop(d);
 }
 
+static void on_server_stopped(void *arg);
+
+/* A committed batch (or an activated webhook) may have made work due. */
+static void on_committed(void *arg)
+{
+    hk_daemon_t *d = arg;
+    if (d->scheduler) hk_scheduler_wake(d->scheduler);
+}
+
+/* The delivery engine: outbound http, group commit, scheduler. */
+static int engine_start(hk_daemon_t *d)
+{
+    const hk_config_t *cfg = d->config;
+    hk_policy_t policy;
+    char err[256];
+    size_t resumed = 0;
+    int rc;
+
+    if ((rc = hk_policy_load(&policy, cfg->allow_nets, cfg->n_allow_nets, cfg->deny_nets,
+                             cfg->n_deny_nets, err, sizeof err)) != 0) {
+        hk_log(HK_LOG_ERROR, "start_failed", "reason=\"outbound policy\" error=\"%s\"", err);
+        return rc;
+    }
+    hk_http_opts_t hopts = {
+        .max_transfers = cfg->max_transfers,
+        .ca_file = cfg->ca_file,
+        .user_agent = "hookd/" HK_VERSION,
+        .policy = &policy,
+    };
+    if ((rc = hk_http_new(d->loop, &hopts, &d->http)) != 0) return rc;
+    if ((rc = hk_commit_new(d->loop, d->store, &d->commit)) != 0) return rc;
+    if ((rc = hk_triggers_new(&d->triggers)) != 0) return rc;
+    hk_scheduler_opts_t sopts = {
+        .schedule_ms = cfg->retry_schedule_ms,
+        .schedule_len = cfg->retry_count,
+        .retry_after_max_s = cfg->retry_after_max_s,
+        .max_in_flight = cfg->max_transfers,
+        .log_max_age_ms = (uint64_t)cfg->log_max_age_s * 1000,
+        .log_max_count = cfg->log_max_count,
+        .event_window_ms = (uint64_t)cfg->idempotency_window_s * 1000,
+    };
+    if ((rc = hk_scheduler_new(d->loop, d->store, d->http, &sopts, &d->scheduler)) != 0) return rc;
+    hk_commit_set_listener(d->commit, on_committed, d);
+    if ((rc = hk_scheduler_start(d->scheduler, &resumed)) != 0) {
+        hk_log(HK_LOG_ERROR, "start_failed", "reason=\"cannot resume deliveries\" error=\"%s\"",
+               hk_strerror(rc));
+        return rc;
+    }
+    hk_log(HK_LOG_INFO, "deliveries_resumed", "pending=%zu", resumed);
+    return 0;
+}
+
 int hk_daemon_start(hk_daemon_t *d, uv_loop_t *loop, hk_config_t *config)
 {
     char dir[4096];
@@ -91,6 +143,19 @@ int hk_daemon_start(hk_daemon_t *d, uv_loop_t *loop, hk_config_t *config)
     uv_signal_init(loop, &d->sigterm);
     uv_signal_init(loop, &d->sigint);
     d->sigterm.data = d->sigint.data = d;
+
+    if ((rc = engine_start(d)) != 0) {
+        /* Close what did open, the way a stop does, and let the loop run
+         * the close callbacks before reporting the failure. */
+        if (rc != HK_EINVAL) hk_log(HK_LOG_ERROR, "start_failed", "error=\"%s\"", hk_strerror(rc));
+        d->start_err = rc;
+        d->stopping = 1;
+        if (d->scheduler) hk_scheduler_stop(d->scheduler);
+        hk_server_stop(d->server, 0, on_server_stopped, d);
+        uv_run(loop, UV_RUN_DEFAULT);
+        return rc;
+    }
+
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
     uv_signal_start(&d->sigint, on_signal, SIGINT);
 
@@ -99,15 +164,54 @@ int hk_daemon_start(hk_daemon_t *d, uv_loop_t *loop, hk_config_t *config)
     return 0;
 }
 
-static void on_server_stopped(void *arg)
+/* The stop runs as a chain, each part closing after the one that uses it:
+ * server (calls finish) -> http (every request's callback has run) ->
+ * scheduler -> group commit (last batch synced, waiters answered) -> store. */
+static void on_commit_closed(void *arg)
 {
     hk_daemon_t *d = arg;
-    d->server = NULL;
+    d->commit = NULL;
+    if (hk_triggers_count(d->triggers))
+        hk_log(HK_LOG_ERROR, "stop_unanswered", "triggers=%zu", hk_triggers_count(d->triggers));
+    hk_triggers_free(d->triggers);
+    d->triggers = NULL;
     hk_store_close(d->store);
     d->store = NULL;
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
-    hk_log(HK_LOG_INFO, "stopped", NULL);
+    if (!d->start_err) hk_log(HK_LOG_INFO, "stopped", NULL);
+}
+
+static void on_scheduler_closed(void *arg)
+{
+    hk_daemon_t *d = arg;
+    d->scheduler = NULL;
+    if (d->commit) {
+        hk_commit_set_listener(d->commit, NULL, NULL);
+        hk_commit_close(d->commit, on_commit_closed, d);
+    } else {
+        on_commit_closed(d);
+    }
+}
+
+static void on_http_closed(void *arg)
+{
+    hk_daemon_t *d = arg;
+    d->http = NULL;
+    if (d->scheduler)
+        hk_scheduler_close(d->scheduler, on_scheduler_closed, d);
+    else
+        on_scheduler_closed(d);
+}
+
+static void on_server_stopped(void *arg)
+{
+    hk_daemon_t *d = arg;
+    d->server = NULL;
+    if (d->http)
+        hk_http_close(d->http, on_http_closed, d);
+    else
+        on_http_closed(d);
 }
 
 void hk_daemon_stop(hk_daemon_t *d)
@@ -115,5 +219,8 @@ void hk_daemon_stop(hk_daemon_t *d)
     if (d->stopping) return;
     d->stopping = 1;
     hk_log(HK_LOG_INFO, "stopping", NULL);
+    /* At once, not after the grace period: an async attempt is cancelled
+     * and made again after the restart (at least once). */
+    hk_scheduler_stop(d->scheduler);
     hk_server_stop(d->server, HK_STOP_GRACE_MS, on_server_stopped, d);
 }

@@ -20,12 +20,12 @@ const hk_rpc_method_t hk_rpc_methods[] = {
     {WEBHOOKS "ListTriggerActions", DESC(list_trigger_actions_request), HK_ROLE_TRIGGER,
      hk_api_list_trigger_actions},
 
-    /* The event path and the delivery log come with the delivery engine. */
-    {WEBHOOKS "TriggerEvent", DESC(trigger_event_request), HK_ROLE_TRIGGER, hk_api_not_built},
-    {WEBHOOKS "ListDeliveries", DESC(list_deliveries_request), HK_ROLE_ADMIN, hk_api_not_built},
-    {WEBHOOKS "GetDelivery", DESC(get_delivery_request), HK_ROLE_ADMIN, hk_api_not_built},
+    {WEBHOOKS "TriggerEvent", DESC(trigger_event_request), HK_ROLE_TRIGGER, hk_api_trigger_event},
+    {WEBHOOKS "ListDeliveries", DESC(list_deliveries_request), HK_ROLE_ADMIN,
+     hk_api_list_deliveries},
+    {WEBHOOKS "GetDelivery", DESC(get_delivery_request), HK_ROLE_ADMIN, hk_api_get_delivery},
     {WEBHOOKS "RedeliverDelivery", DESC(redeliver_delivery_request), HK_ROLE_ADMIN,
-     hk_api_not_built},
+     hk_api_redeliver_delivery},
 };
 
 const size_t hk_rpc_method_count = sizeof hk_rpc_methods / sizeof hk_rpc_methods[0];

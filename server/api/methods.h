@@ -21,6 +21,13 @@ void hk_api_update_webhook(hk_call_t *call, const ProtobufCMessage *request);
 void hk_api_delete_webhook(hk_call_t *call, const ProtobufCMessage *request);
 void hk_api_list_trigger_actions(hk_call_t *call, const ProtobufCMessage *request);
 
+/* hookd.v1.Webhooks: the event path (trigger.c) and the delivery log
+ * (deliveries.c). */
+void hk_api_trigger_event(hk_call_t *call, const ProtobufCMessage *request);
+void hk_api_list_deliveries(hk_call_t *call, const ProtobufCMessage *request);
+void hk_api_get_delivery(hk_call_t *call, const ProtobufCMessage *request);
+void hk_api_redeliver_delivery(hk_call_t *call, const ProtobufCMessage *request);
+
 /* Answers UNIMPLEMENTED "<Method> is not built yet": the table entry of an
  * RPC whose handler has not landed. */
 void hk_api_not_built(hk_call_t *call, const ProtobufCMessage *request);

@@ -1,0 +1,242 @@
+/* deliveries.c -- the delivery log RPCs: ListDeliveries, GetDelivery, RedeliverDelivery */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/methods.h"
+#include "api/validate.h"
+#include "core/crypto.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "daemon.h"
+#include "deliver/attempt.h"
+#include "deliver/commit.h"
+#include "deliver/scheduler.h"
+#include "store/outbox.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+#define PAGE_SIZE_DEFAULT 100
+#define PAGE_SIZE_MAX 1000
+/* Records one ListDeliveries call may read: a rare state filter over a long
+ * log ends a page early (with a token) instead of stalling the loop. */
+#define SCAN_MAX 20000
+
+/* --- ListDeliveries ---------------------------------------------------------------- */
+
+typedef struct {
+    hk_delivery_t **items;
+    size_t n, want;
+    int more;
+} page_t;
+
+static int collect(hk_delivery_t *d, void *arg)
+{
+    page_t *page = arg;
+    if (page->n == page->want) {
+        /* One more than the page holds: there is a next page. */
+        page->more = 1;
+        hk_delivery_free(d);
+        return 1;
+    }
+    page->items[page->n++] = d;
+    return 0;
+}
+
+/* The page token is the id the next page starts below, as decimal text. */
+static int parse_token(const char *token, uint64_t *before)
+{
+    size_t n = strlen(token);
+    *before = 0;
+    if (n == 0) return 0;
+    if (n > 20 || strspn(token, "0123456789") != n) return HK_EINVAL;
+    errno = 0;
+    unsigned long long v = strtoull(token, NULL, 10);
+    if (errno == ERANGE || v == 0) return HK_EINVAL;
+    *before = v;
+    return 0;
+}
+
+void hk_api_list_deliveries(hk_call_t *call, const ProtobufCMessage *request)
+{
+    const Hookd__V1__ListDeliveriesRequest *req = (const void *)request;
+    hk_daemon_t *d = hk_call_ctx(call);
+    uint64_t webhook_id = req->webhook_id, before, resume = 0;
+    char token[32] = "";
+    page_t page = {0};
+
+    if (req->state > HOOKD__V1__DELIVERY_STATE__DELIVERY_STATE_CANCELLED) {
+        hk_rpc_fail(call, HK_STATUS_INVALID_ARGUMENT, "state: %d is not a DeliveryState",
+                    (int)req->state);
+        return;
+    }
+    if (parse_token(req->page_token, &before) != 0) {
+        hk_rpc_fail(call, HK_STATUS_INVALID_ARGUMENT,
+                    "page_token: is not a token from a previous ListDeliveries answer");
+        return;
+    }
+    if (!webhook_id && *req->webhook_name) {
+        hk_webhook_t *wh = NULL;
+        int rc = hk_validate_name("webhook_name", req->webhook_name, NULL, 0) != 0
+                     ? HK_ENOTFOUND
+                     : hk_store_webhook_find(d->store, req->webhook_name, &wh);
+        if (rc == HK_ENOTFOUND) {
+            hk_rpc_fail(call, HK_STATUS_NOT_FOUND, "webhook_name: no webhook is named so");
+            return;
+        }
+        if (rc) {
+            hk_rpc_fail_err(call, rc, "find webhook");
+            return;
+        }
+        webhook_id = wh->id;
+        hk_webhook_free(wh);
+    }
+    page.want = req->page_size == 0              ? PAGE_SIZE_DEFAULT
+                : req->page_size > PAGE_SIZE_MAX ? PAGE_SIZE_MAX
+                                                 : req->page_size;
+    if (!(page.items = calloc(page.want, sizeof *page.items))) {
+        hk_rpc_fail_err(call, HK_ENOMEM, "list deliveries");
+        return;
+    }
+    int rc = hk_outbox_delivery_list(d->store, webhook_id, before, req->state, SCAN_MAX, collect,
+                                     &page, &resume);
+    if (rc) {
+        hk_rpc_fail_err(call, rc, "list deliveries");
+        goto out;
+    }
+    if (page.more)
+        snprintf(token, sizeof token, "%llu", (unsigned long long)page.items[page.n - 1]->id);
+    else if (resume)
+        snprintf(token, sizeof token, "%llu", (unsigned long long)resume);
+
+    Hookd__V1__ListDeliveriesResponse resp = HOOKD__V1__LIST_DELIVERIES_RESPONSE__INIT;
+    resp.n_deliveries = page.n;
+    resp.deliveries = page.items;
+    resp.next_page_token = token;
+    hk_rpc_reply(call, &resp.base);
+out:
+    for (size_t i = 0; i < page.n; i++)
+        hk_delivery_free(page.items[i]);
+    free(page.items);
+}
+
+/* --- GetDelivery -------------------------------------------------------------------- */
+
+void hk_api_get_delivery(hk_call_t *call, const ProtobufCMessage *request)
+{
+    const Hookd__V1__GetDeliveryRequest *req = (const void *)request;
+    hk_daemon_t *d = hk_call_ctx(call);
+    hk_delivery_t *del = NULL;
+    char what[64];
+    int rc = req->id ? hk_outbox_delivery_get(d->store, req->id, 1, &del) : HK_ENOTFOUND;
+    if (rc) {
+        snprintf(what, sizeof what, "delivery %llu", (unsigned long long)req->id);
+        hk_rpc_fail_err(call, rc, what);
+        return;
+    }
+    hk_rpc_reply(call, &del->base);
+    hk_delivery_free(del);
+}
+
+/* --- RedeliverDelivery -------------------------------------------------------------- */
+
+typedef struct {
+    hk_call_t *call;
+    hk_commit_waiter_t waiter;
+    hk_delivery_t *d; /* the new delivery, as queued */
+} redeliver_t;
+
+static void on_redelivery_durable(hk_commit_waiter_t *w, int err)
+{
+    redeliver_t *r = container_of(w, redeliver_t, waiter);
+    /* A caller gone meanwhile: finishing the call only frees it. */
+    if (err)
+        hk_rpc_fail_err(r->call, err, "queue the delivery");
+    else
+        hk_rpc_reply(r->call, &r->d->base);
+    hk_delivery_free(r->d);
+    free(r);
+}
+
+void hk_api_redeliver_delivery(hk_call_t *call, const ProtobufCMessage *request)
+{
+    const Hookd__V1__RedeliverDeliveryRequest *req = (const void *)request;
+    hk_daemon_t *d = hk_call_ctx(call);
+    const hk_config_t *cfg = d->config;
+    hk_delivery_t *old = NULL;
+    hk_webhook_t *wh = NULL;
+    redeliver_t *r = NULL;
+    uint8_t *body = NULL;
+    size_t body_len, data_len;
+    char what[96];
+    int rc;
+
+    rc = req->id ? hk_outbox_delivery_get(d->store, req->id, 0, &old) : HK_ENOTFOUND;
+    if (rc) {
+        snprintf(what, sizeof what, "delivery %llu", (unsigned long long)req->id);
+        hk_rpc_fail_err(call, rc, what);
+        goto out;
+    }
+    rc = hk_store_webhook_get(d->store, old->webhook_id, &wh);
+    if (rc == HK_ENOTFOUND) {
+        hk_rpc_fail(call, HK_STATUS_FAILED_PRECONDITION,
+                    "delivery %llu: its webhook %llu no longer exists",
+                    (unsigned long long)old->id, (unsigned long long)old->webhook_id);
+        goto out;
+    }
+    if (!rc) rc = hk_outbox_body_get(d->store, old->id, &body, &body_len, &data_len);
+    if (rc) {
+        hk_rpc_fail_err(call, rc, "redeliver");
+        goto out;
+    }
+    if (!(r = calloc(1, sizeof *r)) || !(r->d = calloc(1, sizeof *r->d))) {
+        hk_rpc_fail_err(call, HK_ENOMEM, "redeliver");
+        goto out;
+    }
+
+    /* The same event (id, body: the receiver may deduplicate) to the same
+     * webhook, as a new asynchronous delivery. The record owns copies so
+     * that it answers the call after the old one is gone. */
+    hk_delivery_t *nd = r->d;
+    uint64_t delay = 0;
+    uint32_t rnd;
+    int64_t now = hk_attempt_now_ms();
+    hk_crypto_random(&rnd, sizeof rnd);
+    hk_retry_delay_ms(cfg->retry_schedule_ms, cfg->retry_count, 0, 0, -1, 0, rnd, &delay);
+    hookd__v1__delivery__init(nd);
+    nd->id = hk_outbox_delivery_id(d->store);
+    nd->webhook_id = wh->id;
+    nd->application = old->application;
+    nd->origin = old->origin;
+    nd->asynchronous = 1;
+    nd->state = HK_DELIVERY_PENDING;
+    nd->create_time = now;
+    nd->next_attempt_time = now + (int64_t)delay;
+    nd->webhook_name = strdup(wh->name);
+    nd->event_id = strdup(old->event_id);
+    nd->trigger_action = strdup(old->trigger_action);
+    if (!nd->webhook_name || !nd->event_id || !nd->trigger_action) {
+        hk_rpc_fail_err(call, HK_ENOMEM, "redeliver");
+        goto out;
+    }
+    rc = hk_outbox_delivery_put(d->store, nd, body, body_len, data_len, NULL);
+    if (rc) {
+        hk_rpc_fail_err(call, rc, "queue the delivery");
+        goto out;
+    }
+    hk_log(HK_LOG_INFO, "redelivery", "delivery=%llu of=%llu webhook=%llu",
+           (unsigned long long)nd->id, (unsigned long long)old->id, (unsigned long long)wh->id);
+    r->call = call;
+    hk_commit_wait(d->commit, &r->waiter, on_redelivery_durable);
+    r = NULL;
+out:
+    if (r) {
+        hk_delivery_free(r->d);
+        free(r);
+    }
+    free(body);
+    hk_webhook_free(wh);
+    hk_delivery_free(old);
+}

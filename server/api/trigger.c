@@ -1,0 +1,658 @@
+/* trigger.c -- TriggerEvent: match, queue the async deliveries durably, call the sync ones in parallel, answer once */
+#include "api/trigger.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/methods.h"
+#include "api/validate.h"
+#include "core/crypto.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "daemon.h"
+#include "deliver/attempt.h"
+#include "deliver/commit.h"
+#include "deliver/json.h"
+#include "deliver/scheduler.h"
+#include "deliver/sign.h"
+#include "store/outbox.h"
+
+/*
+ * One TriggerEvent:
+ *   1. validate; a repeated event id is answered from the first call (still
+ *      in flight: the repeat waits for its answer; recorded within the
+ *      window: the recorded answer), duplicate = true, nothing delivered;
+ *   2. match the active webhooks of (application, trigger action) by index;
+ *   3. asynchronous ones: a PENDING delivery each, written into the outbox
+ *      batch together with the event id's record, and a commit waiter;
+ *   4. synchronous ones: an attempt each, all started at once;
+ *   5. when every attempt has answered and the batch is on disk, the answer
+ *      is recorded for the event id, logged deliveries written, and the
+ *      caller (and any repeat waiting) answered.
+ * A caller that cancels, or whose deadline passes, aborts the transfers in
+ * flight at once; their deliveries are logged FAILED with a CANCELLED
+ * attempt. Queued deliveries stay queued: they were accepted.
+ */
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+#define EVENT_ID_MAX 200
+#define BUCKETS 1024
+
+typedef struct trig trig_t;
+
+/* A repeat of an event in flight, waiting for the first one's answer. */
+typedef struct repeat {
+    hk_call_t *call;
+    trig_t *t;
+    struct repeat *prev, *next;
+} repeat_t;
+
+typedef struct {
+    trig_t *t;
+    hk_webhook_t *wh;
+    hk_http_request_t *req; /* NULL once answered */
+    int64_t start_ms;
+    Hookd__V1__SyncResult result; /* error and response_body owned */
+} sync_hook_t;
+
+struct trig {
+    hk_daemon_t *d;
+    hk_call_t *call;
+    trig_t *hnext; /* in the registry */
+    char *event_id, *trigger_action;
+    int application, origin;
+    int64_t time_ms;
+    char *body; /* the notification, shared by every attempt */
+    size_t body_len, data_len;
+
+    sync_hook_t *sync;
+    size_t n_sync;
+    Hookd__V1__QueuedDelivery *queued;
+    size_t n_queued;
+
+    hk_commit_waiter_t waiter;
+    size_t pending; /* sync attempts and the commit still to come */
+    int err;        /* the batch holding the queued deliveries was lost */
+    int cancelled;
+    repeat_t *repeats;
+};
+
+struct hk_triggers {
+    trig_t *buckets[BUCKETS];
+    size_t n;
+};
+
+/* ---- the registry ------------------------------------------------------------------- */
+
+int hk_triggers_new(hk_triggers_t **out)
+{
+    hk_triggers_t *t = calloc(1, sizeof *t);
+    if (!t) return HK_ENOMEM;
+    *out = t;
+    return 0;
+}
+
+size_t hk_triggers_count(const hk_triggers_t *t)
+{
+    return t ? t->n : 0;
+}
+
+void hk_triggers_free(hk_triggers_t *t)
+{
+    free(t);
+}
+
+static trig_t **slot(hk_triggers_t *reg, const char *event_id)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)event_id; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return &reg->buckets[h % BUCKETS];
+}
+
+static trig_t *reg_find(hk_triggers_t *reg, const char *event_id)
+{
+    for (trig_t *t = *slot(reg, event_id); t; t = t->hnext)
+        if (strcmp(t->event_id, event_id) == 0) return t;
+    return NULL;
+}
+
+static void reg_add(hk_triggers_t *reg, trig_t *t)
+{
+    trig_t **b = slot(reg, t->event_id);
+    t->hnext = *b;
+    *b = t;
+    reg->n++;
+}
+
+static void reg_remove(hk_triggers_t *reg, trig_t *t)
+{
+    for (trig_t **p = slot(reg, t->event_id); *p; p = &(*p)->hnext) {
+        if (*p == t) {
+            *p = t->hnext;
+            reg->n--;
+            return;
+        }
+    }
+}
+
+/* ---- answers ------------------------------------------------------------------------ */
+
+static void trig_free(trig_t *t)
+{
+    for (size_t i = 0; i < t->n_sync; i++) {
+        hk_webhook_free(t->sync[i].wh);
+        if (t->sync[i].result.error != protobuf_c_empty_string) free(t->sync[i].result.error);
+        free(t->sync[i].result.response_body.data);
+    }
+    for (size_t i = 0; i < t->n_queued; i++)
+        free(t->queued[i].webhook_name);
+    free(t->sync);
+    free(t->queued);
+    free(t->body);
+    free(t->event_id);
+    free(t->trigger_action);
+    free(t);
+}
+
+/* Fills resp (pointers into t). results and queued are the caller's to free. */
+static int response_of(trig_t *t, Hookd__V1__TriggerEventResponse *resp)
+{
+    hookd__v1__trigger_event_response__init(resp);
+    resp->event_id = t->event_id;
+    resp->n_results = t->n_sync;
+    resp->n_queued = t->n_queued;
+    resp->results = calloc(t->n_sync ? t->n_sync : 1, sizeof *resp->results);
+    resp->queued = calloc(t->n_queued ? t->n_queued : 1, sizeof *resp->queued);
+    if (!resp->results || !resp->queued) return HK_ENOMEM;
+    for (size_t i = 0; i < t->n_sync; i++)
+        resp->results[i] = &t->sync[i].result;
+    for (size_t i = 0; i < t->n_queued; i++)
+        resp->queued[i] = &t->queued[i];
+    return 0;
+}
+
+static void response_release(Hookd__V1__TriggerEventResponse *resp)
+{
+    free(resp->results);
+    free(resp->queued);
+}
+
+/* Records the answer for the event id, so repeats within the window get it. */
+static int record_event(trig_t *t, const Hookd__V1__TriggerEventResponse *resp)
+{
+    size_t len = hookd__v1__trigger_event_response__get_packed_size(resp);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf) return HK_ENOMEM;
+    hookd__v1__trigger_event_response__pack(resp, buf);
+    int err = hk_outbox_event_put(t->d->store, t->event_id, t->time_ms, buf, len);
+    free(buf);
+    return err;
+}
+
+static void answer_repeats(trig_t *t, Hookd__V1__TriggerEventResponse *resp, int status,
+                           const char *message)
+{
+    repeat_t *r;
+    while ((r = t->repeats) != NULL) {
+        t->repeats = r->next;
+        if (status == HK_STATUS_OK) {
+            resp->duplicate = 1;
+            hk_rpc_reply(r->call, &resp->base);
+            resp->duplicate = 0;
+        } else {
+            hk_rpc_fail(r->call, status, "%s", message);
+        }
+        free(r);
+    }
+}
+
+/* Everything has come in: record, answer, forget. */
+static void complete(trig_t *t)
+{
+    Hookd__V1__TriggerEventResponse resp;
+    char message[160];
+    int err = t->err;
+    reg_remove(t->d->triggers, t);
+    hookd__v1__trigger_event_response__init(&resp);
+    if (!err) err = response_of(t, &resp);
+    /* The queued part was recorded with the deliveries; the sync results
+     * are new (or, with neither, the event id itself). A crash before this
+     * batch commits loses the results, never the deliveries. */
+    if (!err && (t->n_sync || !t->n_queued)) record_event(t, &resp);
+
+    if (t->cancelled)
+        hk_rpc_fail(t->call, HK_STATUS_CANCELLED, "cancelled"); /* answered already: frees it */
+    if (err) {
+        snprintf(message, sizeof message, "queue deliveries: %s", hk_strerror(err));
+        if (!t->cancelled) hk_rpc_fail(t->call, hk_error_status(err), "%s", message);
+        answer_repeats(t, NULL, hk_error_status(err), message);
+    } else {
+        if (!t->cancelled) hk_rpc_reply(t->call, &resp.base);
+        answer_repeats(t, &resp, HK_STATUS_OK, NULL);
+    }
+    response_release(&resp);
+    trig_free(t);
+}
+
+static void settle(trig_t *t)
+{
+    if (--t->pending == 0) complete(t);
+}
+
+/* ---- the parts ----------------------------------------------------------------------- */
+
+static void on_durable(hk_commit_waiter_t *w, int err)
+{
+    trig_t *t = container_of(w, trig_t, waiter);
+    if (err) {
+        t->err = err;
+        hk_log(HK_LOG_WARN, "trigger_not_queued", "event_id=%s error=\"%s\"", t->event_id,
+               hk_strerror(err));
+    }
+    settle(t);
+}
+
+/* Logs a synchronous delivery, attempt included, in the batch; the caller
+ * does not wait for it to reach the disk (its answer is the result). */
+static void log_sync(trig_t *t, sync_hook_t *h, const hk_attempt_t *a)
+{
+    hk_delivery_t d = HOOKD__V1__DELIVERY__INIT;
+    d.id = h->result.delivery_id;
+    d.webhook_id = h->wh->id;
+    d.webhook_name = h->wh->name;
+    d.event_id = t->event_id;
+    d.application = t->application;
+    d.trigger_action = t->trigger_action;
+    d.origin = t->origin;
+    d.asynchronous = 0;
+    d.state = a->outcome == HOOKD__V1__OUTCOME__OUTCOME_SUCCEEDED ? HK_DELIVERY_SUCCEEDED
+                                                                   : HK_DELIVERY_FAILED;
+    d.create_time = t->time_ms;
+    d.attempt_count = 1;
+    int err = hk_outbox_delivery_put(t->d->store, &d, (const uint8_t *)t->body, t->body_len,
+                                     t->data_len, a);
+    if (err)
+        hk_log(HK_LOG_WARN, "delivery_log_failed", "delivery=%llu error=\"%s\"",
+               (unsigned long long)d.id, hk_strerror(err));
+}
+
+/* Copies what the SyncResult carries out of the result (valid only during
+ * the callback); out of memory, the error text and body are left empty. */
+static void keep_result(sync_hook_t *h, const hk_http_result_t *r)
+{
+    Hookd__V1__SyncResult *s = &h->result;
+    s->outcome = (Hookd__V1__Outcome)r->outcome;
+    s->http_status = r->http_status > 0 ? (uint32_t)r->http_status : 0;
+    s->duration_ms = r->duration_ms;
+    s->response_truncated = r->body_truncated;
+    char *error = strdup(r->error ? r->error : "");
+    uint8_t *body = malloc(r->body_len ? r->body_len : 1);
+    if (!error || !body) {
+        free(error);
+        free(body);
+        return;
+    }
+    memcpy(body, r->body, r->body_len);
+    s->error = error;
+    s->response_body.data = body;
+    s->response_body.len = r->body_len;
+}
+
+static void on_sync_result(hk_http_request_t *req, const hk_http_result_t *r, void *arg)
+{
+    (void)req;
+    sync_hook_t *h = arg;
+    trig_t *t = h->t;
+    h->req = NULL;
+    keep_result(h, r);
+    hk_attempt_t a;
+    hk_attempt_record_of(r, h->start_ms, &a);
+    log_sync(t, h, &a);
+    settle(t);
+}
+
+static void on_cancel(hk_call_t *call, void *arg)
+{
+    (void)call;
+    trig_t *t = arg;
+    t->cancelled = 1;
+    /* At once: the receivers see their connections close now. The results
+     * come back (CANCELLED) from the loop and finish the call. */
+    for (size_t i = 0; i < t->n_sync; i++)
+        if (t->sync[i].req) hk_http_request_cancel(t->sync[i].req);
+}
+
+static void on_repeat_cancel(hk_call_t *call, void *arg)
+{
+    repeat_t *r = arg;
+    trig_t *t = r->t;
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        t->repeats = r->next;
+    if (r->next) r->next->prev = r->prev;
+    hk_rpc_fail(call, HK_STATUS_CANCELLED, "cancelled");
+    free(r);
+}
+
+/* ---- matching --------------------------------------------------------------------------- */
+
+typedef struct {
+    hk_webhook_t **sync, **async;
+    size_t n_sync, n_async, cap_sync, cap_async;
+    int skip_api; /* origin is API: webhooks ignoring API events are skipped */
+    int err;
+} match_t;
+
+static int push(hk_webhook_t ***arr, size_t *n, size_t *cap, hk_webhook_t *wh)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 4;
+        hk_webhook_t **a = realloc(*arr, c * sizeof *a);
+        if (!a) return HK_ENOMEM;
+        *arr = a;
+        *cap = c;
+    }
+    (*arr)[(*n)++] = wh;
+    return 0;
+}
+
+static int on_match(hk_webhook_t *wh, void *arg)
+{
+    match_t *m = arg;
+    if (!wh->active || (m->skip_api && wh->ignore_for_api)) {
+        hk_webhook_free(wh);
+        return 0;
+    }
+    int err = wh->asynchronous ? push(&m->async, &m->n_async, &m->cap_async, wh)
+                               : push(&m->sync, &m->n_sync, &m->cap_sync, wh);
+    if (err) {
+        hk_webhook_free(wh);
+        m->err = err;
+        return 1;
+    }
+    return 0;
+}
+
+static void match_free(match_t *m)
+{
+    for (size_t i = 0; i < m->n_sync; i++)
+        hk_webhook_free(m->sync[i]);
+    for (size_t i = 0; i < m->n_async; i++)
+        hk_webhook_free(m->async[i]);
+    free(m->sync);
+    free(m->async);
+}
+
+/* ---- the handler ------------------------------------------------------------------------- */
+
+static int valid_event_id(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > EVENT_ID_MAX) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (id[i] < 0x21 || id[i] > 0x7e) return 0;
+    return 1;
+}
+
+static void new_event_id(char *out, size_t n)
+{
+    uint8_t rnd[16];
+    char b64[32];
+    hk_crypto_random(rnd, sizeof rnd);
+    hk_crypto_b64url(rnd, sizeof rnd, b64);
+    snprintf(out, n, "evt_%s", b64);
+}
+
+/* Answers a repeat from the recorded answer; 1 when it did. */
+static int answer_recorded(hk_call_t *call, hk_daemon_t *d, const char *event_id, int64_t now)
+{
+    int64_t when;
+    uint8_t *data = NULL;
+    size_t len;
+    if (hk_outbox_event_get(d->store, event_id, &when, &data, &len) != 0) return 0;
+    int fresh = now - when < (int64_t)d->config->idempotency_window_s * 1000;
+    Hookd__V1__TriggerEventResponse *resp =
+        fresh ? hookd__v1__trigger_event_response__unpack(NULL, len, data) : NULL;
+    free(data);
+    if (!fresh) return 0;
+    if (!resp) {
+        hk_rpc_fail(call, HK_STATUS_INTERNAL, "the recorded answer for event_id %s is corrupt",
+                    event_id);
+        return 1;
+    }
+    resp->duplicate = 1;
+    hk_rpc_reply(call, &resp->base);
+    hookd__v1__trigger_event_response__free_unpacked(resp, NULL);
+    return 1;
+}
+
+static int wait_for_first(hk_call_t *call, trig_t *first)
+{
+    repeat_t *r = calloc(1, sizeof *r);
+    if (!r) return HK_ENOMEM;
+    r->call = call;
+    r->t = first;
+    r->next = first->repeats;
+    if (first->repeats) first->repeats->prev = r;
+    first->repeats = r;
+    hk_call_on_cancel(call, on_repeat_cancel, r);
+    return 0;
+}
+
+/* Queues one delivery per asynchronous webhook, and the event id's record
+ * with them, in the current batch. */
+static int queue_async(trig_t *t, match_t *m)
+{
+    const hk_config_t *cfg = t->d->config;
+    uint64_t delay = 0;
+    uint32_t rnd;
+    int err;
+    t->queued = calloc(m->n_async, sizeof *t->queued);
+    if (!t->queued) return HK_ENOMEM;
+    for (size_t i = 0; i < m->n_async; i++) {
+        hk_webhook_t *wh = m->async[i];
+        Hookd__V1__QueuedDelivery *q = &t->queued[t->n_queued];
+        hookd__v1__queued_delivery__init(q);
+        /* Allocated before the write: after it, only the store may fail
+         * (and then the whole batch goes). */
+        if (!(q->webhook_name = strdup(wh->name))) return HK_ENOMEM;
+        hk_delivery_t d = HOOKD__V1__DELIVERY__INIT;
+        hk_crypto_random(&rnd, sizeof rnd);
+        hk_retry_delay_ms(cfg->retry_schedule_ms, cfg->retry_count, 0, 0, -1, 0, rnd, &delay);
+        d.id = hk_outbox_delivery_id(t->d->store);
+        d.webhook_id = wh->id;
+        d.webhook_name = wh->name;
+        d.event_id = t->event_id;
+        d.application = t->application;
+        d.trigger_action = t->trigger_action;
+        d.origin = t->origin;
+        d.asynchronous = 1;
+        d.state = HK_DELIVERY_PENDING;
+        d.create_time = t->time_ms;
+        d.next_attempt_time = t->time_ms + (int64_t)delay;
+        err = hk_outbox_delivery_put(t->d->store, &d, (const uint8_t *)t->body, t->body_len,
+                                     t->data_len, NULL);
+        if (err == HK_ENOTFOUND) { /* deleted since it matched */
+            free(q->webhook_name);
+            q->webhook_name = NULL;
+            continue;
+        }
+        if (err) {
+            free(q->webhook_name);
+            q->webhook_name = NULL;
+            return err;
+        }
+        q->delivery_id = d.id;
+        q->webhook_id = wh->id;
+        t->n_queued++;
+    }
+    if (t->n_queued == 0) return 0;
+    Hookd__V1__TriggerEventResponse resp;
+    err = response_of(t, &resp);
+    resp.n_results = 0; /* the sync part is not known yet */
+    if (!err) err = record_event(t, &resp);
+    response_release(&resp);
+    return err;
+}
+
+static void start_sync(trig_t *t, match_t *m)
+{
+    t->sync = calloc(m->n_sync ? m->n_sync : 1, sizeof *t->sync);
+    if (!t->sync) {
+        t->err = HK_ENOMEM;
+        return;
+    }
+    /* The webhooks move into the sync hooks: match_free no longer sees them. */
+    for (size_t i = 0; i < m->n_sync; i++) {
+        sync_hook_t *h = &t->sync[i];
+        h->t = t;
+        h->wh = m->sync[i];
+        m->sync[i] = NULL;
+        hookd__v1__sync_result__init(&h->result);
+        h->result.webhook_id = h->wh->id;
+        h->result.webhook_name = h->wh->name;
+        h->result.delivery_id = hk_outbox_delivery_id(t->d->store);
+        t->n_sync++;
+    }
+    m->n_sync = 0;
+    for (size_t i = 0; i < t->n_sync; i++) {
+        sync_hook_t *h = &t->sync[i];
+        hk_attempt_req_t areq = {
+            .webhook = h->wh,
+            .event_id = t->event_id,
+            .body = (const uint8_t *)t->body,
+            .body_len = t->body_len,
+            .max_body_keep = HK_ATTEMPT_SYNC_BODY_MAX,
+            .urgent = 1,
+        };
+        h->start_ms = hk_attempt_now_ms();
+        t->pending++;
+        int err = hk_attempt_start(t->d->http, &areq, on_sync_result, h, &h->req);
+        if (err) {
+            h->req = NULL;
+            hk_attempt_t a;
+            hk_attempt_record_failed(err, h->start_ms, &a);
+            h->result.outcome = a.outcome;
+            char *error = strdup(a.error);
+            if (error) h->result.error = error;
+            log_sync(t, h, &a);
+            t->pending--;
+        }
+    }
+}
+
+void hk_api_trigger_event(hk_call_t *call, const ProtobufCMessage *request)
+{
+    const Hookd__V1__TriggerEventRequest *req = (const void *)request;
+    hk_daemon_t *d = hk_call_ctx(call);
+    const hk_config_t *cfg = d->config;
+    char err_text[512], event_id[EVENT_ID_MAX + 1];
+    match_t m = {0};
+    trig_t *t = NULL;
+    int err;
+
+    if (hk_validate_application(req->application, err_text, sizeof err_text) ||
+        hk_validate_trigger_action(cfg->catalog, req->application, req->trigger_action, err_text,
+                                   sizeof err_text)) {
+        hk_rpc_fail(call, HK_STATUS_INVALID_ARGUMENT, "%s", err_text);
+        return;
+    }
+    const char *origin_name = hk_sign_origin_name(req->origin);
+    if (!origin_name) {
+        hk_rpc_fail(call, HK_STATUS_INVALID_ARGUMENT, "origin: %d is not an Origin",
+                    (int)req->origin);
+        return;
+    }
+    if (req->payload.len > cfg->max_payload_bytes) {
+        hk_rpc_fail(call, HK_STATUS_RESOURCE_EXHAUSTED, "payload: %zu bytes, over the limit of %zu",
+                    req->payload.len, cfg->max_payload_bytes);
+        return;
+    }
+    /* An empty payload is sent as null; anything else must be JSON. */
+    if (req->payload.len && hk_json_check(req->payload.data, req->payload.len) != 0) {
+        hk_rpc_fail(call, HK_STATUS_INVALID_ARGUMENT, "payload: not valid JSON");
+        return;
+    }
+    if (*req->event_id) {
+        if (!valid_event_id(req->event_id)) {
+            hk_rpc_fail(call, HK_STATUS_INVALID_ARGUMENT,
+                        "event_id: must be 1-%d printable ASCII characters, no spaces",
+                        EVENT_ID_MAX);
+            return;
+        }
+        snprintf(event_id, sizeof event_id, "%s", req->event_id);
+    } else {
+        new_event_id(event_id, sizeof event_id);
+    }
+    int64_t now = hk_attempt_now_ms();
+
+    /* Idempotency: a repeat gets the first answer and delivers nothing. */
+    trig_t *first = reg_find(d->triggers, event_id);
+    if (first) {
+        if ((err = wait_for_first(call, first))) hk_rpc_fail_err(call, err, "trigger event");
+        return;
+    }
+    if (*req->event_id && answer_recorded(call, d, event_id, now)) return;
+
+    m.skip_api = req->origin == HOOKD__V1__ORIGIN__ORIGIN_API;
+    err = hk_store_webhook_match(d->store, req->application, req->trigger_action, on_match, &m);
+    if (!err) err = m.err;
+    if (err) {
+        hk_rpc_fail_err(call, err, "match webhooks");
+        goto out;
+    }
+
+    err = HK_ENOMEM;
+    if (!(t = calloc(1, sizeof *t))) goto fail;
+    t->d = d;
+    t->call = call;
+    t->application = req->application;
+    t->origin = req->origin;
+    t->time_ms = now;
+    if (!(t->event_id = strdup(event_id)) || !(t->trigger_action = strdup(req->trigger_action)))
+        goto fail;
+    hk_sign_envelope_t ev = {
+        .event_id = event_id,
+        .trigger_action = req->trigger_action,
+        .application = hk_application_name(req->application),
+        .origin = origin_name,
+        .time_ms = now,
+        .payload = req->payload.data,
+        .payload_len = req->payload.len,
+    };
+    if ((err = hk_sign_envelope(&ev, &t->body, &t->body_len))) goto fail;
+    t->data_len = req->payload.len ? req->payload.len : 4; /* "null" */
+
+    /* Asynchronous first: if the store cannot take them, nothing has been
+     * sent anywhere yet and the caller gets RESOURCE_EXHAUSTED. */
+    if (m.n_async) {
+        if ((err = queue_async(t, &m))) goto fail;
+        if (t->n_queued) {
+            t->pending++;
+            hk_commit_wait(d->commit, &t->waiter, on_durable);
+        }
+    }
+    reg_add(d->triggers, t);
+    start_sync(t, &m);
+    hk_log(HK_LOG_DEBUG, "trigger", "event_id=%s application=%s trigger_action=%s sync=%zu async=%zu",
+           t->event_id, hk_application_name(t->application), t->trigger_action, t->n_sync,
+           t->n_queued);
+    if (t->pending == 0) {
+        t->pending = 1;
+        settle(t);
+    } else {
+        hk_call_on_cancel(call, on_cancel, t);
+    }
+    goto out;
+
+fail:
+    hk_rpc_fail_err(call, err, "trigger event");
+    if (t) trig_free(t);
+out:
+    match_free(&m);
+}

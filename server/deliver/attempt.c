@@ -1,0 +1,82 @@
+/* attempt.c -- one attempt: the signed POST of an event's notification to one webhook, for sync and async delivery alike */
+#include "deliver/attempt.h"
+#include "core/error.h"
+#include "deliver/sign.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+int64_t hk_attempt_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int hk_attempt_start(hk_http_t *http, const hk_attempt_req_t *req, hk_http_cb cb, void *arg,
+                     hk_http_request_t **out)
+{
+    const hk_webhook_t *wh = req->webhook;
+    hk_sign_key_t key;
+    hk_sign_attempt_t signed_ = {0};
+    int err;
+
+    if (!wh || !req->event_id || wh->timeout_seconds == 0) return HK_EINVAL;
+    if ((err = hk_sign_key(wh->secret_key, &key))) return err;
+    hk_sign_claims_t claims = {
+        .webhook_name = wh->name,
+        .url = wh->url,
+        .event_id = req->event_id,
+    };
+    err = hk_sign_attempt(&key, &claims, (int64_t)time(NULL), req->body, req->body_len, &signed_);
+    hk_sign_key_wipe(&key);
+    if (err) goto out;
+
+    hk_http_header_t headers[] = {
+        {"content-type", "application/json"},
+        {"webhook-id", req->event_id},
+        {"webhook-timestamp", signed_.timestamp},
+        {"webhook-signature", signed_.signature},
+        {"authorization", signed_.authorization},
+    };
+    hk_http_req_t hreq = {
+        .url = wh->url,
+        .headers = headers,
+        .n_headers = sizeof headers / sizeof headers[0],
+        .body = req->body,
+        .body_len = req->body_len,
+        .body_borrowed = 1,
+        .timeout_ms = wh->timeout_seconds * 1000u,
+        .max_body_keep = req->max_body_keep,
+        .urgent = req->urgent,
+    };
+    /* hk_http copies the headers: the signed values may go with this frame. */
+    err = hk_http_request_start(http, &hreq, cb, arg, out);
+out:
+    hk_sign_attempt_free(&signed_);
+    return err;
+}
+
+void hk_attempt_record_of(const hk_http_result_t *r, int64_t time_ms, hk_attempt_t *out)
+{
+    hookd__v1__attempt__init(out);
+    out->time = time_ms;
+    out->outcome = (Hookd__V1__Outcome)r->outcome;
+    out->http_status = r->http_status > 0 ? (uint32_t)r->http_status : 0;
+    out->duration_ms = r->duration_ms;
+    out->error = (char *)(r->error ? r->error : "");
+    out->response_body.data = (uint8_t *)r->body;
+    out->response_body.len =
+        r->body_len < HK_ATTEMPT_LOG_BODY_MAX ? r->body_len : HK_ATTEMPT_LOG_BODY_MAX;
+}
+
+void hk_attempt_record_failed(int err, int64_t time_ms, hk_attempt_t *out)
+{
+    hookd__v1__attempt__init(out);
+    out->time = time_ms;
+    out->outcome = HOOKD__V1__OUTCOME__OUTCOME_NETWORK_ERROR;
+    out->error = (char *)(err == HK_EINVAL ? "could not build the request (secret key or URL)"
+                          : err == HK_ESHUTDOWN ? "hookd is stopping"
+                                                : "could not start the request (out of memory)");
+}

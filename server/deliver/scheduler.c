@@ -1,0 +1,405 @@
+/* scheduler.c -- asynchronous delivery: due deliveries attempted in the background, retried on a schedule, the log pruned */
+#include "deliver/scheduler.h"
+#include "core/crypto.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "deliver/attempt.h"
+#include "store/outbox.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+#define DEFAULT_IN_FLIGHT 256
+#define PICK_MAX 128            /* deliveries taken from the due index at once */
+#define BUCKETS 1024            /* in-flight table; ids spread evenly */
+#define TIMER_MAX_MS 60000      /* re-check at least this often: the wall clock may jump */
+#define FAILED_BATCH_PAUSE_MS 2000
+#define PRUNE_FIRST_MS 1000
+#define PRUNE_BUSY_MS 10        /* while pruning finds more, in chunks */
+#define PRUNE_IDLE_MS 10000
+#define PRUNE_BUDGET 256
+
+typedef struct flight {
+    hk_scheduler_t *s;
+    struct flight *hnext;       /* bucket chain */
+    uint64_t id;
+    unsigned attempts;          /* attempts made before this one */
+    int64_t start_ms;
+    hk_webhook_t *webhook;
+    char *event_id;
+    uint8_t *body;
+    size_t body_len;
+    hk_http_request_t *req;
+} flight_t;
+
+struct hk_scheduler {
+    uv_loop_t *loop;
+    hk_store_t *store;
+    hk_http_t *http;
+    uint32_t schedule[32];
+    unsigned schedule_len;
+    uint32_t retry_after_max_s, max_in_flight;
+    uint64_t log_max_age_ms, log_max_count, event_window_ms;
+
+    uv_timer_t timer; /* the next due time, or a kick (0) */
+    uv_timer_t prune;
+    flight_t *buckets[BUCKETS];
+    size_t n_flight;
+    uint64_t failures_seen; /* hk_outbox_batch_failures at the last pick */
+    int started, stopping, closing, handles;
+    void (*close_cb)(void *arg);
+    void *close_arg;
+    hk_scheduler_stats_t stats;
+};
+
+/* ---- the retry schedule ---------------------------------------------------------- */
+
+int hk_retry_delay_ms(const uint32_t *schedule_ms, unsigned schedule_len, unsigned attempts,
+                      int http_status, long retry_after_s, uint32_t retry_after_max_s, uint32_t rnd,
+                      uint64_t *delay_ms)
+{
+    if (attempts >= schedule_len) return HK_ENOTFOUND;
+    uint64_t base = schedule_ms[attempts];
+    /* ±20 %: 0.8 base plus 0..0.4 base, in 1/1000 steps. */
+    uint64_t delay = base * 8 / 10 + base * (rnd % 401) / 1000;
+    if ((http_status == 429 || http_status == 503) && retry_after_s >= 0) {
+        uint64_t cap = (uint64_t)retry_after_max_s * 1000;
+        uint64_t asked = (uint64_t)retry_after_s > UINT64_MAX / 1000 ? UINT64_MAX
+                                                                     : (uint64_t)retry_after_s * 1000;
+        uint64_t honoured = asked < cap ? asked : cap;
+        if (honoured > delay) delay = honoured;
+    }
+    *delay_ms = delay;
+    return 0;
+}
+
+/* ---- in flight ------------------------------------------------------------------------ */
+
+static flight_t **bucket(hk_scheduler_t *s, uint64_t id)
+{
+    return &s->buckets[id % BUCKETS];
+}
+
+static int in_flight(uint64_t id, void *arg)
+{
+    hk_scheduler_t *s = arg;
+    for (flight_t *f = *bucket(s, id); f; f = f->hnext)
+        if (f->id == id) return 1;
+    return 0;
+}
+
+static void flight_add(hk_scheduler_t *s, flight_t *f)
+{
+    flight_t **b = bucket(s, f->id);
+    f->hnext = *b;
+    *b = f;
+    s->n_flight++;
+}
+
+static void flight_remove(hk_scheduler_t *s, flight_t *f)
+{
+    for (flight_t **p = bucket(s, f->id); *p; p = &(*p)->hnext) {
+        if (*p == f) {
+            *p = f->hnext;
+            s->n_flight--;
+            return;
+        }
+    }
+}
+
+static void flight_free(flight_t *f)
+{
+    if (!f) return;
+    hk_webhook_free(f->webhook);
+    free(f->event_id);
+    free(f->body);
+    free(f);
+}
+
+/* ---- timers ----------------------------------------------------------------------------- */
+
+static void on_timer(uv_timer_t *t);
+
+static void arm(hk_scheduler_t *s, uint64_t ms)
+{
+    if (s->stopping) return;
+    if (ms > TIMER_MAX_MS) ms = TIMER_MAX_MS;
+    uv_timer_start(&s->timer, on_timer, ms, 0);
+}
+
+void hk_scheduler_wake(hk_scheduler_t *s)
+{
+    if (s->started) arm(s, 0);
+}
+
+/* ---- one attempt ------------------------------------------------------------------------ */
+
+static void deactivate_gone(hk_scheduler_t *s, uint64_t webhook_id)
+{
+    hk_webhook_t *wh = NULL;
+    if (hk_store_webhook_get(s->store, webhook_id, &wh) != 0) return;
+    if (wh->active) {
+        wh->active = 0;
+        int err = hk_store_webhook_update(s->store, wh);
+        hk_log(err ? HK_LOG_ERROR : HK_LOG_WARN, "webhook_deactivated",
+               "id=%llu reason=\"410 Gone\"%s%s", (unsigned long long)webhook_id,
+               err ? " error=" : "", err ? hk_strerror(err) : "");
+    }
+    hk_webhook_free(wh);
+}
+
+/* Records attempt a of flight f (http_status and retry_after from its
+ * answer) and decides what comes next. */
+static void conclude(hk_scheduler_t *s, flight_t *f, const hk_attempt_t *a, long retry_after_s)
+{
+    int64_t now = hk_attempt_now_ms(), next = 0;
+    int state, active = 0;
+    uint64_t delay = 0;
+    int status = (int)a->http_status;
+
+    if (a->outcome == HOOKD__V1__OUTCOME__OUTCOME_SUCCEEDED) {
+        state = HK_DELIVERY_SUCCEEDED;
+    } else {
+        uint32_t rnd;
+        hk_crypto_random(&rnd, sizeof rnd);
+        if (hk_retry_delay_ms(s->schedule, s->schedule_len, f->attempts + 1, status,
+                              retry_after_s, s->retry_after_max_s, rnd, &delay) == 0) {
+            state = HK_DELIVERY_PENDING;
+            next = now + (int64_t)delay;
+        } else {
+            state = HK_DELIVERY_FAILED;
+        }
+    }
+    int err = hk_outbox_attempt_record(s->store, f->id, a, state, next, &active);
+    s->stats.attempts++;
+    if (state == HK_DELIVERY_SUCCEEDED) s->stats.succeeded++;
+    if (state == HK_DELIVERY_FAILED) s->stats.failed++;
+    if (state == HK_DELIVERY_PENDING) s->stats.retried++;
+
+    char q[200];
+    hk_log(state == HK_DELIVERY_SUCCEEDED ? HK_LOG_DEBUG : HK_LOG_INFO, "attempt",
+           "delivery=%llu webhook=%llu attempt=%u outcome=%s status=%d ms=%u next_in_ms=%lld%s%s%s%s",
+           (unsigned long long)f->id, (unsigned long long)f->webhook->id, f->attempts + 1,
+           hk_outcome_name((hk_outcome_t)a->outcome), status, a->duration_ms,
+           state == HK_DELIVERY_PENDING ? (long long)delay : -1LL,
+           a->error && *a->error ? " error=" : "",
+           a->error && *a->error ? hk_log_quote(a->error, q, sizeof q) : "",
+           err ? " record_error=" : "", err ? hk_strerror(err) : "");
+    /* 410 Gone: the receiver says the endpoint is no more. The webhook stops
+     * matching and its deliveries wait until someone activates it again. */
+    if (status == 410 && active) deactivate_gone(s, f->webhook->id);
+}
+
+static void maybe_closed(hk_scheduler_t *s);
+
+static void on_result(hk_http_request_t *req, const hk_http_result_t *r, void *arg)
+{
+    (void)req;
+    flight_t *f = arg;
+    hk_scheduler_t *s = f->s;
+    flight_remove(s, f);
+    if (r->outcome == HK_OUTCOME_CANCELLED && s->stopping) {
+        /* hookd is stopping: this attempt never happened as far as the log
+         * goes, and the delivery is due at once on the next start. */
+        hk_outbox_due_restore(s->store, f->id);
+    } else {
+        hk_attempt_t a;
+        hk_attempt_record_of(r, f->start_ms, &a);
+        conclude(s, f, &a, r->retry_after_s);
+    }
+    flight_free(f);
+    if (s->stopping)
+        maybe_closed(s);
+    else
+        arm(s, 0);
+}
+
+/* Starts an attempt of delivery id, just taken from the due index. */
+static void start(hk_scheduler_t *s, uint64_t id)
+{
+    hk_delivery_t *d = NULL;
+    flight_t *f = NULL;
+    size_t data_len;
+    int err;
+
+    /* Gone, finished or parked meanwhile: leaving the due entry taken is
+     * the state wanted (cancel and park keep the due index themselves). */
+    if (hk_outbox_delivery_get(s->store, id, 0, &d) != 0 || d->state != HK_DELIVERY_PENDING)
+        goto out;
+    if (!(f = calloc(1, sizeof *f))) goto retry_later;
+    f->s = s;
+    f->id = id;
+    f->attempts = d->attempt_count;
+    if (hk_store_webhook_get(s->store, d->webhook_id, &f->webhook) != 0 || !f->webhook->active)
+        goto out;
+    if (!(f->event_id = strdup(d->event_id))) goto retry_later;
+    if (hk_outbox_body_get(s->store, id, &f->body, &f->body_len, &data_len) != 0)
+        goto retry_later;
+
+    hk_attempt_req_t areq = {
+        .webhook = f->webhook,
+        .event_id = f->event_id,
+        .body = f->body,
+        .body_len = f->body_len,
+        .max_body_keep = HK_ATTEMPT_LOG_BODY_MAX,
+    };
+    f->start_ms = hk_attempt_now_ms();
+    err = hk_attempt_start(s->http, &areq, on_result, f, &f->req);
+    if (err == HK_ENOMEM || err == HK_ESHUTDOWN) goto retry_later;
+    if (err) {
+        /* A request that cannot be built will not build later either: log
+         * it as a failed attempt, so the schedule runs out. */
+        hk_attempt_t a;
+        hk_attempt_record_failed(err, f->start_ms, &a);
+        conclude(s, f, &a, -1);
+        goto out;
+    }
+    flight_add(s, f);
+    f = NULL;
+    goto out;
+retry_later:
+    hk_outbox_due_restore(s->store, id);
+out:
+    flight_free(f);
+    hk_delivery_free(d);
+}
+
+static void pick(hk_scheduler_t *s)
+{
+    hk_outbox_due_t due[PICK_MAX];
+    size_t n = 0, room;
+    int64_t next = INT64_MAX, now = hk_attempt_now_ms();
+
+    if (s->stopping) return;
+    uint64_t failures = hk_outbox_batch_failures(s->store);
+    if (failures != s->failures_seen) {
+        /* A batch was thrown away (store full?): attempt results in it are
+         * lost and their deliveries due again. Pause rather than hammer the
+         * receivers with repeats while the store cannot keep results. */
+        s->failures_seen = failures;
+        arm(s, FAILED_BATCH_PAUSE_MS);
+        return;
+    }
+    room = s->max_in_flight > s->n_flight ? s->max_in_flight - s->n_flight : 0;
+    if (room == 0) return; /* a result frees a slot and picks again */
+    if (room > PICK_MAX) room = PICK_MAX;
+    int err = hk_outbox_due_take(s->store, now, in_flight, s, due, room, &n, &next);
+    if (err) {
+        hk_log(HK_LOG_ERROR, "scheduler_pick_failed", "error=\"%s\"", hk_strerror(err));
+        arm(s, FAILED_BATCH_PAUSE_MS);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        start(s, due[i].id);
+    if (n == PICK_MAX && s->n_flight < s->max_in_flight)
+        arm(s, 0); /* more may be due than one take holds */
+    else if (next != INT64_MAX && s->n_flight < s->max_in_flight)
+        arm(s, next > now ? (uint64_t)(next - now) : 0);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    pick(container_of(t, hk_scheduler_t, timer));
+}
+
+/* ---- pruning ------------------------------------------------------------------------------ */
+
+static void on_prune(uv_timer_t *t)
+{
+    hk_scheduler_t *s = container_of(t, hk_scheduler_t, prune);
+    size_t pruned = 0;
+    int more = 0;
+    int err = hk_outbox_prune(s->store, hk_attempt_now_ms(), s->log_max_age_ms, s->log_max_count,
+                              s->event_window_ms, PRUNE_BUDGET, &pruned, &more);
+    if (err) hk_log(HK_LOG_ERROR, "prune_failed", "error=\"%s\"", hk_strerror(err));
+    s->stats.pruned += pruned;
+    if (pruned) hk_log(HK_LOG_DEBUG, "pruned", "count=%zu more=%d", pruned, more);
+    if (!s->stopping) uv_timer_start(&s->prune, on_prune, more && !err ? PRUNE_BUSY_MS : PRUNE_IDLE_MS, 0);
+}
+
+/* ---- life ---------------------------------------------------------------------------------- */
+
+int hk_scheduler_new(uv_loop_t *loop, hk_store_t *store, hk_http_t *http,
+                     const hk_scheduler_opts_t *opts, hk_scheduler_t **out)
+{
+    if (!opts || opts->schedule_len == 0 || opts->schedule_len > 32) return HK_EINVAL;
+    hk_scheduler_t *s = calloc(1, sizeof *s);
+    if (!s) return HK_ENOMEM;
+    s->loop = loop;
+    s->store = store;
+    s->http = http;
+    memcpy(s->schedule, opts->schedule_ms, opts->schedule_len * sizeof s->schedule[0]);
+    s->schedule_len = opts->schedule_len;
+    s->retry_after_max_s = opts->retry_after_max_s;
+    s->max_in_flight = opts->max_in_flight ? opts->max_in_flight : DEFAULT_IN_FLIGHT;
+    s->log_max_age_ms = opts->log_max_age_ms;
+    s->log_max_count = opts->log_max_count;
+    s->event_window_ms = opts->event_window_ms;
+    uv_timer_init(loop, &s->timer);
+    uv_timer_init(loop, &s->prune);
+    s->failures_seen = hk_outbox_batch_failures(store);
+    *out = s;
+    return 0;
+}
+
+int hk_scheduler_start(hk_scheduler_t *s, size_t *resumed)
+{
+    size_t n = 0;
+    int err = hk_outbox_resume(s->store, &n);
+    if (err) return err;
+    if (resumed) *resumed = n;
+    s->started = 1;
+    uv_timer_start(&s->prune, on_prune, PRUNE_FIRST_MS, 0);
+    /* The resumed entries become visible when the batch commits, which
+     * wakes the scheduler; a look now finds what was due already. */
+    arm(s, 0);
+    return 0;
+}
+
+void hk_scheduler_stop(hk_scheduler_t *s)
+{
+    if (s->stopping) return;
+    s->stopping = 1;
+    uv_timer_stop(&s->timer);
+    uv_timer_stop(&s->prune);
+    for (size_t i = 0; i < BUCKETS; i++)
+        for (flight_t *f = s->buckets[i]; f; f = f->hnext)
+            hk_http_request_cancel(f->req);
+}
+
+void hk_scheduler_stats(const hk_scheduler_t *s, hk_scheduler_stats_t *out)
+{
+    *out = s->stats;
+    out->in_flight = s->n_flight;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    hk_scheduler_t *s = h->data;
+    if (--s->handles > 0) return;
+    void (*cb)(void *) = s->close_cb;
+    void *arg = s->close_arg;
+    free(s);
+    if (cb) cb(arg);
+}
+
+static void maybe_closed(hk_scheduler_t *s)
+{
+    if (!s->closing || s->n_flight || s->handles) return;
+    s->handles = 2;
+    s->timer.data = s->prune.data = s;
+    uv_close((uv_handle_t *)&s->timer, on_closed);
+    uv_close((uv_handle_t *)&s->prune, on_closed);
+}
+
+void hk_scheduler_close(hk_scheduler_t *s, void (*cb)(void *arg), void *arg)
+{
+    hk_scheduler_stop(s);
+    s->closing = 1;
+    s->close_cb = cb;
+    s->close_arg = arg;
+    maybe_closed(s);
+}

@@ -1,0 +1,70 @@
+/* scheduler.h -- asynchronous delivery: due deliveries attempted in the background, retried on a schedule, the log pruned */
+#ifndef HK_SCHEDULER_H
+#define HK_SCHEDULER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "deliver/http.h"
+#include "store/store.h"
+
+struct uv_loop_s;
+
+typedef struct hk_scheduler hk_scheduler_t;
+
+typedef struct {
+    /* Delay before each attempt, ms: entry 0 before the first (used by the
+     * TriggerEvent that creates a delivery), entry k after k failed attempts.
+     * The schedule's length is the number of attempts. */
+    const uint32_t *schedule_ms;
+    unsigned schedule_len;
+    uint32_t retry_after_max_s; /* cap on an honoured Retry-After */
+    uint32_t max_in_flight;     /* async attempts at once; 0: 256 */
+    /* Pruning of the log (hk_outbox_prune). */
+    uint64_t log_max_age_ms, log_max_count, event_window_ms;
+} hk_scheduler_opts_t;
+
+/* The delay before the next attempt of a delivery that has had `attempts`
+ * attempts, the last answered with http_status (0: none) and Retry-After
+ * retry_after_s (-1: none): schedule_ms[attempts] with ±20 % jitter (rnd, a
+ * uniform 32-bit random number, picks the point in the range), and on 429 or
+ * 503 at least the Retry-After, itself capped at retry_after_max_s (never
+ * below the schedule's delay). Returns 0 with *delay_ms set, or HK_ENOTFOUND
+ * when the schedule has no further attempt (the delivery has failed). */
+int hk_retry_delay_ms(const uint32_t *schedule_ms, unsigned schedule_len, unsigned attempts,
+                      int http_status, long retry_after_s, uint32_t retry_after_max_s, uint32_t rnd,
+                      uint64_t *delay_ms);
+
+/* Creates a scheduler over the store's due index, attempting through http
+ * (both must outlive it). opts is copied. Nothing runs before
+ * hk_scheduler_start. Returns 0, HK_EINVAL (empty schedule) or HK_ENOMEM. */
+int hk_scheduler_new(struct uv_loop_s *loop, hk_store_t *store, hk_http_t *http,
+                     const hk_scheduler_opts_t *opts, hk_scheduler_t **out);
+
+/* Makes every PENDING delivery of an active webhook due again (attempts in
+ * flight when hookd last stopped, even by kill -9, are made again: delivery
+ * is at least once) and starts attempting and pruning. *resumed (may be
+ * NULL) counts the pending deliveries found. Returns 0 or a store error. */
+int hk_scheduler_start(hk_scheduler_t *s, size_t *resumed);
+
+/* New deliveries may be due (a batch committed, a webhook was activated):
+ * looks at the due index soon, from the loop. Cheap; callable anywhere. */
+void hk_scheduler_wake(hk_scheduler_t *s);
+
+/* Stops attempting: no new attempt starts, and the attempts in flight are
+ * cancelled; their deliveries stay PENDING, due again at once on the next
+ * start. The callbacks of the cancelled requests run later (hk_http). */
+void hk_scheduler_stop(hk_scheduler_t *s);
+
+/* Counts for logs and tests. */
+typedef struct {
+    uint64_t in_flight, attempts, succeeded, failed, retried, pruned;
+} hk_scheduler_stats_t;
+void hk_scheduler_stats(const hk_scheduler_t *s, hk_scheduler_stats_t *out);
+
+/* Stops (if not yet), waits for the last attempt's callback, closes the
+ * timers, frees s, then calls cb(arg) from the loop (cb may be NULL). Call
+ * once; http must still be open (or closing) until cb runs. */
+void hk_scheduler_close(hk_scheduler_t *s, void (*cb)(void *arg), void *arg);
+
+#endif

@@ -46,8 +46,9 @@ const char *hk_test_tmpdir(void);
     do {                                                                                           \
         const char *a_ = (a), *b_ = (b);                                                           \
         if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                                   \
-            char m_[512];                                                                          \
-            snprintf(m_, sizeof m_, "%s == %s (\"%s\" != \"%s\")", #a, #b, a_ ? a_ : "(null)",     \
+            char m_[1024];                                                                         \
+            snprintf(m_, sizeof m_, "%.200s == %.200s (\"%.250s\" != \"%.250s\")", #a, #b,        \
+                     a_ ? a_ : "(null)",                                                           \
                      b_ ? b_ : "(null)");                                                          \
             hk_test_failed(__FILE__, __LINE__, m_);                                                \
             return;                                                                                \

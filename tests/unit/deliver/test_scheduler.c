@@ -1,0 +1,375 @@
+/* test_scheduler.c -- the retry schedule (jitter, Retry-After bounds) and the scheduler against a loopback receiver */
+#define _GNU_SOURCE /* strcasestr */
+#include "core/error.h"
+#include "deliver/commit.h"
+#include "deliver/http.h"
+#include "deliver/scheduler.h"
+#include "store/outbox.h"
+#include "store/store.h"
+#include "unit.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <uv.h>
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+static const uint32_t SCHED[] = {0, 5000, 300000, 1800000};
+#define N_SCHED 4
+#define RND_LOW 0     /* -20 % */
+#define RND_MID 200   /* the schedule's own value */
+#define RND_HIGH 400  /* +20 % */
+
+static uint64_t delay(unsigned attempts, int status, long retry_after, uint32_t max_s, uint32_t rnd)
+{
+    uint64_t d = 0;
+    if (hk_retry_delay_ms(SCHED, N_SCHED, attempts, status, retry_after, max_s, rnd, &d) != 0)
+        return UINT64_MAX;
+    return d;
+}
+
+TEST(schedule_and_jitter_bounds)
+{
+    CHECK_INT(delay(0, 0, -1, 3600, RND_MID), 0); /* at once stays at once */
+    CHECK_INT(delay(1, 500, -1, 3600, RND_MID), 5000);
+    CHECK_INT(delay(1, 500, -1, 3600, RND_LOW), 4000);
+    CHECK_INT(delay(1, 500, -1, 3600, RND_HIGH), 6000);
+    CHECK_INT(delay(2, 0, -1, 3600, RND_LOW), 240000);
+    CHECK_INT(delay(3, 0, -1, 3600, RND_HIGH), 2160000);
+    /* Any random number lands within ±20 %. */
+    for (uint32_t r = 0; r < 5000; r += 7) {
+        uint64_t d = delay(1, 500, -1, 3600, r * 2654435761u);
+        CHECK(d >= 4000 && d <= 6000);
+    }
+    CHECK_INT(delay(4, 500, -1, 3600, RND_MID), UINT64_MAX); /* schedule run out */
+    uint64_t d;
+    CHECK_INT(hk_retry_delay_ms(SCHED, N_SCHED, 4, 500, -1, 3600, 0, &d), HK_ENOTFOUND);
+}
+
+TEST(retry_after_within_bounds)
+{
+    /* 429 and 503 ask for more time: honoured. */
+    CHECK_INT(delay(1, 429, 20, 3600, RND_MID), 20000);
+    CHECK_INT(delay(1, 503, 20, 3600, RND_HIGH), 20000);
+    /* Never sooner than the schedule says. */
+    CHECK_INT(delay(1, 503, 1, 3600, RND_MID), 5000);
+    CHECK_INT(delay(1, 429, 0, 3600, RND_LOW), 4000);
+    /* Capped at retry_after_max... */
+    CHECK_INT(delay(1, 429, 7200, 3600, RND_MID), 3600000);
+    CHECK_INT(delay(1, 429, LONG_MAX, 60, RND_MID), 60000);
+    /* ...but a cap below the schedule does not shorten the schedule. */
+    CHECK_INT(delay(2, 429, 7200, 3, RND_MID), 300000);
+    /* Other statuses and no header: the schedule alone. */
+    CHECK_INT(delay(1, 500, 20, 3600, RND_MID), 5000);
+    CHECK_INT(delay(1, 200, 20, 3600, RND_MID), 5000);
+    CHECK_INT(delay(1, 429, -1, 3600, RND_MID), 5000);
+}
+
+/* --- a loopback receiver: answers each request with the next status of its
+ * script (then keeps the last), or never ("hold" when status is 0), and
+ * closes the connection after answering. */
+
+typedef struct {
+    uv_tcp_t listener;
+    int port;
+    const int *script;
+    int n_script, requests;
+    int saw_signature;
+    int open;
+} rx_t;
+
+typedef struct {
+    uv_tcp_t tcp;
+    rx_t *rx;
+    char buf[16384];
+    size_t len;
+    int answered;
+} rconn_t;
+
+static void rconn_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void on_rwritten(uv_write_t *w, int status)
+{
+    (void)status;
+    rconn_t *c = w->data;
+    free(w);
+    uv_close((uv_handle_t *)&c->tcp, rconn_closed);
+}
+
+static void ralloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    (void)hint;
+    rconn_t *c = h->data;
+    *buf = uv_buf_init(c->buf + c->len, (unsigned)(sizeof c->buf - c->len - 1));
+}
+
+static void rread(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    (void)buf;
+    rconn_t *c = s->data;
+    if (n < 0) {
+        if (!uv_is_closing((uv_handle_t *)s)) uv_close((uv_handle_t *)s, rconn_closed);
+        return;
+    }
+    c->len += (size_t)n;
+    c->buf[c->len] = '\0';
+    char *end = strstr(c->buf, "\r\n\r\n");
+    const char *cl = strcasestr(c->buf, "content-length:");
+    if (!end || !cl || c->answered) return;
+    size_t want = (size_t)(end + 4 - c->buf) + strtoul(cl + 15, NULL, 10);
+    if (c->len < want) return;
+    rx_t *rx = c->rx;
+    int status = rx->script[rx->requests < rx->n_script ? rx->requests : rx->n_script - 1];
+    rx->requests++;
+    if (strcasestr(c->buf, "\nwebhook-signature: v1,") && strcasestr(c->buf, "\nauthorization: Bearer "))
+        rx->saw_signature++;
+    c->answered = 1;
+    if (status == 0) return; /* hold: no answer */
+    static char resp[128];
+    int len = snprintf(resp, sizeof resp,
+                       "HTTP/1.1 %d X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", status);
+    uv_write_t *w = malloc(sizeof *w);
+    w->data = c;
+    uv_buf_t b = uv_buf_init(resp, (unsigned)len);
+    uv_write(w, s, &b, 1, on_rwritten);
+}
+
+static void on_rconn(uv_stream_t *l, int status)
+{
+    rx_t *rx = l->data;
+    if (status < 0) return;
+    rconn_t *c = calloc(1, sizeof *c);
+    c->rx = rx;
+    uv_tcp_init(l->loop, &c->tcp);
+    c->tcp.data = c;
+    if (uv_accept(l, (uv_stream_t *)&c->tcp) == 0)
+        uv_read_start((uv_stream_t *)&c->tcp, ralloc, rread);
+    else
+        uv_close((uv_handle_t *)&c->tcp, rconn_closed);
+}
+
+static int rx_start(uv_loop_t *loop, rx_t *rx, const int *script, int n)
+{
+    struct sockaddr_in addr;
+    struct sockaddr_storage got;
+    int len = sizeof got;
+    memset(rx, 0, sizeof *rx);
+    rx->script = script;
+    rx->n_script = n;
+    uv_ip4_addr("127.0.0.1", 0, &addr);
+    uv_tcp_init(loop, &rx->listener);
+    rx->listener.data = rx;
+    if (uv_tcp_bind(&rx->listener, (const struct sockaddr *)&addr, 0) ||
+        uv_listen((uv_stream_t *)&rx->listener, 16, on_rconn) ||
+        uv_tcp_getsockname(&rx->listener, (struct sockaddr *)&got, &len))
+        return -1;
+    rx->port = ntohs(((struct sockaddr_in *)&got)->sin_port);
+    return 0;
+}
+
+/* --- the rig: store, http, commit, scheduler on one loop --------------------------- */
+
+typedef struct {
+    uv_loop_t loop;
+    hk_store_t *store;
+    hk_http_t *http;
+    hk_commit_t *commit;
+    hk_scheduler_t *sched;
+    rx_t rx;
+    uv_timer_t poll;
+    uint64_t delivery, webhook;
+    int want_state, want_requests, timed_out, closed;
+    int64_t deadline;
+} rig_t;
+
+static const uint32_t FAST[] = {0, 100, 100};
+
+static void on_wake(void *arg)
+{
+    rig_t *r = arg;
+    if (r->sched) hk_scheduler_wake(r->sched);
+}
+
+static int rig_open(rig_t *r, const int *script, int n)
+{
+    memset(r, 0, sizeof *r);
+    uv_loop_init(&r->loop);
+    if (hk_store_open(hk_test_tmpdir(), 16u << 20, &r->store)) return -1;
+    if (rx_start(&r->loop, &r->rx, script, n)) return -1;
+    if (hk_http_new(&r->loop, NULL, &r->http)) return -1;
+    if (hk_commit_new(&r->loop, r->store, &r->commit)) return -1;
+    hk_scheduler_opts_t o = {.schedule_ms = FAST, .schedule_len = 3, .retry_after_max_s = 10};
+    if (hk_scheduler_new(&r->loop, r->store, r->http, &o, &r->sched)) return -1;
+    hk_commit_set_listener(r->commit, on_wake, r);
+
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", r->rx.port);
+    hk_webhook_t wh = HOOKD__V1__WEBHOOK__INIT;
+    wh.name = (char *)"rx";
+    wh.application = 1;
+    wh.trigger_action = (char *)"AccountUpdated";
+    wh.url = url;
+    wh.timeout_seconds = 5;
+    wh.secret_key = (char *)"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    wh.asynchronous = 1;
+    wh.active = 1;
+    wh.description = (char *)"";
+    if (hk_store_webhook_create(r->store, &wh)) return -1;
+    r->webhook = wh.id;
+
+    static const char body[] = "{\"id\":\"evt\",\"data\":{}}";
+    hk_delivery_t d = HOOKD__V1__DELIVERY__INIT;
+    d.id = hk_outbox_delivery_id(r->store);
+    d.webhook_id = wh.id;
+    d.webhook_name = wh.name;
+    d.event_id = (char *)"evt";
+    d.asynchronous = 1;
+    d.state = HK_DELIVERY_PENDING;
+    if (hk_outbox_delivery_put(r->store, &d, (const uint8_t *)body, sizeof body - 1, 2, NULL))
+        return -1;
+    r->delivery = d.id;
+    uv_timer_init(&r->loop, &r->poll);
+    return 0;
+}
+
+static hk_delivery_t *get(rig_t *r)
+{
+    hk_delivery_t *d = NULL;
+    return hk_outbox_delivery_get(r->store, r->delivery, 1, &d) == 0 ? d : NULL;
+}
+
+static void on_closed_step(void *arg);
+
+static void rig_close(rig_t *r)
+{
+    uv_timer_stop(&r->poll);
+    hk_scheduler_stop(r->sched);
+    hk_http_close(r->http, on_closed_step, r);
+}
+
+static void on_closed_step(void *arg)
+{
+    rig_t *r = arg;
+    r->closed++;
+    if (r->closed == 1) {
+        hk_scheduler_close(r->sched, on_closed_step, r);
+    } else if (r->closed == 2) {
+        r->sched = NULL;
+        hk_commit_close(r->commit, on_closed_step, r);
+    } else {
+        uv_close((uv_handle_t *)&r->poll, NULL);
+        uv_close((uv_handle_t *)&r->rx.listener, NULL);
+    }
+}
+
+/* Polls until the delivery reaches want_state (or the receiver has
+ * want_requests requests), or 5 s pass; then closes the rig. */
+static void on_poll(uv_timer_t *t)
+{
+    rig_t *r = container_of(t, rig_t, poll);
+    hk_delivery_t *d = get(r);
+    int done = r->want_requests ? r->rx.requests >= r->want_requests
+                                : d && (int)d->state == r->want_state;
+    hk_delivery_free(d);
+    if (!done && (int64_t)uv_now(&r->loop) < r->deadline) return;
+    r->timed_out = !done;
+    rig_close(r);
+}
+
+static int rig_run(rig_t *r)
+{
+    r->deadline = (int64_t)uv_now(&r->loop) + 5000;
+    uv_timer_start(&r->poll, on_poll, 10, 10);
+    if (hk_scheduler_start(r->sched, NULL)) return -1;
+    uv_run(&r->loop, UV_RUN_DEFAULT);
+    return 0;
+}
+
+static int rig_free(rig_t *r)
+{
+    hk_store_close(r->store);
+    return uv_loop_close(&r->loop);
+}
+
+TEST(retried_until_success)
+{
+    static const int script[] = {500, 503, 200};
+    rig_t r;
+    CHECK_INT(rig_open(&r, script, 3), 0);
+    r.want_state = HK_DELIVERY_SUCCEEDED;
+    CHECK_INT(rig_run(&r), 0);
+    CHECK_INT(r.timed_out, 0);
+    CHECK_INT(r.rx.requests, 3);
+    CHECK_INT(r.rx.saw_signature, 3);
+    hk_delivery_t *d = get(&r);
+    CHECK(d);
+    CHECK_INT(d->state, HK_DELIVERY_SUCCEEDED);
+    CHECK_INT(d->attempt_count, 3);
+    CHECK_INT(d->attempts[0]->http_status, 500);
+    CHECK_INT(d->attempts[2]->http_status, 200);
+    /* 100 ms ±20 % apart */
+    CHECK(d->attempts[1]->time - d->attempts[0]->time >= 80);
+    hk_delivery_free(d);
+    CHECK_INT(rig_free(&r), 0);
+}
+
+TEST(schedule_runs_out)
+{
+    static const int script[] = {500};
+    rig_t r;
+    CHECK_INT(rig_open(&r, script, 1), 0);
+    r.want_state = HK_DELIVERY_FAILED;
+    CHECK_INT(rig_run(&r), 0);
+    CHECK_INT(r.timed_out, 0);
+    CHECK_INT(r.rx.requests, 3); /* one per schedule entry */
+    hk_delivery_t *d = get(&r);
+    CHECK_INT(d->attempt_count, 3);
+    CHECK_INT(d->next_attempt_time, 0);
+    hk_delivery_free(d);
+    CHECK_INT(rig_free(&r), 0);
+}
+
+TEST(gone_deactivates_and_parks)
+{
+    static const int script[] = {410, 200};
+    rig_t r;
+    CHECK_INT(rig_open(&r, script, 2), 0);
+    r.want_requests = 1;
+    CHECK_INT(rig_run(&r), 0);
+    CHECK_INT(r.timed_out, 0);
+    hk_webhook_t *wh = NULL;
+    CHECK_INT(hk_store_webhook_get(r.store, r.webhook, &wh), 0);
+    CHECK_INT(wh->active, 0);
+    hk_webhook_free(wh);
+    hk_delivery_t *d = get(&r);
+    CHECK_INT(d->state, HK_DELIVERY_PENDING); /* waits for the webhook */
+    CHECK_INT(d->attempt_count, 1);
+    hk_delivery_free(d);
+    hk_outbox_stats_t st;
+    CHECK_INT(hk_outbox_stats(r.store, &st), 0);
+    CHECK_INT(st.due, 0);
+    CHECK_INT(st.pending, 1);
+    CHECK_INT(rig_free(&r), 0);
+}
+
+TEST(stop_keeps_the_attempt_in_flight_pending)
+{
+    static const int script[] = {0}; /* never answers */
+    rig_t r;
+    CHECK_INT(rig_open(&r, script, 1), 0);
+    r.want_requests = 1;
+    CHECK_INT(rig_run(&r), 0); /* closes (stops) once the request is in */
+    CHECK_INT(r.timed_out, 0);
+    hk_delivery_t *d = get(&r);
+    CHECK_INT(d->state, HK_DELIVERY_PENDING);
+    CHECK_INT(d->attempt_count, 0); /* the cancelled attempt is not one */
+    hk_delivery_free(d);
+    hk_outbox_stats_t st;
+    CHECK_INT(hk_outbox_stats(r.store, &st), 0);
+    CHECK_INT(st.due, 1); /* due again at once on the next start */
+    CHECK_INT(rig_free(&r), 0);
+}

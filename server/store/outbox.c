@@ -582,8 +582,13 @@ int hk_outbox_due_take(hk_store_t *s, int64_t now, hk_outbox_skip_fn skip, void 
     int rc, err;
     *n = 0;
     *next = INT64_MAX;
-    if ((err = batch_txn(s, &txn))) return err;
-    if ((rc = mdb_cursor_open(txn, s->due, &cur))) return batch_fail(s, hk_store_mdb_err(rc, "cursor_open"));
+    /* Looked up first without the writer: most looks find nothing due, and
+     * opening a batch for nothing would commit (and sync) for nothing. */
+    if ((err = read_txn(s, &txn))) return err;
+    if ((rc = mdb_cursor_open(txn, s->due, &cur))) {
+        read_done(s, txn);
+        return hk_store_mdb_err(rc, "cursor_open");
+    }
     MDB_val key, v;
     for (rc = mdb_cursor_get(cur, &key, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &key, &v, MDB_NEXT)) {
@@ -592,7 +597,7 @@ int hk_outbox_due_take(hk_store_t *s, int64_t now, hk_outbox_skip_fn skip, void 
         uint64_t id = hk_store_be64_get((const uint8_t *)key.mv_data + 8);
         /* Not committed yet: its caller has not been answered, and a failed
          * batch would take it back. The commit wakes the scheduler again. */
-        if (id >= s->batch_first_id) continue;
+        if (s->batch && id >= s->batch_first_id) continue;
         if (skip && skip(id, arg)) continue;
         if (t > now || *n == max) {
             *next = t;
@@ -603,7 +608,13 @@ int hk_outbox_due_take(hk_store_t *s, int64_t now, hk_outbox_skip_fn skip, void 
         (*n)++;
     }
     mdb_cursor_close(cur);
-    if (rc && rc != MDB_NOTFOUND) return batch_fail(s, hk_store_mdb_err(rc, "cursor_get"));
+    read_done(s, txn);
+    if (rc && rc != MDB_NOTFOUND) return hk_store_mdb_err(rc, "cursor_get");
+    if (*n == 0) return 0;
+    if ((err = batch_txn(s, &txn))) {
+        *n = 0;
+        return err;
+    }
     for (size_t i = 0; i < *n; i++) {
         if ((err = idx_del(txn, s->due, time_key(out[i].time), out[i].id, "due_del"))) {
             *n = 0;
@@ -615,7 +626,7 @@ int hk_outbox_due_take(hk_store_t *s, int64_t now, hk_outbox_skip_fn skip, void 
 
 int hk_outbox_due_restore(hk_store_t *s, uint64_t id)
 {
-    MDB_txn *txn;
+    MDB_txn *txn = NULL;
     hk_delivery_t *d = NULL;
     int active = 0, err;
     if ((err = batch_txn(s, &txn))) return err;
@@ -714,7 +725,7 @@ typedef enum { PARK, UNPARK, CANCEL } webhook_op_t;
 static int webhook_op(hk_store_t *s, MDB_txn *txn, uint64_t wid, webhook_op_t op, size_t *count)
 {
     uint64_t ids[CHUNK], after = 0;
-    size_t n;
+    size_t n = 0;
     int done = 0, err = 0;
     *count = 0;
     while (!done && !err) {
@@ -906,6 +917,49 @@ static int prune_events(hk_store_t *s, MDB_txn *txn, int64_t now, uint64_t windo
     return err;
 }
 
+static int64_t cutoff_of(int64_t now, uint64_t age_ms)
+{
+    return now - (int64_t)(age_ms > (uint64_t)INT64_MAX / 2 ? (uint64_t)INT64_MAX / 2 : age_ms);
+}
+
+/* 1 when pruning may find work, judged from the oldest records (without
+ * the writer, so an idle hookd does not commit and sync empty batches); 0
+ * when not; or an error. */
+static int prune_needed(hk_store_t *s, int64_t now, uint64_t max_age_ms, uint64_t max_count,
+                        uint64_t window_ms)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    MDB_stat st;
+    MDB_val k, v;
+    int rc, err = read_txn(s, &txn), needed = 0;
+    if (err) return err;
+    if ((rc = mdb_stat(txn, s->deliveries, &st))) goto out;
+    needed = st.ms_entries > max_count;
+    if (!needed && (rc = mdb_cursor_open(txn, s->deliveries, &cur)) == 0) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        const uint8_t *p = v.mv_data;
+        if (rc == 0 && v.mv_size >= 1 && p[0] == DELIVERY_V1) {
+            hk_delivery_t *d = hookd__v1__delivery__unpack(NULL, v.mv_size - 1, p + 1);
+            needed = d && d->create_time < cutoff_of(now, max_age_ms);
+            if (d) hookd__v1__delivery__free_unpacked(d, NULL);
+        }
+        mdb_cursor_close(cur);
+        cur = NULL;
+        if (rc == MDB_NOTFOUND) rc = 0;
+    }
+    if (!rc && !needed && (rc = mdb_cursor_open(txn, s->event_times, &cur)) == 0) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        needed = rc == 0 && k.mv_size >= 8 &&
+                 (int64_t)hk_store_be64_get(k.mv_data) < cutoff_of(now, window_ms);
+        mdb_cursor_close(cur);
+        if (rc == MDB_NOTFOUND) rc = 0;
+    }
+out:
+    read_done(s, txn);
+    return rc ? hk_store_mdb_err(rc, "prune_check") : needed;
+}
+
 int hk_outbox_prune(hk_store_t *s, int64_t now, uint64_t max_age_ms, uint64_t max_count,
                     uint64_t event_window_ms, size_t budget, size_t *pruned, int *more)
 {
@@ -914,6 +968,7 @@ int hk_outbox_prune(hk_store_t *s, int64_t now, uint64_t max_age_ms, uint64_t ma
     *pruned = 0;
     *more = 0;
     if (budget == 0) return 0;
+    if ((err = prune_needed(s, now, max_age_ms, max_count, event_window_ms)) <= 0) return err;
     if ((err = batch_txn(s, &txn))) return err;
     err = prune_deliveries(s, txn, now, max_age_ms, max_count, budget, pruned, &more_d);
     if (!err) err = prune_events(s, txn, now, event_window_ms, budget, pruned, &more_e);

@@ -260,8 +260,12 @@ TEST(due_index_order_and_take)
     CHECK_INT(due[1].id, c);
     CHECK_INT(next, 300);
     /* Taken means out of the index: not handed out twice. */
+    CHECK_INT(hk_outbox_batch_commit(s), 0);
     CHECK_INT(take_all(s, 250, due, 8, &next), 0);
     CHECK_INT(next, 300);
+    /* A look that takes nothing writes nothing: an idle scheduler must not
+     * commit and sync empty batches. */
+    CHECK_INT(hk_outbox_batch_gen(s), 0);
     /* max bounds a take; next says more is due. */
     CHECK_INT(hk_outbox_due_restore(s, b), 0);
     CHECK_INT(hk_outbox_due_restore(s, c), 0);
@@ -567,6 +571,10 @@ TEST(prune_by_age_and_count)
     CHECK_INT(hk_outbox_prune(s, 15000, 10000, 1000, 1000, 2, &pruned, &more), 0);
     CHECK_INT(pruned, 0);
     CHECK_INT(more, 0);
+    /* Nothing old enough, nothing beyond the count: no batch at all. */
+    CHECK_INT(hk_outbox_batch_commit(s), 0);
+    CHECK_INT(hk_outbox_prune(s, 1000, 10000, 1000, 1000, 2, &pruned, &more), 0);
+    CHECK_INT(hk_outbox_batch_gen(s), 0);
     CHECK_INT(state_of(s, ids[3]), PENDING);
     CHECK_INT(state_of(s, ids[4]), -1);
     CHECK_INT(state_of(s, ids[5]), HK_DELIVERY_SUCCEEDED);

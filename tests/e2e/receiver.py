@@ -5,6 +5,7 @@ time) and answers each path as it was told:
 
     rx = Receiver().start()                   # 127.0.0.1, a free port
     rx.url("/hook")                           # "http://127.0.0.1:<port>/hook"
+    rx.max_in_flight                          # the most requests held at once
     rx.answer("/hook", status=500, body=b"no", delay=2.0, retry_after="2",
               location=None, headers={"x-a": "b"})
     rx.sequence("/hook", [500, 500, 200])     # or dicts as answer() takes; the
@@ -106,10 +107,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         req = Request(self.command, self.path, list(self.headers.items()), body,
                       time.monotonic(), time.time(), self.conn_id)
         spec = rx._take(self.path.split("?", 1)[0], req)
+        done = [False]
+
+        def leave():  # no longer in flight: before the answer goes, so the
+            if not done[0]:  # client's next request never overlaps this one
+                done[0] = True
+                with rx.cond:
+                    rx.in_flight -= 1
+                    rx.cond.notify_all()
+
+        try:
+            self._answer(rx, req, spec, leave)
+        finally:
+            leave()
+
+    def _answer(self, rx, req, spec, leave):
         delay = spec.get("delay", 0) or 0
         if delay and not self._wait_open(req, delay):
             self.close_connection = True
             return
+        leave()
         status = spec.get("status", 200)
         payload = spec.get("body", b"")
         if isinstance(payload, str):
@@ -131,8 +148,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except OSError:
             req.closed_at = req.closed_at or time.monotonic()
             self.close_connection = True
-        with rx.cond:
-            rx.cond.notify_all()
 
     def _wait_open(self, req, delay):
         """Waits delay seconds unless the client closes the connection first
@@ -205,6 +220,8 @@ class Receiver:
         self.requests = []
         self.tls_failures = []
         self.conn_count = 0
+        self.in_flight = 0       # requests read and not yet answered (or given up)
+        self.max_in_flight = 0   # the most at once
         self.default = {"status": 200, "body": b"ok"}
         self.plans = {}  # path -> [spec, ...]; the last one repeats
         self.server = None
@@ -259,6 +276,8 @@ class Receiver:
     def _take(self, path, req):
         with self.cond:
             self.requests.append(req)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
             plan = self.plans.get(path)
             if not plan:
                 spec = dict(self.default)

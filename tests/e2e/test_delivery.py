@@ -453,6 +453,25 @@ class Sync(DeliveryCase):
         self.assertFalse(self.trigger(event_id="evt-idem-2").duplicate)
         self.assertEqual(len(self.rx.wait_for(2, "/idem", timeout=5)), 2)
 
+    def test_keep_alive_reuses_the_connection(self):
+        self.hook("/ka")
+        for _ in range(3):
+            self.assertEqual(self.trigger().results[0].outcome, pb.OUTCOME_SUCCEEDED)
+        reqs = self.rx.wait_for(3, "/ka", timeout=5)
+        self.assertEqual(len({q.conn_id for q in reqs}), 1, "a new connection per request")
+
+    def test_concurrent_repeats_of_one_event_id_deliver_once(self):
+        self.hook("/rep")
+        self.rx.answer("/rep", delay=0.5, body=b"only once")
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(lambda _: self.trigger(event_id="same-evt"), range(6)))
+        firsts = [a for a in answers if not a.duplicate]
+        self.assertEqual(len(firsts), 1, answers)
+        for a in answers:
+            self.assertEqual(list(a.results), list(firsts[0].results))
+        self.assertEqual(firsts[0].results[0].response_body, b"only once")
+        self.assertQuiet("/rep", 1, 0.5)
+
     def test_invalid_json_payload(self):
         wh = self.hook("/json")
         for bad in (b"{", b"not json", b'{"a":1} x', b"{'a':1}", b'"\xff"', b"[1,]",
@@ -491,6 +510,36 @@ class PayloadLimit(DeliveryCase):
         e = self.assertStatus(grpc.StatusCode.RESOURCE_EXHAUSTED, self.trigger, over)
         self.assertIn("payload", e.details())
         self.assertQuiet("/limit", 1, 0.3)
+
+
+class TransferCap(DeliveryCase):
+    config = "max_transfers = 2\n"
+
+    def test_transfers_in_flight_are_capped(self):
+        for i in range(4):
+            self.hook("/cap%d" % i)
+            self.rx.answer("/cap%d" % i, delay=0.5)
+        self.stub.ListTriggerActions(pb.ListTriggerActionsRequest(), timeout=5)
+        t0 = time.monotonic()
+        r = self.trigger()
+        wall = time.monotonic() - t0
+        self.assertEqual([s.outcome for s in r.results], [pb.OUTCOME_SUCCEEDED] * 4)
+        self.assertEqual(self.rx.max_in_flight, 2)  # two at a time, and not one
+        self.assertGreaterEqual(wall, 0.95)         # two rounds of 0.5 s
+        self.assertLess(wall, 1.6)
+
+
+class IdempotencyWindow(DeliveryCase):
+    config = "idempotency_window = 1\n"
+
+    def test_event_id_is_new_again_after_the_window(self):
+        self.hook("/win")
+        self.assertFalse(self.trigger(event_id="w-1").duplicate)
+        self.assertTrue(self.trigger(event_id="w-1").duplicate)
+        time.sleep(1.3)
+        self.assertFalse(self.trigger(event_id="w-1").duplicate)
+        self.assertEqual(len(self.rx.wait_for(2, "/win", timeout=5)), 2)
+        self.assertQuiet("/win", 2, 0.3)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -826,6 +875,49 @@ class Log(DeliveryCase):
                           pb.RedeliverDeliveryRequest(id=987654321))
 
 
+class PruneByCount(DeliveryCase):
+    config = "log_max_count = 3\n"
+
+    def test_log_pruned_to_the_newest(self):
+        self.hook("/n")
+        ids = [self.trigger().results[0].delivery_id for _ in range(7)]
+        # hookd prunes 1 s after it starts, then every 10 s.
+        end = time.monotonic() + 15
+        while True:
+            left = [d.id for d in self.stub.ListDeliveries(
+                pb.ListDeliveriesRequest(page_size=1000)).deliveries]
+            if len(left) <= 3:
+                break
+            self.assertLess(time.monotonic(), end, "still %d deliveries logged" % len(left))
+            time.sleep(0.1)
+        self.assertEqual(left, list(reversed(ids[-3:])))
+        self.assertStatus(grpc.StatusCode.NOT_FOUND, self.delivery, ids[0])
+
+
+class PruneByAge(DeliveryCase):
+    config = "log_max_age = 1\nretry_schedule = 0,600\n"
+
+    def test_finished_deliveries_pruned_pending_kept(self):
+        self.rx.answer("/pending", status=500)
+        self.hook("/pending", asynchronous=True, trigger_action="AccountCreated")
+        pending = self.trigger(trigger_action="AccountCreated").queued[0].delivery_id
+        self.rx.wait_for(1, "/pending", timeout=5)
+        self.hook("/done")
+        done = [self.trigger().results[0].delivery_id for _ in range(2)]
+        end = time.monotonic() + 25
+        while True:
+            left = {d.id for d in self.stub.ListDeliveries(
+                pb.ListDeliveriesRequest(page_size=1000)).deliveries}
+            if not left & set(done):
+                break
+            self.assertLess(time.monotonic(), end, "finished deliveries older than 1 s kept")
+            time.sleep(0.2)
+        self.assertEqual(left, {pending})
+        d = self.delivery(pending)
+        self.assertEqual(d.state, pb.DELIVERY_STATE_PENDING)
+        self.assertEqual(d.attempt_count, 1)
+
+
 # ---------------------------------------------------------------------------------------------
 class Restart(DeliveryCase):
     config = "retry_schedule = 0,1,1,1,1,1,1,1,1,1\n"
@@ -870,6 +962,21 @@ class Restart(DeliveryCase):
             self.assertLess(time.monotonic(), end, "lost: %s" % sorted(
                 set(ids) - {q.headers["webhook-id"] for q in rx.got()}))
             time.sleep(0.05)
+
+
+    def test_event_id_remembered_across_kill9(self):
+        wh = self.hook("/idk", asynchronous=True)
+        first = self.trigger(event_id="kept-across-restart")
+        self.restart_after_kill9()
+        again = self.trigger(event_id="kept-across-restart")
+        self.assertTrue(again.duplicate)
+        self.assertEqual(list(again.queued), list(first.queued))
+        self.wait_state(first.queued[0].delivery_id, pb.DELIVERY_STATE_SUCCEEDED)
+        ds = self.stub.ListDeliveries(pb.ListDeliveriesRequest(webhook_id=wh.id)).deliveries
+        self.assertEqual([d.id for d in ds], [first.queued[0].delivery_id])
+        # At least once: the attempt may have been on the wire when hookd died.
+        reqs = self.rx.wait_for(1, "/idk", timeout=5)
+        self.assertEqual({q.headers["webhook-id"] for q in reqs}, {"kept-across-restart"})
 
 
 # ---------------------------------------------------------------------------------------------

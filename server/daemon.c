@@ -33,8 +33,10 @@ static char *parent_of(const char *path, char *buf, size_t n)
     snprintf(buf, n, "%s", path);
     char *slash = strrchr(buf, '/');
     if (!slash) return NULL;
-    if (slash == buf) slash[1] = '\0';
-    else *slash = '\0';
+    if (slash == buf)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
     return buf;
 }
 
@@ -81,7 +83,13 @@ static int engine_start(hk_daemon_t *d)
         .schedule_ms = cfg->retry_schedule_ms,
         .schedule_len = cfg->retry_count,
         .retry_after_max_s = cfg->retry_after_max_s,
-        .max_in_flight = cfg->max_transfers,
+        /* Some transfers stay free for synchronous webhooks, whose callers
+         * wait: a slow async receiver must not queue them behind its own
+         * attempts (hk_http counts a transfer's timeout from its start). */
+        .max_in_flight =
+            cfg->max_transfers > 1
+                ? cfg->max_transfers - (cfg->max_transfers >= 32 ? cfg->max_transfers / 16 : 1)
+                : 1,
         .log_max_age_ms = (uint64_t)cfg->log_max_age_s * 1000,
         .log_max_count = cfg->log_max_count,
         .event_window_ms = (uint64_t)cfg->idempotency_window_s * 1000,
@@ -133,8 +141,9 @@ int hk_daemon_start(hk_daemon_t *d, uv_loop_t *loop, hk_config_t *config)
     };
     rc = hk_server_start(loop, &opts, &d->server);
     if (rc != 0) {
-        hk_log(HK_LOG_ERROR, "start_failed", "reason=\"cannot serve socket\" socket=%s error=\"%s\"",
-               config->socket_path, hk_strerror(rc));
+        hk_log(HK_LOG_ERROR, "start_failed",
+               "reason=\"cannot serve socket\" socket=%s error=\"%s\"", config->socket_path,
+               hk_strerror(rc));
         hk_store_close(d->store);
         d->store = NULL;
         return rc;

@@ -182,8 +182,8 @@ void hk_api_redeliver_delivery(hk_call_t *call, const ProtobufCMessage *request)
     rc = hk_store_webhook_get(d->store, old->webhook_id, &wh);
     if (rc == HK_ENOTFOUND) {
         hk_rpc_fail(call, HK_STATUS_FAILED_PRECONDITION,
-                    "delivery %llu: its webhook %llu no longer exists",
-                    (unsigned long long)old->id, (unsigned long long)old->webhook_id);
+                    "delivery %llu: its webhook %llu no longer exists", (unsigned long long)old->id,
+                    (unsigned long long)old->webhook_id);
         goto out;
     }
     if (!rc) rc = hk_outbox_body_get(d->store, old->id, &body, &body_len, &data_len);

@@ -1,4 +1,4 @@
-/* trigger.c -- TriggerEvent: match, queue the async deliveries durably, call the sync ones in parallel, answer once */
+/* trigger.c -- TriggerEvent: match, queue async deliveries durably, call sync ones, answer once */
 #include "api/trigger.h"
 
 #include <stdio.h>
@@ -270,7 +270,7 @@ static void log_sync(trig_t *t, sync_hook_t *h, const hk_attempt_t *a)
     d.origin = t->origin;
     d.asynchronous = 0;
     d.state = a->outcome == HOOKD__V1__OUTCOME__OUTCOME_SUCCEEDED ? HK_DELIVERY_SUCCEEDED
-                                                                   : HK_DELIVERY_FAILED;
+                                                                  : HK_DELIVERY_FAILED;
     d.create_time = t->time_ms;
     d.attempt_count = 1;
     int err = hk_outbox_delivery_put(t->d->store, &d, (const uint8_t *)t->body, t->body_len,
@@ -639,9 +639,9 @@ void hk_api_trigger_event(hk_call_t *call, const ProtobufCMessage *request)
     }
     reg_add(d->triggers, t);
     start_sync(t, &m);
-    hk_log(HK_LOG_DEBUG, "trigger", "event_id=%s application=%s trigger_action=%s sync=%zu async=%zu",
-           t->event_id, hk_application_name(t->application), t->trigger_action, t->n_sync,
-           t->n_queued);
+    hk_log(HK_LOG_DEBUG, "trigger",
+           "event_id=%s application=%s trigger_action=%s sync=%zu async=%zu", t->event_id,
+           hk_application_name(t->application), t->trigger_action, t->n_sync, t->n_queued);
     if (t->pending == 0) {
         t->pending = 1;
         settle(t);

@@ -1,4 +1,4 @@
-/* attempt.c -- one attempt: the signed POST of an event's notification to one webhook, for sync and async delivery alike */
+/* attempt.c -- one attempt: the signed POST of a notification to one webhook (sync and async) */
 #include "deliver/attempt.h"
 #include "core/error.h"
 #include "deliver/sign.h"
@@ -34,10 +34,8 @@ int hk_attempt_start(hk_http_t *http, const hk_attempt_req_t *req, hk_http_cb cb
     if (err) goto out;
 
     hk_http_header_t headers[] = {
-        {"content-type", "application/json"},
-        {"webhook-id", req->event_id},
-        {"webhook-timestamp", signed_.timestamp},
-        {"webhook-signature", signed_.signature},
+        {"content-type", "application/json"},     {"webhook-id", req->event_id},
+        {"webhook-timestamp", signed_.timestamp}, {"webhook-signature", signed_.signature},
         {"authorization", signed_.authorization},
     };
     hk_http_req_t hreq = {
@@ -76,7 +74,7 @@ void hk_attempt_record_failed(int err, int64_t time_ms, hk_attempt_t *out)
     hookd__v1__attempt__init(out);
     out->time = time_ms;
     out->outcome = HOOKD__V1__OUTCOME__OUTCOME_NETWORK_ERROR;
-    out->error = (char *)(err == HK_EINVAL ? "could not build the request (secret key or URL)"
+    out->error = (char *)(err == HK_EINVAL      ? "could not build the request (secret key or URL)"
                           : err == HK_ESHUTDOWN ? "hookd is stopping"
                                                 : "could not start the request (out of memory)");
 }

@@ -1,4 +1,4 @@
-/* attempt.h -- one attempt: the signed POST of an event's notification to one webhook, for sync and async delivery alike */
+/* attempt.h -- one attempt: the signed POST of a notification to one webhook (sync and async) */
 #ifndef HK_ATTEMPT_H
 #define HK_ATTEMPT_H
 
@@ -9,8 +9,8 @@
 #include "store/outbox.h"
 #include "store/store.h"
 
-#define HK_ATTEMPT_LOG_BODY_MAX 4096     /* bytes of an answer the delivery log keeps */
-#define HK_ATTEMPT_SYNC_BODY_MAX 65536   /* bytes of an answer a SyncResult carries */
+#define HK_ATTEMPT_LOG_BODY_MAX 4096   /* bytes of an answer the delivery log keeps */
+#define HK_ATTEMPT_SYNC_BODY_MAX 65536 /* bytes of an answer a SyncResult carries */
 
 typedef struct {
     const hk_webhook_t *webhook; /* url, name, secret_key, timeout_seconds (read now) */

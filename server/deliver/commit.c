@@ -1,4 +1,4 @@
-/* commit.c -- group commit on the loop: each iteration's outbox batch committed, synced on the threadpool, waiters answered */
+/* commit.c -- group commit: the iteration's outbox batch committed, synced off-loop, answered */
 #include "deliver/commit.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -26,7 +26,7 @@ struct hk_commit {
     uint64_t durable_gen;   /* the newest batch a finished sync covers */
     uint64_t sync_gen;      /* what the running sync covers */
     int syncing, sync_err;
-    int notify;             /* the listener is owed a call */
+    int notify; /* the listener is owed a call */
 
     wlist_t waiting; /* by gen, oldest first */
     wlist_t ready;   /* answered at the next check */
@@ -232,9 +232,9 @@ static void step(hk_commit_t *c)
     /* Callbacks may have written: their batch is the next round's. The
      * loop may sleep only when nothing is left for check to do but wait
      * for the sync (whose completion wakes it). */
-    int work_left = c->ready.head || c->notify ||
-                    (!c->syncing && (hk_outbox_batch_gen(c->store) ||
-                                     c->committed_gen > c->durable_gen));
+    int work_left =
+        c->ready.head || c->notify ||
+        (!c->syncing && (hk_outbox_batch_gen(c->store) || c->committed_gen > c->durable_gen));
     if (!work_left && c->active) {
         c->active = 0;
         uv_check_stop(&c->check);

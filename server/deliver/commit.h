@@ -1,4 +1,4 @@
-/* commit.h -- group commit on the loop: each iteration's outbox batch committed, synced on the threadpool, waiters answered */
+/* commit.h -- group commit: the iteration's outbox batch committed, synced off-loop, answered */
 #ifndef HK_COMMIT_H
 #define HK_COMMIT_H
 
@@ -48,10 +48,10 @@ void hk_commit_wait(hk_commit_t *c, hk_commit_waiter_t *w, hk_commit_cb cb);
 void hk_commit_set_listener(hk_commit_t *c, void (*fn)(void *arg), void *arg);
 
 typedef struct {
-    uint64_t batches;  /* committed */
-    uint64_t failed;   /* thrown away */
-    uint64_t syncs;    /* mdb_env_sync calls run on the threadpool */
-    uint64_t waiters;  /* answered */
+    uint64_t batches; /* committed */
+    uint64_t failed;  /* thrown away */
+    uint64_t syncs;   /* mdb_env_sync calls run on the threadpool */
+    uint64_t waiters; /* answered */
 } hk_commit_stats_t;
 void hk_commit_stats(const hk_commit_t *c, hk_commit_stats_t *out);
 

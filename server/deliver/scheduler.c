@@ -1,4 +1,4 @@
-/* scheduler.c -- asynchronous delivery: due deliveries attempted in the background, retried on a schedule, the log pruned */
+/* scheduler.c -- async delivery: due deliveries attempted, retried on a schedule, log pruned */
 #include "deliver/scheduler.h"
 #include "core/crypto.h"
 #include "core/error.h"
@@ -13,20 +13,20 @@
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 #define DEFAULT_IN_FLIGHT 256
-#define PICK_MAX 128            /* deliveries taken from the due index at once */
-#define BUCKETS 1024            /* in-flight table; ids spread evenly */
-#define TIMER_MAX_MS 60000      /* re-check at least this often: the wall clock may jump */
+#define PICK_MAX 128       /* deliveries taken from the due index at once */
+#define BUCKETS 1024       /* in-flight table; ids spread evenly */
+#define TIMER_MAX_MS 60000 /* re-check at least this often: the wall clock may jump */
 #define FAILED_BATCH_PAUSE_MS 2000
 #define PRUNE_FIRST_MS 1000
-#define PRUNE_BUSY_MS 10        /* while pruning finds more, in chunks */
+#define PRUNE_BUSY_MS 10 /* while pruning finds more, in chunks */
 #define PRUNE_IDLE_MS 10000
 #define PRUNE_BUDGET 256
 
 typedef struct flight {
     hk_scheduler_t *s;
-    struct flight *hnext;       /* bucket chain */
+    struct flight *hnext; /* bucket chain */
     uint64_t id;
-    unsigned attempts;          /* attempts made before this one */
+    unsigned attempts; /* attempts made before this one */
     int64_t start_ms;
     hk_webhook_t *webhook;
     char *event_id;
@@ -67,8 +67,9 @@ int hk_retry_delay_ms(const uint32_t *schedule_ms, unsigned schedule_len, unsign
     uint64_t delay = base * 8 / 10 + base * (rnd % 401) / 1000;
     if ((http_status == 429 || http_status == 503) && retry_after_s >= 0) {
         uint64_t cap = (uint64_t)retry_after_max_s * 1000;
-        uint64_t asked = (uint64_t)retry_after_s > UINT64_MAX / 1000 ? UINT64_MAX
-                                                                     : (uint64_t)retry_after_s * 1000;
+        uint64_t asked = (uint64_t)retry_after_s > UINT64_MAX / 1000
+                             ? UINT64_MAX
+                             : (uint64_t)retry_after_s * 1000;
         uint64_t honoured = asked < cap ? asked : cap;
         if (honoured > delay) delay = honoured;
     }
@@ -165,8 +166,8 @@ static void conclude(hk_scheduler_t *s, flight_t *f, const hk_attempt_t *a, long
     } else {
         uint32_t rnd;
         hk_crypto_random(&rnd, sizeof rnd);
-        if (hk_retry_delay_ms(s->schedule, s->schedule_len, f->attempts + 1, status,
-                              retry_after_s, s->retry_after_max_s, rnd, &delay) == 0) {
+        if (hk_retry_delay_ms(s->schedule, s->schedule_len, f->attempts + 1, status, retry_after_s,
+                              s->retry_after_max_s, rnd, &delay) == 0) {
             state = HK_DELIVERY_PENDING;
             next = now + (int64_t)delay;
         } else {
@@ -180,14 +181,15 @@ static void conclude(hk_scheduler_t *s, flight_t *f, const hk_attempt_t *a, long
     if (state == HK_DELIVERY_PENDING) s->stats.retried++;
 
     char q[200];
-    hk_log(state == HK_DELIVERY_SUCCEEDED ? HK_LOG_DEBUG : HK_LOG_INFO, "attempt",
-           "delivery=%llu webhook=%llu attempt=%u outcome=%s status=%d ms=%u next_in_ms=%lld%s%s%s%s",
-           (unsigned long long)f->id, (unsigned long long)f->webhook->id, f->attempts + 1,
-           hk_outcome_name((hk_outcome_t)a->outcome), status, a->duration_ms,
-           state == HK_DELIVERY_PENDING ? (long long)delay : -1LL,
-           a->error && *a->error ? " error=" : "",
-           a->error && *a->error ? hk_log_quote(a->error, q, sizeof q) : "",
-           err ? " record_error=" : "", err ? hk_strerror(err) : "");
+    hk_log(
+        state == HK_DELIVERY_SUCCEEDED ? HK_LOG_DEBUG : HK_LOG_INFO, "attempt",
+        "delivery=%llu webhook=%llu attempt=%u outcome=%s status=%d ms=%u next_in_ms=%lld%s%s%s%s",
+        (unsigned long long)f->id, (unsigned long long)f->webhook->id, f->attempts + 1,
+        hk_outcome_name((hk_outcome_t)a->outcome), status, a->duration_ms,
+        state == HK_DELIVERY_PENDING ? (long long)delay : -1LL,
+        a->error && *a->error ? " error=" : "",
+        a->error && *a->error ? hk_log_quote(a->error, q, sizeof q) : "",
+        err ? " record_error=" : "", err ? hk_strerror(err) : "");
     /* 410 Gone: the receiver says the endpoint is no more. The webhook stops
      * matching and its deliveries wait until someone activates it again. */
     if (status == 410 && active) deactivate_gone(s, f->webhook->id);
@@ -236,8 +238,7 @@ static void start(hk_scheduler_t *s, uint64_t id)
     if (hk_store_webhook_get(s->store, d->webhook_id, &f->webhook) != 0 || !f->webhook->active)
         goto out;
     if (!(f->event_id = strdup(d->event_id))) goto retry_later;
-    if (hk_outbox_body_get(s->store, id, &f->body, &f->body_len, &data_len) != 0)
-        goto retry_later;
+    if (hk_outbox_body_get(s->store, id, &f->body, &f->body_len, &data_len) != 0) goto retry_later;
 
     hk_attempt_req_t areq = {
         .webhook = f->webhook,
@@ -317,7 +318,8 @@ static void on_prune(uv_timer_t *t)
     if (err) hk_log(HK_LOG_ERROR, "prune_failed", "error=\"%s\"", hk_strerror(err));
     s->stats.pruned += pruned;
     if (pruned) hk_log(HK_LOG_DEBUG, "pruned", "count=%zu more=%d", pruned, more);
-    if (!s->stopping) uv_timer_start(&s->prune, on_prune, more && !err ? PRUNE_BUSY_MS : PRUNE_IDLE_MS, 0);
+    if (!s->stopping)
+        uv_timer_start(&s->prune, on_prune, more && !err ? PRUNE_BUSY_MS : PRUNE_IDLE_MS, 0);
 }
 
 /* ---- life ---------------------------------------------------------------------------------- */

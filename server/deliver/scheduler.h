@@ -1,4 +1,4 @@
-/* scheduler.h -- asynchronous delivery: due deliveries attempted in the background, retried on a schedule, the log pruned */
+/* scheduler.h -- async delivery: due deliveries attempted, retried on a schedule, log pruned */
 #ifndef HK_SCHEDULER_H
 #define HK_SCHEDULER_H
 

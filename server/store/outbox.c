@@ -1,4 +1,4 @@
-/* outbox.c -- deliveries, attempts and seen event ids in LMDB: the durable outbox and its write batch */
+/* outbox.c -- deliveries, attempts and seen event ids in LMDB: the outbox and its write batch */
 #include "store/outbox.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -272,8 +272,9 @@ int hk_outbox_open(hk_store_t *s, MDB_txn *txn)
         const char *name;
         MDB_dbi *dbi;
     } dbs[] = {
-        {"deliveries", &s->deliveries}, {"bodies", &s->bodies},   {"attempts", &s->attempts},
-        {"due", &s->due},               {"pending", &s->pending}, {"by_webhook", &s->by_webhook},
+        {"deliveries", &s->deliveries}, {"bodies", &s->bodies},
+        {"attempts", &s->attempts},     {"due", &s->due},
+        {"pending", &s->pending},       {"by_webhook", &s->by_webhook},
         {"events", &s->events},         {"event_times", &s->event_times},
     };
     int rc;
@@ -294,7 +295,8 @@ int hk_outbox_open(hk_store_t *s, MDB_txn *txn)
     /* The counter is saved with each batch; a record beyond it would mean a
      * lost counter, and ids must never be handed out twice. */
     MDB_cursor *cur;
-    if ((rc = mdb_cursor_open(txn, s->deliveries, &cur))) return hk_store_mdb_err(rc, "cursor_open");
+    if ((rc = mdb_cursor_open(txn, s->deliveries, &cur)))
+        return hk_store_mdb_err(rc, "cursor_open");
     rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
     if (rc == 0 && k.mv_size == 8 && hk_store_be64_get(k.mv_data) >= next)
         next = hk_store_be64_get(k.mv_data) + 1;
@@ -312,9 +314,9 @@ void hk_delivery_free(hk_delivery_t *d)
     if (d) hookd__v1__delivery__free_unpacked(d, NULL);
 }
 
-static int delivery_put_in(hk_store_t *s, MDB_txn *txn, const hk_delivery_t *d,
-                           const uint8_t *body, size_t body_len, size_t data_len,
-                           const hk_attempt_t *attempt, int active)
+static int delivery_put_in(hk_store_t *s, MDB_txn *txn, const hk_delivery_t *d, const uint8_t *body,
+                           size_t body_len, size_t data_len, const hk_attempt_t *attempt,
+                           int active)
 {
     int rc, err;
     uint8_t k[8];
@@ -344,9 +346,8 @@ int hk_outbox_delivery_put(hk_store_t *s, const hk_delivery_t *d, const uint8_t 
     MDB_txn *txn;
     int active = 0, err;
     if (!d || d->id == 0 || d->id >= s->next_delivery_id || d->webhook_id == 0 ||
-        d->state < HK_DELIVERY_PENDING || d->state > HK_DELIVERY_CANCELLED ||
-        (body_len && !body) || data_len + 1 > body_len || body_len > UINT32_MAX - 4 ||
-        (attempt && d->attempt_count != 1))
+        d->state < HK_DELIVERY_PENDING || d->state > HK_DELIVERY_CANCELLED || (body_len && !body) ||
+        data_len + 1 > body_len || body_len > UINT32_MAX - 4 || (attempt && d->attempt_count != 1))
         return HK_EINVAL;
     if ((err = batch_txn(s, &txn))) return err;
     if (d->state == HK_DELIVERY_PENDING) {
@@ -439,8 +440,7 @@ out:
     return 0;
 }
 
-int hk_outbox_body_get(hk_store_t *s, uint64_t id, uint8_t **out, size_t *outlen,
-                       size_t *data_len)
+int hk_outbox_body_get(hk_store_t *s, uint64_t id, uint8_t **out, size_t *outlen, size_t *data_len)
 {
     MDB_txn *txn;
     const uint8_t *body;
@@ -478,8 +478,8 @@ typedef struct {
 } dchunk_t;
 
 /* Reads the next chunk of the walk (newest first) into c. */
-static int list_chunk(hk_store_t *s, MDB_txn *txn, uint64_t webhook_id, uint64_t *before,
-                      int state, size_t *budget, dchunk_t *c, int *done)
+static int list_chunk(hk_store_t *s, MDB_txn *txn, uint64_t webhook_id, uint64_t *before, int state,
+                      size_t *budget, dchunk_t *c, int *done)
 {
     MDB_cursor *cur;
     uint8_t k[16];
@@ -663,8 +663,7 @@ int hk_outbox_attempt_record(hk_store_t *s, uint64_t id, const hk_attempt_t *a, 
         d->state = exists ? state : HK_DELIVERY_CANCELLED;
         if (d->state == HK_DELIVERY_PENDING) {
             d->next_attempt_time = next_time;
-            if (active &&
-                (err = idx_put(txn, s->due, time_key(next_time), id, "due_put")))
+            if (active && (err = idx_put(txn, s->due, time_key(next_time), id, "due_put")))
                 goto out;
         } else {
             d->next_attempt_time = 0;
@@ -690,7 +689,8 @@ int hk_outbox_resume(hk_store_t *s, size_t *count)
     int last_active = 0;
     *count = 0;
     if ((err = batch_txn(s, &txn))) return err;
-    if ((rc = mdb_cursor_open(txn, s->pending, &cur))) return batch_fail(s, hk_store_mdb_err(rc, "cursor_open"));
+    if ((rc = mdb_cursor_open(txn, s->pending, &cur)))
+        return batch_fail(s, hk_store_mdb_err(rc, "cursor_open"));
     MDB_val key, v;
     /* Puts go to another table than the one the cursor walks. */
     for (rc = mdb_cursor_get(cur, &key, &v, MDB_FIRST); rc == 0;
@@ -824,7 +824,8 @@ static int prune_deliveries(hk_store_t *s, MDB_txn *txn, int64_t now, uint64_t m
     int64_t cutoff = now - (int64_t)(max_age_ms > (uint64_t)INT64_MAX / 2 ? (uint64_t)INT64_MAX / 2
                                                                           : max_age_ms);
     *more = 0;
-    if ((rc = mdb_cursor_open(txn, s->deliveries, &cur))) return hk_store_mdb_err(rc, "cursor_open");
+    if ((rc = mdb_cursor_open(txn, s->deliveries, &cur)))
+        return hk_store_mdb_err(rc, "cursor_open");
     uint8_t k[8];
     hk_store_be64_put(k, s->prune_cursor);
     MDB_val key = val(k, 8), v;
@@ -870,17 +871,18 @@ static int prune_deliveries(hk_store_t *s, MDB_txn *txn, int64_t now, uint64_t m
     return err;
 }
 
-static int prune_events(hk_store_t *s, MDB_txn *txn, int64_t now, uint64_t window_ms,
-                        size_t budget, size_t *pruned, int *more)
+static int prune_events(hk_store_t *s, MDB_txn *txn, int64_t now, uint64_t window_ms, size_t budget,
+                        size_t *pruned, int *more)
 {
     MDB_cursor *cur;
     int rc, err = 0;
     uint8_t keys[CHUNK][HK_STORE_KEY_BUF];
     size_t lens[CHUNK], n = 0;
     if (budget > CHUNK) budget = CHUNK;
-    int64_t cutoff = now - (int64_t)(window_ms > (uint64_t)INT64_MAX / 2 ? (uint64_t)INT64_MAX / 2
-                                                                         : window_ms);
-    if ((rc = mdb_cursor_open(txn, s->event_times, &cur))) return hk_store_mdb_err(rc, "cursor_open");
+    int64_t cutoff =
+        now - (int64_t)(window_ms > (uint64_t)INT64_MAX / 2 ? (uint64_t)INT64_MAX / 2 : window_ms);
+    if ((rc = mdb_cursor_open(txn, s->event_times, &cur)))
+        return hk_store_mdb_err(rc, "cursor_open");
     MDB_val key, v;
     for (rc = mdb_cursor_get(cur, &key, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &key, &v, MDB_NEXT)) {
@@ -907,8 +909,7 @@ static int prune_events(hk_store_t *s, MDB_txn *txn, int64_t now, uint64_t windo
         rc = mdb_get(txn, s->events, &ek, &ev);
         if (rc == 0 && ev.mv_size >= 8 &&
             hk_store_be64_get(ev.mv_data) == hk_store_be64_get(keys[i])) {
-            if ((rc = mdb_del(txn, s->events, &ek, NULL)))
-                err = hk_store_mdb_err(rc, "events_del");
+            if ((rc = mdb_del(txn, s->events, &ek, NULL))) err = hk_store_mdb_err(rc, "events_del");
         } else if (rc && rc != MDB_NOTFOUND) {
             err = hk_store_mdb_err(rc, "events_get");
         }

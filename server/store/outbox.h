@@ -1,4 +1,4 @@
-/* outbox.h -- deliveries, attempts and seen event ids in the store: the durable outbox and its write batch */
+/* outbox.h -- deliveries, attempts and seen event ids in the store: the outbox and its batch */
 #ifndef HK_OUTBOX_H
 #define HK_OUTBOX_H
 
@@ -168,7 +168,7 @@ int hk_outbox_event_get(hk_store_t *store, const char *event_id, int64_t *time, 
 
 /* Records (or replaces) the answer for event_id in the batch. Returns 0,
  * HK_EINVAL (empty or too long an id), or a batch error. */
-int hk_outbox_event_put(hk_store_t *store, const char *event_id, int64_t time,
-                        const uint8_t *data, size_t len);
+int hk_outbox_event_put(hk_store_t *store, const char *event_id, int64_t time, const uint8_t *data,
+                        size_t len);
 
 #endif

@@ -17,8 +17,8 @@
 
 /*
  * On-disk layout, schema 1, plus the outbox tables of outbox.c (created on
- * open when missing: they came before any release, so no schema change). Integers are big-endian so that LMDB's default
- * memcmp key order is numeric order.
+ * open when missing: they came before any release, so no schema change). Integers are big-endian so
+ * that LMDB's default memcmp key order is numeric order.
  *
  *   meta      "schema"   -> u32           layout version; a newer one is refused
  *             "next_id"  -> u64           the next webhook id; only ever grows
@@ -397,7 +397,8 @@ int hk_store_read_begin(hk_store_t *s, MDB_txn **txn)
     }
     /* MDB_NOTLS lets a second read txn exist beside the cached one should a
      * read ever nest; the cache is then left to the outer one. */
-    if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn))) return hk_store_mdb_err(rc, "read_begin");
+    if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn)))
+        return hk_store_mdb_err(rc, "read_begin");
     if (!s->rtxn) {
         s->rtxn = *txn;
         s->rtxn_busy = 1;
@@ -683,9 +684,9 @@ int hk_store_webhook_update(hk_store_t *store, hk_webhook_t *wh)
     MDB_txn *txn;
     int err = write_begin(store, &txn);
     if (err) return err;
-    err = hk_store_write_end(
-        store, txn, webhook_update_txn(store, txn, wh, hk_store_now_ms(), &unparked),
-        "webhook_update");
+    err = hk_store_write_end(store, txn,
+                             webhook_update_txn(store, txn, wh, hk_store_now_ms(), &unparked),
+                             "webhook_update");
     if (err) {
         wh->create_time = ct;
         wh->update_time = ut;
@@ -1088,7 +1089,8 @@ static int open_dbs(hk_store_t *s, MDB_txn *txn, int *fresh)
     static const char schema_key[] = "schema";
     MDB_val k = val(schema_key, sizeof schema_key - 1), v;
     int rc;
-    if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta))) return hk_store_mdb_err(rc, "dbi_open");
+    if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)))
+        return hk_store_mdb_err(rc, "dbi_open");
     rc = mdb_get(txn, s->meta, &k, &v);
     if (rc == MDB_NOTFOUND) {
         *fresh = 1;

@@ -1,4 +1,4 @@
-/* test_commit.c -- group commit: batches end with the loop iteration, one sync serves many waiters */
+/* test_commit.c -- group commit: batches end with the iteration, one sync serves many waiters */
 #include "core/error.h"
 #include "deliver/commit.h"
 #include "store/outbox.h"

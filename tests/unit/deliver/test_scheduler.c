@@ -1,4 +1,4 @@
-/* test_scheduler.c -- the retry schedule (jitter, Retry-After bounds) and the scheduler against a loopback receiver */
+/* test_scheduler.c -- retry schedule (jitter, Retry-After bounds); scheduler on a loopback rx */
 #define _GNU_SOURCE /* strcasestr */
 #include "core/error.h"
 #include "deliver/commit.h"
@@ -17,9 +17,9 @@
 
 static const uint32_t SCHED[] = {0, 5000, 300000, 1800000};
 #define N_SCHED 4
-#define RND_LOW 0     /* -20 % */
-#define RND_MID 200   /* the schedule's own value */
-#define RND_HIGH 400  /* +20 % */
+#define RND_LOW 0    /* -20 % */
+#define RND_MID 200  /* the schedule's own value */
+#define RND_HIGH 400 /* +20 % */
 
 static uint64_t delay(unsigned attempts, int status, long retry_after, uint32_t max_s, uint32_t rnd)
 {
@@ -125,7 +125,8 @@ static void rread(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     rx_t *rx = c->rx;
     int status = rx->script[rx->requests < rx->n_script ? rx->requests : rx->n_script - 1];
     rx->requests++;
-    if (strcasestr(c->buf, "\nwebhook-signature: v1,") && strcasestr(c->buf, "\nauthorization: Bearer "))
+    if (strcasestr(c->buf, "\nwebhook-signature: v1,") &&
+        strcasestr(c->buf, "\nauthorization: Bearer "))
         rx->saw_signature++;
     c->answered = 1;
     if (status == 0) return; /* hold: no answer */
@@ -272,8 +273,8 @@ static void on_poll(uv_timer_t *t)
 {
     rig_t *r = container_of(t, rig_t, poll);
     hk_delivery_t *d = get(r);
-    int done = r->want_requests ? r->rx.requests >= r->want_requests
-                                : d && (int)d->state == r->want_state;
+    int done =
+        r->want_requests ? r->rx.requests >= r->want_requests : d && (int)d->state == r->want_state;
     hk_delivery_free(d);
     if (!done && (int64_t)uv_now(&r->loop) < r->deadline) return;
     r->timed_out = !done;

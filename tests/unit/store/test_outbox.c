@@ -1,4 +1,4 @@
-/* test_outbox.c -- the outbox: write batch, due index, attempts, park/unpark/cancel, pruning, event ids */
+/* test_outbox.c -- the outbox: batch, due index, attempts, park/unpark/cancel, prune, event ids */
 #include "core/error.h"
 #include "store/outbox.h"
 #include "store/store.h"
@@ -83,7 +83,8 @@ static uint64_t put(hk_store_t *s, uint64_t wid, int state, int64_t next, int64_
     d.state = state;
     d.create_time = created;
     d.next_attempt_time = next;
-    return hk_outbox_delivery_put(s, &d, (const uint8_t *)BODY, sizeof BODY - 1, DATA_LEN, NULL) == 0
+    return hk_outbox_delivery_put(s, &d, (const uint8_t *)BODY, sizeof BODY - 1, DATA_LEN, NULL) ==
+                   0
                ? d.id
                : 0;
 }
@@ -99,8 +100,7 @@ static hk_attempt_t attempt(int outcome, int status)
     return a;
 }
 
-static size_t take_all(hk_store_t *s, int64_t now, hk_outbox_due_t *out, size_t max,
-                       int64_t *next)
+static size_t take_all(hk_store_t *s, int64_t now, hk_outbox_due_t *out, size_t max, int64_t *next)
 {
     size_t n = 0;
     if (hk_outbox_due_take(s, now, NULL, NULL, out, max, &n, next) != 0) return 999;
@@ -492,7 +492,8 @@ static int collect(hk_delivery_t *d, void *arg)
 {
     uint64_t *ids = arg;
     size_t i = 0;
-    while (ids[i]) i++;
+    while (ids[i])
+        i++;
     ids[i] = d->id;
     hk_delivery_free(d);
     return i + 1 == 15; /* room for 15 */

@@ -236,11 +236,28 @@ static void mode_match(void)
     long errors = 0;
     uint64_t t0 = hk_bench_now_ns();
     create(c, "match-target", "AccountUpdated", url, 0);
-    for (long i = 1; i < webhooks; i++) {
-        /* Unrelated webhooks: other actions of the same application, all active. */
+    /* Unrelated webhooks: other actions of the same application, all active,
+     * created 32 calls at a time. */
+    enum { WINDOW = 32 };
+    hk_client_call_t *ring[WINDOW] = {0};
+    for (long i = 1; i < webhooks + WINDOW; i++) {
+        hk_client_call_t **slot = &ring[i % WINDOW];
+        if (*slot) {
+            if (hk_client_wait(c, *slot) != 0) die_status(c, "CreateWebhook");
+            hk_client_call_free(*slot);
+            *slot = NULL;
+        }
+        if (i >= webhooks) continue;
+        Hookd__V1__CreateWebhookRequest req = HOOKD__V1__CREATE_WEBHOOK_REQUEST__INIT;
         snprintf(name, sizeof name, "other-%ld", i);
         snprintf(action, sizeof action, "%s", i % 2 ? "ContactUpdated" : "EventCreated");
-        create(c, name, action, "https://receiver.example.com/other", 0);
+        req.name = name;
+        req.application = HOOKD__V1__APPLICATION__APPLICATION_ENTERPRISE;
+        req.trigger_action = action;
+        req.url = "https://receiver.example.com/other";
+        if (hk_client_call_start(c, &hookd__v1__webhooks__descriptor, "CreateWebhook", &req.base,
+                                 30000, slot) != 0)
+            die_status(c, "CreateWebhook");
     }
     double setup = (double)(hk_bench_now_ns() - t0) / 1e9;
     sequential(c, "AccountUpdated", &lat, &errors); /* warm-up */

@@ -127,6 +127,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             return
         leave()
+        if spec.get("drop") or spec.get("raw") is not None:
+            # Not HTTP: close at once, or write these bytes and close.
+            try:
+                if spec.get("raw"):
+                    self.wfile.write(spec["raw"])
+                    self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self.close_connection = True
+            return
         status = spec.get("status", 200)
         payload = spec.get("body", b"")
         if isinstance(payload, str):
@@ -258,11 +269,13 @@ class Receiver:
     # --- what to answer ----------------------------------------------------
 
     def answer(self, path, status=200, body=b"", delay=0, retry_after=None, location=None,
-               headers=None, content_type="text/plain"):
-        """Every request to path gets this answer (from now on)."""
+               headers=None, content_type="text/plain", drop=False, raw=None):
+        """Every request to path gets this answer (from now on). drop: close the
+        connection without answering; raw: write these bytes instead of an
+        HTTP answer, then close."""
         self.sequence(path, [dict(status=status, body=body, delay=delay, retry_after=retry_after,
                                   location=location, headers=headers,
-                                  content_type=content_type)])
+                                  content_type=content_type, drop=drop, raw=raw)])
 
     def sequence(self, path, items):
         """Requests to path get these answers in turn; the last one repeats.

@@ -21,9 +21,11 @@
 
 /*
  * One TriggerEvent:
- *   1. validate; a repeated event id is answered from the first call (still
- *      in flight: the repeat waits for its answer; recorded within the
+ *   1. validate; a repeated event id (one the caller chose) is answered
+ *      from the first call (still in flight: the repeat waits for its
+ *      answer rather than fail, as a retry expects; recorded within the
  *      window: the recorded answer), duplicate = true, nothing delivered;
+ *      the id alone is the key: another payload under it is the same event;
  *   2. match the active webhooks of (application, trigger action) by index;
  *   3. asynchronous ones: a PENDING delivery each, written into the outbox
  *      batch together with the event id's record, and a commit waiter;
@@ -77,6 +79,10 @@ struct trig {
     size_t pending; /* sync attempts and the commit still to come */
     int err;        /* the batch holding the queued deliveries was lost */
     int cancelled;
+    /* The caller chose the event id: repeats are looked for and the answer
+     * is recorded. An id hookd made up cannot be repeated by a caller that
+     * lost the answer, so recording it would only fill the store. */
+    int keyed;
     repeat_t *repeats;
 };
 
@@ -216,13 +222,13 @@ static void complete(trig_t *t)
     Hookd__V1__TriggerEventResponse resp;
     char message[160];
     int err = t->err;
-    reg_remove(t->d->triggers, t);
+    if (t->keyed) reg_remove(t->d->triggers, t);
     hookd__v1__trigger_event_response__init(&resp);
     if (!err) err = response_of(t, &resp);
     /* The queued part was recorded with the deliveries; the sync results
      * are new (or, with neither, the event id itself). A crash before this
      * batch commits loses the results, never the deliveries. */
-    if (!err && (t->n_sync || !t->n_queued)) record_event(t, &resp);
+    if (!err && t->keyed && (t->n_sync || !t->n_queued)) record_event(t, &resp);
 
     if (t->cancelled)
         hk_rpc_fail(t->call, HK_STATUS_CANCELLED, "cancelled"); /* answered already: frees it */
@@ -491,7 +497,7 @@ static int queue_async(trig_t *t, match_t *m)
         q->webhook_id = wh->id;
         t->n_queued++;
     }
-    if (t->n_queued == 0) return 0;
+    if (t->n_queued == 0 || !t->keyed) return 0;
     Hookd__V1__TriggerEventResponse resp;
     err = response_of(t, &resp);
     resp.n_results = 0; /* the sync part is not known yet */
@@ -592,7 +598,7 @@ void hk_api_trigger_event(hk_call_t *call, const ProtobufCMessage *request)
     int64_t now = hk_attempt_now_ms();
 
     /* Idempotency: a repeat gets the first answer and delivers nothing. */
-    trig_t *first = reg_find(d->triggers, event_id);
+    trig_t *first = *req->event_id ? reg_find(d->triggers, event_id) : NULL;
     if (first) {
         if ((err = wait_for_first(call, first))) hk_rpc_fail_err(call, err, "trigger event");
         return;
@@ -614,6 +620,7 @@ void hk_api_trigger_event(hk_call_t *call, const ProtobufCMessage *request)
     t->application = req->application;
     t->origin = req->origin;
     t->time_ms = now;
+    t->keyed = *req->event_id != 0;
     if (!(t->event_id = strdup(event_id)) || !(t->trigger_action = strdup(req->trigger_action)))
         goto fail;
     hk_sign_envelope_t ev = {
@@ -637,7 +644,7 @@ void hk_api_trigger_event(hk_call_t *call, const ProtobufCMessage *request)
             hk_commit_wait(d->commit, &t->waiter, on_durable);
         }
     }
-    reg_add(d->triggers, t);
+    if (t->keyed) reg_add(d->triggers, t);
     start_sync(t, &m);
     hk_log(HK_LOG_DEBUG, "trigger",
            "event_id=%s application=%s trigger_action=%s sync=%zu async=%zu", t->event_id,

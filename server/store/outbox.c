@@ -836,7 +836,9 @@ static int prune_deliveries(hk_store_t *s, MDB_txn *txn, int64_t now, uint64_t m
         uint64_t id = hk_store_be64_get(key.mv_data);
         if (nv == budget || examined == limit) {
             s->prune_cursor = id;
-            *more = 1;
+            /* Soon again only while it finds work: a long run of pending
+             * deliveries is walked at the idle pace. */
+            *more = nv > 0;
             ended = 0;
             break;
         }
@@ -871,23 +873,28 @@ static int prune_deliveries(hk_store_t *s, MDB_txn *txn, int64_t now, uint64_t m
     return err;
 }
 
-static int prune_events(hk_store_t *s, MDB_txn *txn, int64_t now, uint64_t window_ms, size_t budget,
-                        size_t *pruned, int *more)
+static int prune_events(hk_store_t *s, MDB_txn *txn, int64_t now, uint64_t window_ms,
+                        uint64_t max_count, size_t budget, size_t *pruned, int *more)
 {
     MDB_cursor *cur;
+    MDB_stat st;
     int rc, err = 0;
     uint8_t keys[CHUNK][HK_STORE_KEY_BUF];
     size_t lens[CHUNK], n = 0;
     if (budget > CHUNK) budget = CHUNK;
     int64_t cutoff =
         now - (int64_t)(window_ms > (uint64_t)INT64_MAX / 2 ? (uint64_t)INT64_MAX / 2 : window_ms);
+    /* The window bounds how long an id is remembered, the count how many:
+     * a flood of keyed events must not fill the store within the window. */
+    if ((rc = mdb_stat(txn, s->events, &st))) return hk_store_mdb_err(rc, "stat");
+    uint64_t excess = st.ms_entries > max_count ? st.ms_entries - max_count : 0;
     if ((rc = mdb_cursor_open(txn, s->event_times, &cur)))
         return hk_store_mdb_err(rc, "cursor_open");
     MDB_val key, v;
     for (rc = mdb_cursor_get(cur, &key, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &key, &v, MDB_NEXT)) {
         if (key.mv_size < 8 || key.mv_size > HK_STORE_KEY_BUF) continue;
-        if ((int64_t)hk_store_be64_get(key.mv_data) >= cutoff) break;
+        if ((int64_t)hk_store_be64_get(key.mv_data) >= cutoff && n >= excess) break;
         if (n == budget) {
             *more = 1;
             break;
@@ -949,6 +956,8 @@ static int prune_needed(hk_store_t *s, int64_t now, uint64_t max_age_ms, uint64_
         cur = NULL;
         if (rc == MDB_NOTFOUND) rc = 0;
     }
+    if (!rc && !needed && (rc = mdb_stat(txn, s->events, &st)) == 0)
+        needed = st.ms_entries > max_count;
     if (!rc && !needed && (rc = mdb_cursor_open(txn, s->event_times, &cur)) == 0) {
         rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
         needed = rc == 0 && k.mv_size >= 8 &&
@@ -972,7 +981,7 @@ int hk_outbox_prune(hk_store_t *s, int64_t now, uint64_t max_age_ms, uint64_t ma
     if ((err = prune_needed(s, now, max_age_ms, max_count, event_window_ms)) <= 0) return err;
     if ((err = batch_txn(s, &txn))) return err;
     err = prune_deliveries(s, txn, now, max_age_ms, max_count, budget, pruned, &more_d);
-    if (!err) err = prune_events(s, txn, now, event_window_ms, budget, pruned, &more_e);
+    if (!err) err = prune_events(s, txn, now, event_window_ms, max_count, budget, pruned, &more_e);
     if (err) return batch_fail(s, err);
     *more = more_d || more_e;
     return 0;

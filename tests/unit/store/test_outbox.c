@@ -634,5 +634,18 @@ TEST(event_ids)
     hk_outbox_stats_t st;
     CHECK_INT(hk_outbox_stats(s, &st), 0);
     CHECK_INT(st.events, 1);
+
+    /* Within the window but beyond the count: the oldest ids go. */
+    char id[16];
+    for (int i = 0; i < 5; i++) {
+        snprintf(id, sizeof id, "n%d", i);
+        CHECK_INT(hk_outbox_event_put(s, id, 10000 + i, (const uint8_t *)"x", 1), 0);
+    }
+    CHECK_INT(hk_outbox_prune(s, 10010, 1000000, 3, 1000000, 16, &pruned, &more), 0);
+    CHECK_INT(pruned, 3);
+    CHECK_INT(hk_outbox_event_get(s, "n1", &t, &data, &len), HK_ENOTFOUND);
+    CHECK_INT(hk_outbox_event_get(s, "n2", &t, &data, &len), 0);
+    free(data);
+    CHECK_INT(hk_outbox_event_get(s, "evt_1", &t, &data, &len), HK_ENOTFOUND); /* 9 s: oldest */
     hk_store_close(s);
 }

@@ -207,6 +207,22 @@ static void on_http_closed(void *arg)
 {
     hk_daemon_t *d = arg;
     d->http = NULL;
+    if (d->scheduler && d->commit) {
+        /* What the run did, for operators and benchmarks: events per sync
+         * is the group commit's worth. */
+        hk_scheduler_stats_t ss;
+        hk_commit_stats_t cs;
+        hk_scheduler_stats(d->scheduler, &ss);
+        hk_commit_stats(d->commit, &cs);
+        hk_log(HK_LOG_INFO, "delivery_stats",
+               "attempts=%llu succeeded=%llu failed=%llu retried=%llu pruned=%llu "
+               "batches=%llu batches_failed=%llu syncs=%llu durable_waits=%llu",
+               (unsigned long long)ss.attempts, (unsigned long long)ss.succeeded,
+               (unsigned long long)ss.failed, (unsigned long long)ss.retried,
+               (unsigned long long)ss.pruned, (unsigned long long)cs.batches,
+               (unsigned long long)cs.failed, (unsigned long long)cs.syncs,
+               (unsigned long long)cs.waiters);
+    }
     if (d->scheduler)
         hk_scheduler_close(d->scheduler, on_scheduler_closed, d);
     else

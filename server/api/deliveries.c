@@ -201,10 +201,9 @@ void hk_api_redeliver_delivery(hk_call_t *call, const ProtobufCMessage *request)
      * that it answers the call after the old one is gone. */
     hk_delivery_t *nd = r->d;
     uint64_t delay = 0;
-    uint32_t rnd;
     int64_t now = hk_attempt_now_ms();
-    hk_crypto_random(&rnd, sizeof rnd);
-    hk_retry_delay_ms(cfg->retry_schedule_ms, cfg->retry_count, 0, 0, -1, 0, rnd, &delay);
+    hk_retry_delay_ms(cfg->retry_schedule_ms, cfg->retry_count, 0, 0, -1, 0, hk_retry_random(),
+                      &delay);
     hookd__v1__delivery__init(nd);
     nd->id = hk_outbox_delivery_id(d->store);
     nd->webhook_id = wh->id;

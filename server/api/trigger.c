@@ -456,7 +456,6 @@ static int queue_async(trig_t *t, match_t *m)
 {
     const hk_config_t *cfg = t->d->config;
     uint64_t delay = 0;
-    uint32_t rnd;
     int err;
     t->queued = calloc(m->n_async, sizeof *t->queued);
     if (!t->queued) return HK_ENOMEM;
@@ -468,8 +467,8 @@ static int queue_async(trig_t *t, match_t *m)
          * (and then the whole batch goes). */
         if (!(q->webhook_name = strdup(wh->name))) return HK_ENOMEM;
         hk_delivery_t d = HOOKD__V1__DELIVERY__INIT;
-        hk_crypto_random(&rnd, sizeof rnd);
-        hk_retry_delay_ms(cfg->retry_schedule_ms, cfg->retry_count, 0, 0, -1, 0, rnd, &delay);
+        hk_retry_delay_ms(cfg->retry_schedule_ms, cfg->retry_count, 0, 0, -1, 0, hk_retry_random(),
+                          &delay);
         d.id = hk_outbox_delivery_id(t->d->store);
         d.webhook_id = wh->id;
         d.webhook_name = wh->name;

@@ -77,6 +77,17 @@ int hk_retry_delay_ms(const uint32_t *schedule_ms, unsigned schedule_len, unsign
     return 0;
 }
 
+uint32_t hk_retry_random(void)
+{
+    static uint64_t x;
+    while (x == 0)
+        hk_crypto_random(&x, sizeof x);
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    return (uint32_t)((x * 2685821657736338717ull) >> 32);
+}
+
 /* ---- in flight ------------------------------------------------------------------------ */
 
 static flight_t **bucket(hk_scheduler_t *s, uint64_t id)
@@ -164,10 +175,8 @@ static void conclude(hk_scheduler_t *s, flight_t *f, const hk_attempt_t *a, long
     if (a->outcome == HOOKD__V1__OUTCOME__OUTCOME_SUCCEEDED) {
         state = HK_DELIVERY_SUCCEEDED;
     } else {
-        uint32_t rnd;
-        hk_crypto_random(&rnd, sizeof rnd);
         if (hk_retry_delay_ms(s->schedule, s->schedule_len, f->attempts + 1, status, retry_after_s,
-                              s->retry_after_max_s, rnd, &delay) == 0) {
+                              s->retry_after_max_s, hk_retry_random(), &delay) == 0) {
             state = HK_DELIVERY_PENDING;
             next = now + (int64_t)delay;
         } else {

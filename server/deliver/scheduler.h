@@ -35,6 +35,11 @@ int hk_retry_delay_ms(const uint32_t *schedule_ms, unsigned schedule_len, unsign
                       int http_status, long retry_after_s, uint32_t retry_after_max_s, uint32_t rnd,
                       uint64_t *delay_ms);
 
+/* A random number for hk_retry_delay_ms: jitter needs spread, not secrecy,
+ * so a xorshift generator (seeded once from the system) spares a getrandom
+ * call per attempt. Loop thread only. */
+uint32_t hk_retry_random(void);
+
 /* Creates a scheduler over the store's due index, attempting through http
  * (both must outlive it). opts is copied. Nothing runs before
  * hk_scheduler_start. Returns 0, HK_EINVAL (empty schedule) or HK_ENOMEM. */

@@ -47,6 +47,21 @@ TEST(schedule_and_jitter_bounds)
     CHECK_INT(hk_retry_delay_ms(SCHED, N_SCHED, 4, 500, -1, 3600, 0, &d), HK_ENOTFOUND);
 }
 
+TEST(jitter_random_spreads)
+{
+    /* The whole ±20 % range is used, not a corner of it. */
+    uint64_t lo = UINT64_MAX, hi = 0, sum = 0;
+    for (int i = 0; i < 20000; i++) {
+        uint64_t d = delay(1, 500, -1, 3600, hk_retry_random());
+        lo = d < lo ? d : lo;
+        hi = d > hi ? d : hi;
+        sum += d;
+    }
+    CHECK(lo >= 4000 && lo < 4050);
+    CHECK(hi <= 6000 && hi > 5950);
+    CHECK(sum / 20000 > 4900 && sum / 20000 < 5100);
+}
+
 TEST(retry_after_within_bounds)
 {
     /* 429 and 503 ask for more time: honoured. */

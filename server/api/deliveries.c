@@ -1,5 +1,4 @@
 /* deliveries.c -- the delivery log RPCs: ListDeliveries, GetDelivery, RedeliverDelivery */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +17,6 @@
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
-#define PAGE_SIZE_DEFAULT 100
-#define PAGE_SIZE_MAX 1000
 /* Records one ListDeliveries call may read: a rare state filter over a long
  * log ends a page early (with a token) instead of stalling the loop. */
 #define SCAN_MAX 20000
@@ -45,20 +42,6 @@ static int collect(hk_delivery_t *d, void *arg)
     return 0;
 }
 
-/* The page token is the id the next page starts below, as decimal text. */
-static int parse_token(const char *token, uint64_t *before)
-{
-    size_t n = strlen(token);
-    *before = 0;
-    if (n == 0) return 0;
-    if (n > 20 || strspn(token, "0123456789") != n) return HK_EINVAL;
-    errno = 0;
-    unsigned long long v = strtoull(token, NULL, 10);
-    if (errno == ERANGE || v == 0) return HK_EINVAL;
-    *before = v;
-    return 0;
-}
-
 void hk_api_list_deliveries(hk_call_t *call, const ProtobufCMessage *request)
 {
     const Hookd__V1__ListDeliveriesRequest *req = (const void *)request;
@@ -72,7 +55,7 @@ void hk_api_list_deliveries(hk_call_t *call, const ProtobufCMessage *request)
                     (int)req->state);
         return;
     }
-    if (parse_token(req->page_token, &before) != 0) {
+    if (hk_rpc_page_token_parse(req->page_token, &before) != 0) {
         hk_rpc_fail(call, HK_STATUS_INVALID_ARGUMENT,
                     "page_token: is not a token from a previous ListDeliveries answer");
         return;
@@ -93,9 +76,7 @@ void hk_api_list_deliveries(hk_call_t *call, const ProtobufCMessage *request)
         webhook_id = wh->id;
         hk_webhook_free(wh);
     }
-    page.want = req->page_size == 0              ? PAGE_SIZE_DEFAULT
-                : req->page_size > PAGE_SIZE_MAX ? PAGE_SIZE_MAX
-                                                 : req->page_size;
+    page.want = hk_rpc_page_size(req->page_size);
     if (!(page.items = calloc(page.want, sizeof *page.items))) {
         hk_rpc_fail_err(call, HK_ENOMEM, "list deliveries");
         return;

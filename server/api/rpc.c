@@ -1,6 +1,7 @@
 /* rpc.c -- the protobuf side of a call: find the method, authorize, decode, answer, log */
 #include "api/rpc.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,4 +169,22 @@ void hk_rpc_fail(hk_call_t *call, int status, const char *fmt, ...)
 void hk_rpc_fail_err(hk_call_t *call, int err, const char *what)
 {
     hk_rpc_fail(call, hk_error_status(err), "%s: %s", what, hk_strerror(err));
+}
+
+size_t hk_rpc_page_size(uint32_t requested)
+{
+    return requested == 0 ? 100 : requested > 1000 ? 1000 : requested;
+}
+
+int hk_rpc_page_token_parse(const char *token, uint64_t *id)
+{
+    size_t n = strlen(token);
+    *id = 0;
+    if (n == 0) return 0;
+    if (n > 20 || strspn(token, "0123456789") != n) return HK_EINVAL;
+    errno = 0;
+    unsigned long long v = strtoull(token, NULL, 10);
+    if (errno == ERANGE || v == 0) return HK_EINVAL;
+    *id = v;
+    return 0;
 }

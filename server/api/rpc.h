@@ -55,4 +55,12 @@ void hk_rpc_fail(hk_call_t *call, int status, const char *fmt, ...)
  * "<what>: <hk_strerror(err)>". */
 void hk_rpc_fail_err(hk_call_t *call, int err, const char *what);
 
+/* Paged lists. A page size of 0 means 100; more than 1000 means 1000. */
+size_t hk_rpc_page_size(uint32_t requested);
+
+/* A page token is an id as decimal text, "" for the first page; the lists
+ * only hand out non-zero ids. Returns 0 with *id set (0 for ""), or
+ * HK_EINVAL for anything a previous answer could not have given. */
+int hk_rpc_page_token_parse(const char *token, uint64_t *id);
+
 #endif

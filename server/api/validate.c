@@ -10,20 +10,8 @@
 
 #include "core/crypto.h"
 #include "core/error.h"
-#include "hookd/v1/webhooks.pb-c.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return HK_EINVAL;
-}
+#include "hookd/v1/webhooks.pb-c.h"
 
 /* --- UTF-8 text ------------------------------------------------------------ */
 
@@ -93,13 +81,15 @@ static text_info_t scan_text(const char *s, const char *allowed, size_t limit)
 
 int hk_validate_name(const char *field, const char *name, char *err, size_t errlen)
 {
-    if (!name || !*name) return fail(err, errlen, "%s: is required", field);
+    if (!name || !*name) return hk_error_invalid(err, errlen, "%s: is required", field);
     text_info_t t = scan_text(name, NULL, HK_WEBHOOK_NAME_MAX);
-    if (t.malformed) return fail(err, errlen, "%s: must be valid UTF-8", field);
+    if (t.malformed) return hk_error_invalid(err, errlen, "%s: must be valid UTF-8", field);
     if (t.chars > HK_WEBHOOK_NAME_MAX)
-        return fail(err, errlen, "%s: must be at most %d characters", field, HK_WEBHOOK_NAME_MAX);
-    if (t.control) return fail(err, errlen, "%s: must not contain control characters", field);
-    if (!t.visible) return fail(err, errlen, "%s: must not be only whitespace", field);
+        return hk_error_invalid(err, errlen, "%s: must be at most %d characters", field,
+                                HK_WEBHOOK_NAME_MAX);
+    if (t.control)
+        return hk_error_invalid(err, errlen, "%s: must not contain control characters", field);
+    if (!t.visible) return hk_error_invalid(err, errlen, "%s: must not be only whitespace", field);
     return 0;
 }
 
@@ -107,14 +97,14 @@ int hk_validate_description(const char *description, char *err, size_t errlen)
 {
     if (!description) return 0;
     text_info_t t = scan_text(description, "\t\n\r", HK_WEBHOOK_DESCRIPTION_MAX);
-    if (t.malformed) return fail(err, errlen, "description: must be valid UTF-8");
+    if (t.malformed) return hk_error_invalid(err, errlen, "description: must be valid UTF-8");
     if (t.chars > HK_WEBHOOK_DESCRIPTION_MAX)
-        return fail(err, errlen, "description: must be at most %d characters",
-                    HK_WEBHOOK_DESCRIPTION_MAX);
+        return hk_error_invalid(err, errlen, "description: must be at most %d characters",
+                                HK_WEBHOOK_DESCRIPTION_MAX);
     if (t.control)
-        return fail(err, errlen,
-                    "description: must not contain control characters other "
-                    "than tab and newline");
+        return hk_error_invalid(err, errlen,
+                                "description: must not contain control characters other "
+                                "than tab and newline");
     return 0;
 }
 
@@ -125,7 +115,8 @@ int hk_validate_application(int application, char *err, size_t errlen)
     if (application == HOOKD__V1__APPLICATION__APPLICATION_ENTERPRISE ||
         application == HOOKD__V1__APPLICATION__APPLICATION_ELITE)
         return 0;
-    return fail(err, errlen, "application: must be APPLICATION_ENTERPRISE or APPLICATION_ELITE");
+    return hk_error_invalid(err, errlen,
+                            "application: must be APPLICATION_ENTERPRISE or APPLICATION_ELITE");
 }
 
 int hk_validate_auth_method(int auth_method, char *err, size_t errlen)
@@ -133,14 +124,15 @@ int hk_validate_auth_method(int auth_method, char *err, size_t errlen)
     if (auth_method == HOOKD__V1__AUTH_METHOD__AUTH_METHOD_UNSPECIFIED ||
         auth_method == HOOKD__V1__AUTH_METHOD__AUTH_METHOD_OAUTH)
         return 0;
-    return fail(err, errlen, "auth_method: must be AUTH_METHOD_OAUTH (the only method)");
+    return hk_error_invalid(err, errlen,
+                            "auth_method: must be AUTH_METHOD_OAUTH (the only method)");
 }
 
 int hk_validate_timeout(uint32_t seconds, char *err, size_t errlen)
 {
     if (seconds >= HK_WEBHOOK_TIMEOUT_MIN && seconds <= HK_WEBHOOK_TIMEOUT_MAX) return 0;
-    return fail(err, errlen, "timeout_seconds: must be from %d to %d", HK_WEBHOOK_TIMEOUT_MIN,
-                HK_WEBHOOK_TIMEOUT_MAX);
+    return hk_error_invalid(err, errlen, "timeout_seconds: must be from %d to %d",
+                            HK_WEBHOOK_TIMEOUT_MIN, HK_WEBHOOK_TIMEOUT_MAX);
 }
 
 /* Echoes a refused key back only when it looks like a key: a caller's
@@ -154,16 +146,17 @@ static int printable_key(const char *key)
 int hk_validate_trigger_action(const hk_catalog_t *catalog, int application, const char *key,
                                char *err, size_t errlen)
 {
-    if (!key || !*key) return fail(err, errlen, "trigger_action: is required");
+    if (!key || !*key) return hk_error_invalid(err, errlen, "trigger_action: is required");
     if (hk_catalog_find(catalog, application, key)) return 0;
     const char *app = hk_application_name(application);
     if (!app) app = "this application";
     if (printable_key(key))
-        return fail(err, errlen,
-                    "trigger_action: '%s' is not a trigger action of %s (see ListTriggerActions)",
-                    key, app);
-    return fail(err, errlen, "trigger_action: not a trigger action of %s (see ListTriggerActions)",
-                app);
+        return hk_error_invalid(
+            err, errlen,
+            "trigger_action: '%s' is not a trigger action of %s (see ListTriggerActions)", key,
+            app);
+    return hk_error_invalid(
+        err, errlen, "trigger_action: not a trigger action of %s (see ListTriggerActions)", app);
 }
 
 int hk_validate_secret(const char *secret, char *err, size_t errlen)
@@ -173,7 +166,7 @@ int hk_validate_secret(const char *secret, char *err, size_t errlen)
     if (!why) why = "is not a valid secret key";
     /* The reasons already name the field ("secret_key must be ..."). */
     if (strncmp(why, "secret_key ", 11) == 0) why += 11;
-    return fail(err, errlen, "secret_key: %s", why);
+    return hk_error_invalid(err, errlen, "secret_key: %s", why);
 }
 
 /* --- URLs ------------------------------------------------------------------- */
@@ -213,26 +206,28 @@ static int valid_hostname(const char *host, size_t n)
 int hk_validate_url(const char *url, int allow_http, char *err, size_t errlen)
 {
     static const char must_https[] = "url: must be an absolute https:// URL";
-    if (!url || !*url) return fail(err, errlen, "url: is required");
+    if (!url || !*url) return hk_error_invalid(err, errlen, "url: is required");
     size_t len = strlen(url);
     if (len > HK_WEBHOOK_URL_MAX)
-        return fail(err, errlen, "url: must be at most %d bytes", HK_WEBHOOK_URL_MAX);
+        return hk_error_invalid(err, errlen, "url: must be at most %d bytes", HK_WEBHOOK_URL_MAX);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)url[i];
         if (c <= 0x20 || c >= 0x7f)
-            return fail(err, errlen,
-                        "url: must be printable ASCII without spaces "
-                        "(percent-encode other characters)");
+            return hk_error_invalid(err, errlen,
+                                    "url: must be printable ASCII without spaces "
+                                    "(percent-encode other characters)");
     }
 
     int https = strncasecmp(url, "https://", 8) == 0;
-    if (!https && strncasecmp(url, "http://", 7) != 0) return fail(err, errlen, "%s", must_https);
+    if (!https && strncasecmp(url, "http://", 7) != 0)
+        return hk_error_invalid(err, errlen, "%s", must_https);
     const char *auth = url + (https ? 8 : 7);
-    if (strchr(url, '#')) return fail(err, errlen, "url: must not have a fragment (#...)");
+    if (strchr(url, '#'))
+        return hk_error_invalid(err, errlen, "url: must not have a fragment (#...)");
     size_t auth_len = strcspn(auth, "/?");
     if (memchr(auth, '@', auth_len))
-        return fail(err, errlen, "url: must not contain user info (user:password@)");
-    if (auth_len == 0) return fail(err, errlen, "url: must name a host");
+        return hk_error_invalid(err, errlen, "url: must not contain user info (user:password@)");
+    if (auth_len == 0) return hk_error_invalid(err, errlen, "url: must name a host");
 
     char host[256];
     const char *after; /* what follows the host inside the authority */
@@ -248,7 +243,7 @@ int hk_validate_url(const char *url, int allow_http, char *err, size_t errlen)
     } else {
         const char *colon = memchr(auth, ':', auth_len);
         size_t n = colon ? (size_t)(colon - auth) : auth_len;
-        if (n == 0) return fail(err, errlen, "url: must name a host");
+        if (n == 0) return hk_error_invalid(err, errlen, "url: must name a host");
         if (n >= sizeof host || !valid_hostname(auth, n)) goto bad_host;
         memcpy(host, auth, n);
         host[n] = '\0';
@@ -267,13 +262,13 @@ int hk_validate_url(const char *url, int allow_http, char *err, size_t errlen)
     }
 
     if (!https && !allow_http && !hk_validate_is_loopback(host))
-        return fail(err, errlen,
-                    "url: http:// is allowed only to loopback hosts (localhost, "
-                    "127.0.0.0/8, [::1]); use https://");
+        return hk_error_invalid(err, errlen,
+                                "url: http:// is allowed only to loopback hosts (localhost, "
+                                "127.0.0.0/8, [::1]); use https://");
     return 0;
 
 bad_host:
-    return fail(err, errlen, "url: the host is not a valid name or address");
+    return hk_error_invalid(err, errlen, "url: the host is not a valid name or address");
 bad_port:
-    return fail(err, errlen, "url: the port must be a number from 1 to 65535");
+    return hk_error_invalid(err, errlen, "url: the port must be a number from 1 to 65535");
 }

@@ -1,6 +1,5 @@
 /* webhooks.c -- the webhook RPCs: create, get, list, update, delete, and the trigger-action catalog
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +13,6 @@
 #include "daemon.h"
 #include "store/store.h"
 
-#define PAGE_SIZE_DEFAULT 100
-#define PAGE_SIZE_MAX 1000
 #define LIST_REPLY_MAX (4u << 20)
 
 #define OAUTH HOOKD__V1__AUTH_METHOD__AUTH_METHOD_OAUTH
@@ -193,20 +190,6 @@ static int collect(hk_webhook_t *wh, void *arg)
     return 0;
 }
 
-/* The page token is the last id of the previous page, as decimal text. */
-static int parse_page_token(const char *token, uint64_t *after)
-{
-    size_t n = strlen(token);
-    *after = 0;
-    if (n == 0) return 0;
-    if (n > 20 || strspn(token, "0123456789") != n) return HK_EINVAL;
-    errno = 0;
-    unsigned long long v = strtoull(token, NULL, 10);
-    if (errno == ERANGE) return HK_EINVAL;
-    *after = v;
-    return 0;
-}
-
 void hk_api_list_webhooks(hk_call_t *call, const ProtobufCMessage *request)
 {
     const Hookd__V1__ListWebhooksRequest *req = (const void *)request;
@@ -225,14 +208,12 @@ void hk_api_list_webhooks(hk_call_t *call, const ProtobufCMessage *request)
         hk_rpc_fail(call, HK_STATUS_INVALID_ARGUMENT, "trigger_action: must be at most 100 bytes");
         return;
     }
-    if (parse_page_token(req->page_token, &after) != 0) {
+    if (hk_rpc_page_token_parse(req->page_token, &after) != 0) {
         hk_rpc_fail(call, HK_STATUS_INVALID_ARGUMENT,
                     "page_token: is not a token from a previous ListWebhooks answer");
         return;
     }
-    page.want = req->page_size == 0              ? PAGE_SIZE_DEFAULT
-                : req->page_size > PAGE_SIZE_MAX ? PAGE_SIZE_MAX
-                                                 : req->page_size;
+    page.want = hk_rpc_page_size(req->page_size);
     /* A page ends early rather than outgrow what a stock client accepts
      * (4 MiB by default) or hookd's own message limit. */
     page.max_bytes = d->config->max_message_bytes < LIST_REPLY_MAX ? d->config->max_message_bytes

@@ -21,21 +21,6 @@
 
 static const uint32_t default_retry_s[] = {0, 5, 300, 1800, 7200, 18000, 36000, 36000};
 
-/* Writes "fmt..." into err when there is room; returns HK_EINVAL so setters
- * can `return fail(...)`. */
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return HK_EINVAL;
-}
-
 /* Parses a whole decimal number (no sign, no suffix) into *out. */
 static int parse_u64(const char *s, unsigned long long *out)
 {
@@ -95,7 +80,7 @@ struct setting {
 static int set_string(char **field, const char *value, char *err, size_t errlen, const char *key)
 {
     char *dup = strdup(value);
-    if (!dup) return fail(err, errlen, "%s: out of memory", key), HK_ENOMEM;
+    if (!dup) return hk_error_invalid(err, errlen, "%s: out of memory", key), HK_ENOMEM;
     free(*field);
     *field = dup;
     return 0;
@@ -104,8 +89,9 @@ static int set_string(char **field, const char *value, char *err, size_t errlen,
 static int set_path(hk_config_t *cfg, const setting_t *s, char *value, char *err, size_t errlen)
 {
     size_t n = strlen(value);
-    if (n == 0) return fail(err, errlen, "%s: must not be empty", s->key);
-    if (n >= s->max) return fail(err, errlen, "%s: longer than %llu bytes", s->key, s->max - 1);
+    if (n == 0) return hk_error_invalid(err, errlen, "%s: must not be empty", s->key);
+    if (n >= s->max)
+        return hk_error_invalid(err, errlen, "%s: longer than %llu bytes", s->key, s->max - 1);
     return set_string(FIELD(cfg, s, char *), value, err, errlen, s->key);
 }
 
@@ -132,14 +118,14 @@ static int set_mode(hk_config_t *cfg, const setting_t *s, char *value, char *err
     *FIELD(cfg, s, unsigned) = (unsigned)v;
     return 0;
 bad:
-    return fail(err, errlen, "%s: must be an octal mode such as 0660", s->key);
+    return hk_error_invalid(err, errlen, "%s: must be an octal mode such as 0660", s->key);
 }
 
 static int set_level(hk_config_t *cfg, const setting_t *s, char *value, char *err, size_t errlen)
 {
     hk_log_level_t level;
     if (hk_log_parse_level(value, &level) != 0)
-        return fail(err, errlen, "%s: must be debug, info, warn or error", s->key);
+        return hk_error_invalid(err, errlen, "%s: must be debug, info, warn or error", s->key);
     *FIELD(cfg, s, hk_log_level_t) = level;
     return 0;
 }
@@ -148,8 +134,8 @@ static int parse_ranged(const setting_t *s, const char *value, unsigned long lon
                         size_t errlen)
 {
     if (parse_u64(value, v) != 0 || *v < s->min || *v > s->max)
-        return fail(err, errlen, "%s: must be a whole number from %llu to %llu", s->key, s->min,
-                    s->max);
+        return hk_error_invalid(err, errlen, "%s: must be a whole number from %llu to %llu", s->key,
+                                s->min, s->max);
     return 0;
 }
 
@@ -180,7 +166,7 @@ static int set_bool(hk_config_t *cfg, const setting_t *s, char *value, char *err
             return 0;
         }
     }
-    return fail(err, errlen, "%s: must be true or false", s->key);
+    return hk_error_invalid(err, errlen, "%s: must be true or false", s->key);
 }
 
 static int set_ids(hk_config_t *cfg, const setting_t *s, char *value, char *err, size_t errlen)
@@ -189,13 +175,13 @@ static int set_ids(hk_config_t *cfg, const setting_t *s, char *value, char *err,
     unsigned n;
     hk_idset_t set = {0};
     if (split_list(value, items, HK_CONFIG_MAX_IDS, &n) != 0)
-        return fail(err, errlen, "%s: must be a comma-separated list of at most %d ids", s->key,
-                    HK_CONFIG_MAX_IDS);
+        return hk_error_invalid(err, errlen, "%s: must be a comma-separated list of at most %d ids",
+                                s->key, HK_CONFIG_MAX_IDS);
     for (unsigned i = 0; i < n; i++) {
         unsigned long long v;
         /* (uid_t)-1 means "no id" to the kernel: never a real caller. */
         if (parse_u64(items[i], &v) != 0 || v >= UINT32_MAX)
-            return fail(err, errlen, "%s: '%s' is not a numeric id", s->key, items[i]);
+            return hk_error_invalid(err, errlen, "%s: '%s' is not a numeric id", s->key, items[i]);
         set.ids[set.n++] = (uint32_t)v;
     }
     *FIELD(cfg, s, hk_idset_t) = set;
@@ -208,13 +194,14 @@ static int set_retry(hk_config_t *cfg, const setting_t *s, char *value, char *er
     unsigned n;
     uint32_t ms[HK_CONFIG_MAX_RETRIES];
     if (split_list(value, items, HK_CONFIG_MAX_RETRIES, &n) != 0 || n == 0)
-        return fail(err, errlen, "%s: must be 1 to %d comma-separated delays in seconds", s->key,
-                    HK_CONFIG_MAX_RETRIES);
+        return hk_error_invalid(err, errlen,
+                                "%s: must be 1 to %d comma-separated delays in seconds", s->key,
+                                HK_CONFIG_MAX_RETRIES);
     for (unsigned i = 0; i < n; i++) {
         unsigned long long v;
         if (parse_u64(items[i], &v) != 0 || v > RETRY_DELAY_MAX_S)
-            return fail(err, errlen, "%s: '%s' is not a delay from 0 to %u seconds", s->key,
-                        items[i], RETRY_DELAY_MAX_S);
+            return hk_error_invalid(err, errlen, "%s: '%s' is not a delay from 0 to %u seconds",
+                                    s->key, items[i], RETRY_DELAY_MAX_S);
         ms[i] = (uint32_t)(v * 1000);
     }
     memcpy(cfg->retry_schedule_ms, ms, n * sizeof ms[0]);
@@ -258,18 +245,20 @@ static int set_nets(hk_config_t *cfg, const setting_t *s, char *value, char *err
     unsigned n;
 
     if (split_list(value, items, HK_CONFIG_MAX_NETS, &n) != 0)
-        return fail(err, errlen, "%s: must be a comma-separated list of at most %d CIDRs", s->key,
-                    HK_CONFIG_MAX_NETS);
+        return hk_error_invalid(err, errlen,
+                                "%s: must be a comma-separated list of at most %d CIDRs", s->key,
+                                HK_CONFIG_MAX_NETS);
     for (unsigned i = 0; i < n; i++)
         if (!valid_cidr(items[i]))
-            return fail(err, errlen, "%s: '%s' is not an address or CIDR (10.0.0.0/8, fd00::/8)",
-                        s->key, items[i]);
+            return hk_error_invalid(err, errlen,
+                                    "%s: '%s' is not an address or CIDR (10.0.0.0/8, fd00::/8)",
+                                    s->key, items[i]);
     for (unsigned i = 0; i < n; i++) {
         copies[i] = strdup(items[i]);
         if (!copies[i]) {
             while (i > 0)
                 free(copies[--i]);
-            return fail(err, errlen, "%s: out of memory", s->key), HK_ENOMEM;
+            return hk_error_invalid(err, errlen, "%s: out of memory", s->key), HK_ENOMEM;
         }
     }
     for (unsigned i = 0; i < *count; i++)
@@ -292,18 +281,22 @@ static int set_trigger_action(hk_config_t *cfg, const setting_t *s, char *value,
     if (*display) *display++ = '\0';
     display = trim(display);
     if (*app == '\0' || *key == '\0' || *display == '\0')
-        return fail(err, errlen, "%s: wants '<enterprise|elite> <Key> <Display Name>'", s->key);
+        return hk_error_invalid(err, errlen, "%s: wants '<enterprise|elite> <Key> <Display Name>'",
+                                s->key);
 
     int application = hk_application_parse(app);
     if (application == 0)
-        return fail(err, errlen, "%s: unknown application '%s' (enterprise or elite)", s->key, app);
+        return hk_error_invalid(err, errlen, "%s: unknown application '%s' (enterprise or elite)",
+                                s->key, app);
     int rc = hk_catalog_add(cfg->catalog, application, key, display);
-    if (rc == HK_ENOMEM) return fail(err, errlen, "%s: out of memory", s->key), HK_ENOMEM;
+    if (rc == HK_ENOMEM)
+        return hk_error_invalid(err, errlen, "%s: out of memory", s->key), HK_ENOMEM;
     if (rc != 0)
-        return fail(err, errlen,
-                    "%s: the key must be 1-100 characters of A-Z a-z 0-9 _ . - and the display "
-                    "name 1-200 printable characters",
-                    s->key);
+        return hk_error_invalid(
+            err, errlen,
+            "%s: the key must be 1-100 characters of A-Z a-z 0-9 _ . - and the display "
+            "name 1-200 printable characters",
+            s->key);
     return 0;
 }
 
@@ -392,12 +385,12 @@ int hk_config_set(hk_config_t *cfg, const char *key, const char *value, char *er
         if (strcmp(settings[i].key, key) != 0) continue;
         /* Setters split and trim in place; value stays the caller's. */
         char *copy = strdup(value);
-        if (!copy) return fail(err, errlen, "%s: out of memory", key), HK_ENOMEM;
+        if (!copy) return hk_error_invalid(err, errlen, "%s: out of memory", key), HK_ENOMEM;
         int rc = settings[i].set(cfg, &settings[i], trim(copy), err, errlen);
         free(copy);
         return rc;
     }
-    return fail(err, errlen, "unknown setting '%s'", key);
+    return hk_error_invalid(err, errlen, "unknown setting '%s'", key);
 }
 
 /* Drops a trailing "# comment" (a '#' after whitespace) so that values such
@@ -415,7 +408,7 @@ static void strip_comment(char *line)
 int hk_config_load(hk_config_t *cfg, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
-    if (!f) return fail(err, errlen, "cannot read: %s", strerror(errno)), HK_EIO;
+    if (!f) return hk_error_invalid(err, errlen, "cannot read: %s", strerror(errno)), HK_EIO;
 
     char *line = NULL, reason[512];
     size_t cap = 0;
@@ -428,23 +421,23 @@ int hk_config_load(hk_config_t *cfg, const char *path, char *err, size_t errlen)
         if (*text == '\0') continue;
         char *eq = strchr(text, '=');
         if (!eq) {
-            rc = fail(err, errlen, "line %u: expected 'key = value'", lineno);
+            rc = hk_error_invalid(err, errlen, "line %u: expected 'key = value'", lineno);
             break;
         }
         *eq = '\0';
         char *key = trim(text), *value = trim(eq + 1);
         if (*key == '\0') {
-            rc = fail(err, errlen, "line %u: expected 'key = value'", lineno);
+            rc = hk_error_invalid(err, errlen, "line %u: expected 'key = value'", lineno);
             break;
         }
         rc = hk_config_set(cfg, key, value, reason, sizeof reason);
         if (rc != 0) {
-            fail(err, errlen, "line %u: %s", lineno, reason);
+            hk_error_invalid(err, errlen, "line %u: %s", lineno, reason);
             break;
         }
     }
     if (rc == 0 && ferror(f)) {
-        fail(err, errlen, "cannot read: %s", strerror(errno));
+        hk_error_invalid(err, errlen, "cannot read: %s", strerror(errno));
         rc = HK_EIO;
     }
     free(line);

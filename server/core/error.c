@@ -2,6 +2,9 @@
 #include "core/error.h"
 #include "core/status.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *hk_strerror(int err)
 {
     switch (err) {
@@ -42,4 +45,15 @@ int hk_error_status(int err)
     case HK_ESHUTDOWN: return HK_STATUS_UNAVAILABLE;
     }
     return HK_STATUS_INTERNAL;
+}
+
+int hk_error_invalid(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return HK_EINVAL;
 }

@@ -2,6 +2,8 @@
 #ifndef HK_ERROR_H
 #define HK_ERROR_H
 
+#include <stddef.h>
+
 /* Every hookd function that can fail returns 0 or one of these. Library
  * errors (MDB_*, CURLcode, nghttp2, errno) are converted at the module that
  * owns the library. */
@@ -26,6 +28,11 @@ enum {
 
 /* A short English description of err ("not found"); never NULL. */
 const char *hk_strerror(int err);
+
+/* Writes the printf-style reason into err (size errlen; either may be
+ * NULL/0) and returns HK_EINVAL, so a checker can `return hk_error_invalid(...)`. */
+int hk_error_invalid(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* The gRPC status (HK_STATUS_*) that answers a call failing with err. */
 int hk_error_status(int err);

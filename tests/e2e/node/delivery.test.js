@@ -4,65 +4,16 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
-const fs = require('node:fs');
 const http = require('node:http');
-const net = require('node:net');
-const os = require('node:os');
-const path = require('node:path');
-const grpc = require('@grpc/grpc-js');
-const protoLoader = require('@grpc/proto-loader');
 const { Webhook } = require('standardwebhooks');
 const jwt = require('jsonwebtoken');
+const grpc = require('@grpc/grpc-js');
+const { startHookd } = require('./hookd');
 
-const HOOKD_BIN = process.env.HOOKD_BIN || 'build/hookd';
-const SOURCE_DIR = process.env.HOOKD_SOURCE_DIR || path.resolve(__dirname, '../../..');
-
-let base, hookd, exited, client, logPath, server, port;
+let hookd, call, server, port;
 const received = []; // {path, headers, body (Buffer), time}
 const waiters = [];
-
-function loadService() {
-  const def = protoLoader.loadSync('hookd/v1/webhooks.proto', {
-    keepCase: true,
-    includeDirs: [path.join(SOURCE_DIR, 'proto')],
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-  });
-  return grpc.loadPackageDefinition(def).hookd.v1.Webhooks;
-}
-
-function waitForSocket(socket, ms) {
-  const end = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      if (hookd.exitCode !== null) {
-        reject(new Error('hookd exited: ' + fs.readFileSync(logPath, 'utf8')));
-        return;
-      }
-      const s = net.connect(socket);
-      s.on('connect', () => {
-        s.destroy();
-        resolve();
-      });
-      s.on('error', () => {
-        if (Date.now() > end) reject(new Error('hookd did not start'));
-        else setTimeout(attempt, 20);
-      });
-    };
-    attempt();
-  });
-}
-
-function call(method, request, ms = 10000) {
-  return new Promise((resolve, reject) => {
-    client[method](request, { deadline: Date.now() + ms }, (err, resp) =>
-      err ? reject(err) : resolve(resp));
-  });
-}
 
 // Resolves with the received requests to urlPath once there are n of them.
 function waitFor(urlPath, n, ms = 10000) {
@@ -106,33 +57,16 @@ before(async () => {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = server.address().port;
 
-  base = fs.mkdtempSync(path.join(os.tmpdir(), 'hk-node-delivery-'));
-  const socket = path.join(base, 'hookd.sock');
-  logPath = path.join(base, 'hookd.log');
-  const config = path.join(base, 'hookd.conf');
-  fs.writeFileSync(config, 'retry_schedule = 0,1,1\n');
-  const log = fs.openSync(logPath, 'a');
-  hookd = spawn(HOOKD_BIN, ['--socket', socket, '--data', path.join(base, 'data'),
-    '--config', config], { stdio: ['ignore', log, log] });
-  exited = new Promise((resolve) => hookd.on('exit', (code, signal) => resolve({ code, signal })));
-  await waitForSocket(socket, 15000);
-  const Webhooks = loadService();
-  client = new Webhooks('unix://' + socket, grpc.credentials.createInsecure());
+  hookd = await startHookd('retry_schedule = 0,1,1\n');
+  call = hookd.call;
 });
 
 after(async () => {
-  if (client) client.close();
-  if (hookd && hookd.exitCode === null) {
-    hookd.kill('SIGTERM');
-    const { code, signal } = await exited;
-    assert.equal(signal, null, 'hookd was killed by ' + signal);
-    assert.equal(code, 0, 'hookd exit code; log:\n' + fs.readFileSync(logPath, 'utf8'));
-  }
+  if (hookd) await hookd.stop();
   if (server) {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   }
-  fs.rmSync(base, { recursive: true, force: true });
 });
 
 function keyBytes(secret) {

@@ -4,61 +4,10 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
-const fs = require('node:fs');
-const net = require('node:net');
-const os = require('node:os');
-const path = require('node:path');
 const grpc = require('@grpc/grpc-js');
-const protoLoader = require('@grpc/proto-loader');
+const { startHookd } = require('./hookd');
 
-const HOOKD_BIN = process.env.HOOKD_BIN || 'build/hookd';
-const SOURCE_DIR = process.env.HOOKD_SOURCE_DIR || path.resolve(__dirname, '../../..');
-
-let base, hookd, exited, client, logPath;
-
-function loadService() {
-  const def = protoLoader.loadSync('hookd/v1/webhooks.proto', {
-    keepCase: true,
-    includeDirs: [path.join(SOURCE_DIR, 'proto')],
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-  });
-  return grpc.loadPackageDefinition(def).hookd.v1.Webhooks;
-}
-
-function waitForSocket(socket, ms) {
-  const end = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      if (hookd.exitCode !== null) {
-        reject(new Error('hookd exited: ' + fs.readFileSync(logPath, 'utf8')));
-        return;
-      }
-      const s = net.connect(socket);
-      s.on('connect', () => {
-        s.destroy();
-        resolve();
-      });
-      s.on('error', () => {
-        if (Date.now() > end) reject(new Error('hookd did not start'));
-        else setTimeout(attempt, 20);
-      });
-    };
-    attempt();
-  });
-}
-
-// Promise wrapper for a unary call: resolves with the response, rejects with
-// the grpc error (err.code, err.details).
-function call(method, request) {
-  return new Promise((resolve, reject) => {
-    client[method](request, { deadline: Date.now() + 10000 }, (err, resp) =>
-      err ? reject(err) : resolve(resp));
-  });
-}
+let hookd, call;
 
 async function rejectsWith(promise, code, detailsPrefix) {
   await assert.rejects(promise, (err) => {
@@ -69,28 +18,12 @@ async function rejectsWith(promise, code, detailsPrefix) {
 }
 
 before(async () => {
-  base = fs.mkdtempSync(path.join(os.tmpdir(), 'hk-node-'));
-  const socket = path.join(base, 'hookd.sock');
-  logPath = path.join(base, 'hookd.log');
-  const log = fs.openSync(logPath, 'a');
-  hookd = spawn(HOOKD_BIN, ['--socket', socket, '--data', path.join(base, 'data')], {
-    stdio: ['ignore', log, log],
-  });
-  exited = new Promise((resolve) => hookd.on('exit', (code, signal) => resolve({ code, signal })));
-  await waitForSocket(socket, 15000);
-  const Webhooks = loadService();
-  client = new Webhooks('unix://' + socket, grpc.credentials.createInsecure());
+  hookd = await startHookd();
+  call = hookd.call;
 });
 
 after(async () => {
-  if (client) client.close();
-  if (hookd && hookd.exitCode === null) {
-    hookd.kill('SIGTERM');
-    const { code, signal } = await exited;
-    assert.equal(signal, null, 'hookd was killed by ' + signal);
-    assert.equal(code, 0, 'hookd exit code; log:\n' + fs.readFileSync(logPath, 'utf8'));
-  }
-  fs.rmSync(base, { recursive: true, force: true });
+  if (hookd) await hookd.stop();
 });
 
 const newWebhook = {

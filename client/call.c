@@ -72,7 +72,10 @@ void hk_call_finish(hk_client_call_t *call, int code, const char *message, int r
     free(call->resp);
     call->resp = NULL;
     call->resp_len = call->resp_cap = 0;
-    if (call->client) call->client->stats.pending--;
+    if (call->client) {
+        call->client->stats.pending--;
+        call->client->finished++;
+    }
 }
 
 void hk_call_on_header(hk_client_call_t *call, const uint8_t *name, size_t namelen,

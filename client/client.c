@@ -180,10 +180,15 @@ void hk_io_step(hk_client_t *c, int64_t until)
     hk_conn_t *polled[16];
     nfds_t n = 0;
 
+    uint64_t finished = c->finished;
     expire_calls(c, hk_clock_ms());
     for (hk_conn_t *conn = c->conns; conn; conn = conn->next)
         hk_conn_flush(conn);
     sweep(c);
+    /* A call that ended just now (its deadline passed, its connection died)
+     * may be the one the caller waits for: let it look before blocking, or
+     * the poll below would wait with no deadline left to wake it. */
+    if (c->finished != finished) return;
 
     int64_t wake = until;
     for (hk_client_call_t *call = c->calls; call; call = call->next)

@@ -26,6 +26,7 @@ struct hk_client {
     hk_conn_t *conns;        /* newest first; only the first may take new calls */
     hk_client_call_t *calls; /* every call handle not yet freed */
     hk_client_stats_t stats;
+    uint64_t finished;    /* calls finished so far: a wait re-checks before it blocks */
     char conn_error[256]; /* why the last connection failed or was lost */
     int last_code;
     char *last_message;

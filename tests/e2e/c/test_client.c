@@ -425,7 +425,24 @@ TEST(deadline)
     long long took = now_ms() - t0;
     int rc_tiny = get_by_name(c, "slow", 1, NULL);
     long long took_tiny = now_ms() - t0 - took;
+
+    /* A deadline that passes before anyone waits: the wait must notice it
+     * rather than block on a poll with nothing left to wake it (alarm turns
+     * such a hang into a failure). */
+    Hookd__V1__GetWebhookRequest req = HOOKD__V1__GET_WEBHOOK_REQUEST__INIT;
+    req.key_case = HOOKD__V1__GET_WEBHOOK_REQUEST__KEY_NAME;
+    req.name = "slow";
+    hk_client_call_t *late = NULL;
+    CHECK_INT(hk_client_call_start(c, &hookd__v1__webhooks__descriptor, "GetWebhook", &req.base,
+                                   1, &late),
+              0);
+    usleep(20000);
+    alarm(10);
+    int rc_late = hk_client_wait(c, late);
+    alarm(0);
+    hk_client_call_free(late);
     kill(hookd.pid, SIGCONT);
+    CHECK_INT(rc_late, -HK_STATUS_DEADLINE_EXCEEDED);
     CHECK_INT(rc, -HK_STATUS_DEADLINE_EXCEEDED);
     CHECK_INT(hk_client_last_status(c, NULL), HK_STATUS_DEADLINE_EXCEEDED);
     CHECK(took >= 290 && took < 2000);

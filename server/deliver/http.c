@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 /* hk_outcome_t is stored and answered as the proto's Outcome as it is. */
 _Static_assert((int)HK_OUTCOME_SUCCEEDED == (int)HOOKD__V1__OUTCOME__OUTCOME_SUCCEEDED, "outcome");
@@ -24,6 +25,7 @@ _Static_assert((int)HK_OUTCOME_CANCELLED == (int)HOOKD__V1__OUTCOME__OUTCOME_CAN
 
 #define DEFAULT_MAX_TRANSFERS 256
 #define MAX_TIMEOUT_MS 600000
+#define POOL_MAX 1024 /* idle easy handles kept at most */
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
@@ -42,6 +44,8 @@ struct hk_http_request {
     req_state_t state;
     int urgent;
     CURL *easy;
+    /* The header lines, built in this allocation after the struct: curl
+     * reads the list during the transfer and never frees it. */
     struct curl_slist *headers;
     hk_http_cb cb;
     void *arg;
@@ -59,13 +63,23 @@ struct hk_http_request {
     hk_http_result_t result; /* filled when the request becomes REQ_DONE */
 };
 
-/* One socket curl asked us to watch. The uv_poll_t is freed in its close
- * callback, which may run after curl has forgotten the socket. */
+/* One socket curl uses and its uv_poll_t. A socket hk_http opened
+ * (on_open_socket) keeps its poll for its whole life, until
+ * on_close_socket: a kept-alive connection goes back to curl's cache after
+ * every transfer (curl says CURL_POLL_REMOVE) and comes out for the next
+ * one, and closing and re-creating the poll each time would cost an
+ * epoll_ctl DEL, an ADD and an ioctl per request. Any other socket curl
+ * shows us (its resolver's) is closed by curl without telling us, so its
+ * poll goes at CURL_POLL_REMOVE. The uv_poll_t is freed in its close
+ * callback, which may run after the fd is closed and even reused. */
 typedef struct sock_ctx {
     uv_poll_t poll;
     curl_socket_t fd;
     hk_http_t *http;
     struct sock_ctx *prev, *next;
+    int events; /* UV_READABLE | UV_WRITABLE being watched; 0: stopped */
+    int owned;  /* opened by on_open_socket: on_close_socket ends it */
+    int parked; /* curl has no transfer on it (an idle cached connection) */
 } sock_ctx_t;
 
 struct hk_http {
@@ -78,7 +92,14 @@ struct hk_http {
     uint32_t max_transfers;
 
     req_list_t urgent_queue, queue, running, done;
-    sock_ctx_t *socks; /* sockets being watched, for the teardown */
+    sock_ctx_t *socks;   /* sockets being watched, for the teardown */
+    sock_ctx_t **by_fd;  /* the same, by fd: curl forgets its own link at REMOVE */
+    size_t by_fd_len;
+
+    /* Easy handles of finished requests, their fixed options set: an easy
+     * handle costs a dozen allocations to create and as many setopts. */
+    CURL **pool;
+    size_t n_pool, pool_cap;
 
     int draining;       /* inside drain_done: do not re-enter */
     int closing, torn_down;
@@ -148,6 +169,8 @@ static void maybe_free(hk_http_t *http)
     void *arg = http->close_arg;
     free(http->ca_file);
     free(http->user_agent);
+    free(http->by_fd);
+    free(http->pool);
     free(http);
     curl_global_cleanup();
     if (cb) cb(arg);
@@ -169,6 +192,11 @@ static void on_sock_closed(uv_handle_t *h)
     maybe_free(http);
 }
 
+static sock_ctx_t *sock_find(hk_http_t *http, curl_socket_t fd)
+{
+    return fd >= 0 && (size_t)fd < http->by_fd_len ? http->by_fd[fd] : NULL;
+}
+
 static void sock_forget(hk_http_t *http, sock_ctx_t *ctx)
 {
     if (ctx->prev)
@@ -176,9 +204,51 @@ static void sock_forget(hk_http_t *http, sock_ctx_t *ctx)
     else
         http->socks = ctx->next;
     if (ctx->next) ctx->next->prev = ctx->prev;
-    uv_poll_stop(&ctx->poll);
+    if (sock_find(http, ctx->fd) == ctx) http->by_fd[ctx->fd] = NULL;
+    /* uv_close stops the poll now (libuv forgets the fd before it may be
+     * closed and reused); only the memory waits for the callback. */
     http->n_closing++;
     uv_close((uv_handle_t *)&ctx->poll, on_sock_closed);
+}
+
+static sock_ctx_t *sock_new(hk_http_t *http, curl_socket_t fd, int owned)
+{
+    if (fd < 0) return NULL;
+    if ((size_t)fd >= http->by_fd_len) {
+        size_t len = http->by_fd_len ? http->by_fd_len : 64;
+        while (len <= (size_t)fd) len *= 2;
+        sock_ctx_t **t = realloc(http->by_fd, len * sizeof *t);
+        if (!t) return NULL;
+        memset(t + http->by_fd_len, 0, (len - http->by_fd_len) * sizeof *t);
+        http->by_fd = t;
+        http->by_fd_len = len;
+    }
+    sock_ctx_t *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return NULL;
+    ctx->fd = fd;
+    ctx->http = http;
+    ctx->owned = owned;
+    if (uv_poll_init_socket(http->loop, &ctx->poll, fd) != 0) {
+        free(ctx);
+        return NULL;
+    }
+    ctx->next = http->socks;
+    if (http->socks) http->socks->prev = ctx;
+    http->socks = ctx;
+    http->by_fd[fd] = ctx;
+    return ctx;
+}
+
+static void on_poll(uv_poll_t *poll, int status, int events);
+
+/* Watches events on ctx; asking for what is watched already costs nothing
+ * (uv_poll_start would drop the fd from epoll and add it back). */
+static int sock_watch(sock_ctx_t *ctx, int events)
+{
+    if (events == ctx->events) return 0;
+    int rc = events ? uv_poll_start(&ctx->poll, events, on_poll) : uv_poll_stop(&ctx->poll);
+    ctx->events = rc == 0 ? events : 0;
+    return rc;
 }
 
 /* --- finishing requests --------------------------------------------------- */
@@ -202,10 +272,22 @@ static void finish(hk_http_request_t *r, hk_outcome_t outcome, int status, const
     r->result.body_truncated = r->body_truncated;
 }
 
+/* Keeps the easy handle of a finished request for the next one. Its
+ * per-request options (pointers into the freed request among them) are all
+ * set again before it runs again (setup_request). */
+static void easy_release(hk_http_t *http, CURL *easy)
+{
+    if (!easy) return;
+    if (!http->closing && http->n_pool < http->pool_cap) {
+        http->pool[http->n_pool++] = easy;
+        return;
+    }
+    curl_easy_cleanup(easy);
+}
+
 static void request_free(hk_http_request_t *r)
 {
-    if (r->easy) curl_easy_cleanup(r->easy);
-    curl_slist_free_all(r->headers);
+    easy_release(r->http, r->easy);
     free(r->body);
     free(r);
 }
@@ -293,6 +375,13 @@ static void on_poll(uv_poll_t *poll, int status, int events)
 {
     sock_ctx_t *ctx = container_of(poll, sock_ctx_t, poll);
     hk_http_t *http = ctx->http;
+    if (ctx->parked) {
+        /* An idle connection became readable: the receiver closed it (or
+         * sent what nobody asked for). curl finds that out when it next
+         * looks at the connection; until then, stop listening. */
+        sock_watch(ctx, 0);
+        return;
+    }
     int flags = 0;
     if (status < 0)
         flags = CURL_CSELECT_ERR;
@@ -327,55 +416,71 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
-/* CURLMOPT_SOCKETFUNCTION: one uv_poll_t per socket curl uses. */
+/* CURLMOPT_SOCKETFUNCTION: what curl wants to hear about a socket. */
 static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
     (void)easy;
+    (void)socketp;
     hk_http_t *http = userp;
-    sock_ctx_t *ctx = socketp;
+    sock_ctx_t *ctx = sock_find(http, fd);
 
     if (what == CURL_POLL_REMOVE) {
-        if (ctx) {
+        if (!ctx) return 0;
+        if (!ctx->owned) {
             /* Stop before curl closes the fd, so epoll never watches a stale fd. */
-            if (!http->torn_down) curl_multi_assign(http->multi, fd, NULL);
             sock_forget(http, ctx);
+            return 0;
         }
+        /* Back in curl's connection cache (or about to be closed, which
+         * on_close_socket hears of). The next transfer on it sends at once
+         * and then waits to read, so reading stays watched: no epoll_ctl
+         * either way. Writability would fire at once: that stops now. */
+        ctx->parked = 1;
+        if (ctx->events & UV_WRITABLE) sock_watch(ctx, 0);
         return 0;
     }
-    if (!ctx) {
-        ctx = calloc(1, sizeof *ctx);
-        if (!ctx) return -1;
-        ctx->fd = fd;
-        ctx->http = http;
-        if (uv_poll_init_socket(http->loop, &ctx->poll, fd) != 0) {
-            free(ctx);
-            return -1;
-        }
-        ctx->next = http->socks;
-        if (http->socks) http->socks->prev = ctx;
-        http->socks = ctx;
-        curl_multi_assign(http->multi, fd, ctx);
-    }
+    if (http->torn_down) return 0;
+    if (!ctx && !(ctx = sock_new(http, fd, 0))) return -1;
+    ctx->parked = 0;
     int events = 0;
     if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= UV_READABLE;
     if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= UV_WRITABLE;
-    if (!events) return uv_poll_stop(&ctx->poll) == 0 ? 0 : -1; /* CURL_POLL_NONE */
-    return uv_poll_start(&ctx->poll, events, on_poll) == 0 ? 0 : -1;
+    return sock_watch(ctx, events) == 0 ? 0 : -1; /* no events: CURL_POLL_NONE */
 }
 
 /* CURLOPT_OPENSOCKETFUNCTION: the one place that sees the resolved address
- * before a connect, so the outbound policy is enforced here. */
+ * before a connect, so the outbound policy is enforced here. The socket's
+ * poll is made here too and lives as long as the socket. */
 static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose,
                                     struct curl_sockaddr *address)
 {
     hk_http_request_t *r = clientp;
+    hk_http_t *http = r->http;
     if (purpose != CURLSOCKTYPE_IPCXN) return CURL_SOCKET_BAD;
-    if (hk_policy_check(&r->http->policy, &address->addr, address->addrlen) != 0) {
+    if (hk_policy_check(&http->policy, &address->addr, address->addrlen) != 0) {
         r->refused = 1;
         hk_policy_addr_text(&address->addr, r->refused_addr);
         return CURL_SOCKET_BAD;
     }
-    return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+    curl_socket_t fd = socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+    if (fd == CURL_SOCKET_BAD) return fd;
+    if (!sock_new(http, fd, 1)) {
+        close(fd);
+        return CURL_SOCKET_BAD;
+    }
+    return fd;
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION: the end of a socket on_open_socket made.
+ * Its poll goes first, so that libuv never watches a closed (or reused)
+ * fd number. curl keeps this callback with the connection, which may
+ * outlive the request: its data is the hk_http_t. */
+static int on_close_socket(void *clientp, curl_socket_t fd)
+{
+    hk_http_t *http = clientp;
+    sock_ctx_t *ctx = sock_find(http, fd);
+    if (ctx) sock_forget(http, ctx);
+    return close(fd);
 }
 
 /* CURLOPT_WRITEFUNCTION: keep the first body_keep bytes, swallow the rest so
@@ -446,6 +551,7 @@ static void on_idle(uv_idle_t *idle)
     /* Teardown, from the loop rather than from hk_http_close, which may run
      * inside a callback with curl state still on the stack above it. */
     http->torn_down = 1;
+    while (http->n_pool) curl_easy_cleanup(http->pool[--http->n_pool]);
     curl_multi_cleanup(http->multi);
     http->multi = NULL;
     while (http->socks) sock_forget(http, http->socks);
@@ -454,43 +560,62 @@ static void on_idle(uv_idle_t *idle)
     uv_close((uv_handle_t *)&http->idle, on_handle_closed);
 }
 
-static int set_headers(hk_http_request_t *r, const hk_http_req_t *req)
+/* curl would send "Expect: 100-continue" for a large body and wait a
+ * second for an interim answer most receivers never send. */
+static const char no_expect[] = "Expect:";
+
+/* Room set_headers needs after the request: the list nodes and the lines.
+ * Returns 0 or HK_EINVAL (a bad header). */
+static int headers_size(const hk_http_req_t *req, size_t *size)
 {
+    size_t n = (req->n_headers + 1) * sizeof(struct curl_slist) + sizeof no_expect;
     for (size_t i = 0; i < req->n_headers; i++) {
         const char *name = req->headers[i].name, *value = req->headers[i].value;
         if (!name || !*name || !value) return HK_EINVAL;
         if (strpbrk(name, ":\r\n \t") || strpbrk(value, "\r\n")) return HK_EINVAL;
-        size_t len = strlen(name) + strlen(value) + 3;
-        char *line = malloc(len);
-        if (!line) return HK_ENOMEM;
-        /* curl sends "name;" as an empty header; "name:" would remove it. */
-        if (*value)
-            snprintf(line, len, "%s: %s", name, value);
-        else
-            snprintf(line, len, "%s;", name);
-        struct curl_slist *l = curl_slist_append(r->headers, line);
-        free(line);
-        if (!l) return HK_ENOMEM;
-        r->headers = l;
+        n += strlen(name) + strlen(value) + 3;
     }
-    /* curl would send "Expect: 100-continue" for a large body and wait a
-     * second for an interim answer most receivers never send. */
-    struct curl_slist *l = curl_slist_append(r->headers, "Expect:");
-    if (!l) return HK_ENOMEM;
-    r->headers = l;
+    *size = n;
     return 0;
 }
 
-static int setup_easy(hk_http_request_t *r, const hk_http_req_t *req)
+/* Lays the header list out in mem (headers_size bytes): one allocation with
+ * the request rather than one per line and per node. */
+static void set_headers(hk_http_request_t *r, const hk_http_req_t *req, char *mem)
 {
-    hk_http_t *http = r->http;
-    CURL *e = r->easy;
+    struct curl_slist *nodes = (struct curl_slist *)mem;
+    char *text = mem + (req->n_headers + 1) * sizeof *nodes;
+    for (size_t i = 0; i < req->n_headers; i++) {
+        const char *name = req->headers[i].name, *value = req->headers[i].value;
+        size_t nl = strlen(name), vl = strlen(value);
+        nodes[i].data = text;
+        nodes[i].next = &nodes[i + 1];
+        memcpy(text, name, nl);
+        text += nl;
+        /* curl sends "name;" as an empty header; "name:" would remove it. */
+        if (vl) {
+            memcpy(text, ": ", 2);
+            memcpy(text + 2, value, vl);
+            text += 2 + vl;
+        } else {
+            *text++ = ';';
+        }
+        *text++ = '\0';
+    }
+    memcpy(text, no_expect, sizeof no_expect);
+    nodes[req->n_headers].data = text;
+    nodes[req->n_headers].next = NULL;
+    r->headers = nodes;
+}
+
+/* A new easy handle with the options every request shares. */
+static CURL *easy_new(hk_http_t *http)
+{
+    CURL *e = curl_easy_init();
+    if (!e) return NULL;
     int ok = 1;
 #define SET(opt, val) ok = ok && curl_easy_setopt(e, opt, val) == CURLE_OK
-    SET(CURLOPT_PRIVATE, (void *)r);
-    SET(CURLOPT_URL, req->url);
     SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_ERRORBUFFER, r->curl_error);
 #if LIBCURL_VERSION_NUM >= 0x075500
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
 #else
@@ -500,17 +625,38 @@ static int setup_easy(hk_http_request_t *r, const hk_http_req_t *req)
     /* The policy must judge the receiver's address, never a proxy's. */
     SET(CURLOPT_PROXY, "");
     SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    SET(CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
     SET(CURLOPT_SSL_VERIFYPEER, 1L);
     SET(CURLOPT_SSL_VERIFYHOST, 2L);
     if (http->ca_file) SET(CURLOPT_CAINFO, http->ca_file);
     if (http->user_agent) SET(CURLOPT_USERAGENT, http->user_agent);
     SET(CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
-    SET(CURLOPT_OPENSOCKETDATA, (void *)r);
+    SET(CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+    SET(CURLOPT_CLOSESOCKETDATA, (void *)http);
     SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_POST, 1L);
+#undef SET
+    if (!ok) {
+        curl_easy_cleanup(e);
+        return NULL;
+    }
+    return e;
+}
+
+/* The options of this request, on a new or a pooled easy handle. Every
+ * option a request sets is set here each time, so nothing of the handle's
+ * last request remains. */
+static int setup_request(hk_http_request_t *r, const hk_http_req_t *req)
+{
+    CURL *e = r->easy;
+    int ok = 1;
+#define SET(opt, val) ok = ok && curl_easy_setopt(e, opt, val) == CURLE_OK
+    SET(CURLOPT_PRIVATE, (void *)r);
+    SET(CURLOPT_URL, req->url);
+    SET(CURLOPT_ERRORBUFFER, r->curl_error);
+    SET(CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
+    SET(CURLOPT_OPENSOCKETDATA, (void *)r);
     SET(CURLOPT_WRITEDATA, (void *)r);
     SET(CURLOPT_HTTPHEADER, r->headers);
-    SET(CURLOPT_POST, 1L);
     SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
     if (req->body_borrowed || req->body_len == 0)
         SET(CURLOPT_POSTFIELDS, req->body_len ? (const char *)req->body : "");
@@ -528,9 +674,12 @@ int hk_http_request_start(hk_http_t *http, const hk_http_req_t *req, hk_http_cb 
         req->timeout_ms > MAX_TIMEOUT_MS || (req->body_len && !req->body))
         return HK_EINVAL;
 
-    int rc = HK_ENOMEM;
-    hk_http_request_t *r = calloc(1, sizeof *r);
+    size_t hsize;
+    int rc = headers_size(req, &hsize);
+    if (rc) return rc;
+    hk_http_request_t *r = malloc(sizeof *r + hsize);
     if (!r) return HK_ENOMEM;
+    memset(r, 0, sizeof *r);
     r->http = http;
     r->cb = cb;
     r->arg = arg;
@@ -538,10 +687,11 @@ int hk_http_request_start(hk_http_t *http, const hk_http_req_t *req, hk_http_cb 
     r->body_keep = req->max_body_keep;
     r->state = REQ_QUEUED;
     r->result.retry_after_s = -1;
-    r->easy = curl_easy_init();
+    set_headers(r, req, (char *)(r + 1));
+    r->easy = http->n_pool ? http->pool[--http->n_pool] : easy_new(http);
+    rc = HK_ENOMEM;
     if (!r->easy) goto fail;
-    if ((rc = set_headers(r, req)) != 0) goto fail;
-    if ((rc = setup_easy(r, req)) != 0) goto fail;
+    if ((rc = setup_request(r, req)) != 0) goto fail;
 
     list_push(list_of(http, r), r);
     if (out) *out = r;
@@ -587,6 +737,10 @@ int hk_http_new(uv_loop_t *loop, const hk_http_opts_t *opts, hk_http_t **out)
         hk_policy_init(&http->policy);
     if (opts->ca_file && !(http->ca_file = strdup(opts->ca_file))) goto nomem;
     if (opts->user_agent && !(http->user_agent = strdup(opts->user_agent))) goto nomem;
+    /* As many idle easy handles as transfers may run: a steady stream of
+     * requests then creates none. */
+    http->pool_cap = http->max_transfers < POOL_MAX ? http->max_transfers : POOL_MAX;
+    if (!(http->pool = calloc(http->pool_cap, sizeof *http->pool))) goto nomem;
     http->multi = curl_multi_init();
     if (!http->multi) goto nomem;
 
@@ -609,6 +763,7 @@ int hk_http_new(uv_loop_t *loop, const hk_http_opts_t *opts, hk_http_t **out)
     return 0;
 nomem:
     if (http) {
+        free(http->pool);
         free(http->ca_file);
         free(http->user_agent);
         free(http);

@@ -592,6 +592,31 @@ TEST(body_kept_up_to_limit)
     CHECK_INT(fx_close(&fx), 0);
 }
 
+TEST(receiver_closes_idle_connections)
+{
+    /* A kept-alive connection keeps its poll while idle; the receiver
+     * closing it must neither spin the loop nor confuse the next socket,
+     * which usually gets the same fd number while the old poll is still
+     * closing. Over many rounds, and with requests starting both right
+     * after the close and after the loop has seen the close. */
+    fx_t fx;
+    CHECK_INT(fx_open(&fx, NULL), 0);
+    got_t g[12] = {{0}};
+    int idle = 0;
+    for (int i = 0; i < 12; i++) {
+        CHECK_INT(post(&fx, "/ok", 2000, 64, &g[i]), 0);
+        CHECK_INT(run_until(&fx, &g[i].calls, 1, 5000), 0);
+        CHECK_INT(g[i].res.outcome, HK_OUTCOME_SUCCEEDED);
+        CHECK_INT(fx.srv.accepted, i + 1);
+        for (int k = 0; k < MAX_CONNS; k++)
+            if (fx.srv.conns[k]) conn_close(fx.srv.conns[k]);
+        if (i % 2) run_until(&fx, &idle, 1, 30);
+    }
+    CHECK_INT(fx.srv.requests, 12);
+    CHECK_INT(hk_http_pending(fx.http), 0);
+    CHECK_INT(fx_close(&fx), 0);
+}
+
 TEST(max_transfers_queue)
 {
     fx_t fx;

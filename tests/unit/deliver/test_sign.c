@@ -107,6 +107,61 @@ TEST(jwt_golden)
     CHECK(same);
 }
 
+TEST(jwt_encoding_every_length)
+{
+    /* sign.c encodes with its own base64url; libsodium's (hk_crypto_b64url)
+     * is the reference here. Names of 1..9 bytes put the claims' length on
+     * every remainder of 3, and the token is rebuilt from its parts. */
+    CHECK_INT(hk_crypto_init(), 0);
+    hk_sign_key_t key;
+    CHECK_INT(hk_sign_key(VECTOR_SECRET, &key), 0);
+    char name[16] = "";
+    for (int n = 1; n <= 9; n++) {
+        name[n - 1] = (char)('a' + n);
+        name[n] = '\0';
+        hk_sign_claims_t c = {.webhook_name = name, .url = "u", .event_id = "e", .iat = 7};
+        char *jwt = NULL;
+        CHECK_INT(hk_sign_jwt(&key, &c, (const uint8_t *)"x", 1, &jwt), 0);
+        uint8_t digest[32], mac[32];
+        char d64[64], claims[512], want[1024], c64[700], m64[64];
+        hk_crypto_sha256((const uint8_t *)"x", 1, digest);
+        hk_crypto_b64url(digest, sizeof digest, d64);
+        snprintf(claims, sizeof claims,
+                 "{\"iss\":\"hookd\",\"sub\":\"%s\",\"aud\":\"u\",\"iat\":7,\"exp\":307,"
+                 "\"jti\":\"e\",\"body_sha256\":\"%s\"}",
+                 name, d64);
+        hk_crypto_b64url((const uint8_t *)claims, strlen(claims), c64);
+        snprintf(want, sizeof want, "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.%s", c64);
+        const uint8_t *parts[] = {(const uint8_t *)want};
+        size_t lens[] = {strlen(want)};
+        hk_crypto_hmac_sha256(key.bytes, key.len, parts, lens, 1, mac);
+        hk_crypto_b64url(mac, sizeof mac, m64);
+        strcat(want, ".");
+        strcat(want, m64);
+        int same = strcmp(jwt, want) == 0;
+        if (!same) fprintf(stderr, "  n=%d got %s\n  want %s\n", n, jwt, want);
+        free(jwt);
+        CHECK(same);
+    }
+    /* The signature's standard alphabet with padding, against libsodium's. */
+    for (int n = 0; n < 40; n++) {
+        char body[64], sig[HK_SIGN_SIGNATURE_MAX], want[64];
+        memset(body, 0xff - n, sizeof body);
+        hk_sign_signature(&key, "id", n, (const uint8_t *)body, (size_t)n, sig);
+        char ts[16];
+        snprintf(ts, sizeof ts, "%d", n);
+        const uint8_t *parts[] = {(const uint8_t *)"id.", (const uint8_t *)ts,
+                                  (const uint8_t *)".", (const uint8_t *)body};
+        size_t lens[] = {3, strlen(ts), 1, (size_t)n};
+        uint8_t mac[32];
+        hk_crypto_hmac_sha256(key.bytes, key.len, parts, lens, 4, mac);
+        memcpy(want, "v1,", 3);
+        hk_crypto_b64(mac, sizeof mac, want + 3);
+        CHECK_STR(sig, want);
+    }
+    hk_sign_key_wipe(&key);
+}
+
 TEST(attempt_headers)
 {
     CHECK_INT(hk_crypto_init(), 0);

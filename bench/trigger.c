@@ -1,8 +1,10 @@
 /* trigger.c -- TriggerEvent figures: durable accept rate, sync overhead, matching cost, delivery rate
  *
- * usage: bench_trigger MODE [--url URL] [--seconds S] [--callers N] [--events N] [--webhooks N]
- *   accept   async TriggerEvent answers/s with --callers threads (1 call each in flight),
- *            each on its own connection; every answer means the deliveries are fsynced
+ * usage: bench_trigger MODE [--url URL] [--seconds S] [--callers N] [--inflight N] [--events N]
+ *                          [--webhooks N]
+ *   accept   async TriggerEvent answers/s with --callers threads, each on its own connection
+ *            with --inflight calls in flight (default 1); every answer means the deliveries
+ *            are fsynced
  *   fsync    the same number of events written one synced store transaction each
  *            (hk_store directly, no RPC): what group commit is measured against
  *   sync     TriggerEvent round trip to one synchronous webhook at URL, beside plain
@@ -29,7 +31,7 @@
 
 static const char *socket_path, *url = "http://127.0.0.1:18080/hook", *status_url;
 static double seconds = 3;
-static int callers = 1;
+static int callers = 1, inflight = 1;
 static long events = 20000, webhooks = 100000;
 
 static hk_client_t *open_client(void)
@@ -60,23 +62,34 @@ static void create(hk_client_t *c, const char *name, const char *action, const c
     protobuf_c_message_free_unpacked(&wh->base, NULL);
 }
 
-static int trigger(hk_client_t *c, const char *action)
+static void event_request(Hookd__V1__TriggerEventRequest *req, const char *action)
 {
     static const char payload[] = "{\"account\":{\"id\":42,\"name\":\"Grand Hall\"}}";
-    Hookd__V1__TriggerEventRequest req = HOOKD__V1__TRIGGER_EVENT_REQUEST__INIT;
-    Hookd__V1__TriggerEventResponse *resp = NULL;
-    req.application = HOOKD__V1__APPLICATION__APPLICATION_ENTERPRISE;
-    req.trigger_action = (char *)action;
-    req.payload.data = (uint8_t *)payload;
-    req.payload.len = sizeof payload - 1;
-    req.origin = HOOKD__V1__ORIGIN__ORIGIN_USER;
-    int rc = hk_client_trigger_event(c, &req, 30000, &resp);
-    if (rc != 0) return rc;
+    hookd__v1__trigger_event_request__init(req);
+    req->application = HOOKD__V1__APPLICATION__APPLICATION_ENTERPRISE;
+    req->trigger_action = (char *)action;
+    req->payload.data = (uint8_t *)payload;
+    req->payload.len = sizeof payload - 1;
+    req->origin = HOOKD__V1__ORIGIN__ORIGIN_USER;
+}
+
+/* 0 when the event was taken and every synchronous webhook succeeded. */
+static int event_ok(Hookd__V1__TriggerEventResponse *resp)
+{
     int ok = 1;
     for (size_t i = 0; i < resp->n_results; i++)
         if (resp->results[i]->outcome != HOOKD__V1__OUTCOME__OUTCOME_SUCCEEDED) ok = 0;
     protobuf_c_message_free_unpacked(&resp->base, NULL);
     return ok ? 0 : -1;
+}
+
+static int trigger(hk_client_t *c, const char *action)
+{
+    Hookd__V1__TriggerEventRequest req;
+    Hookd__V1__TriggerEventResponse *resp = NULL;
+    event_request(&req, action);
+    int rc = hk_client_trigger_event(c, &req, 30000, &resp);
+    return rc != 0 ? rc : event_ok(resp);
 }
 
 /* ---- callers: threads, each with its own connection ------------------------ */
@@ -90,9 +103,50 @@ typedef struct {
     hk_bench_lat_t lat;
 } caller_t;
 
+#define MAX_INFLIGHT 256
+
+/* inflight calls on the caller's one connection: the oldest is awaited,
+ * then replaced, so the connection always has that many in flight. */
+static void *caller_pipelined(caller_t *c)
+{
+    hk_client_call_t *ring[MAX_INFLIGHT] = {0};
+    uint64_t started[MAX_INFLIGHT];
+    Hookd__V1__TriggerEventRequest req;
+    long sent = 0;
+    event_request(&req, "AccountUpdated");
+    for (int i = 0;; i = (i + 1) % inflight) {
+        if (ring[i]) {
+            if (hk_client_wait(c->client, ring[i]) == 0) {
+                ProtobufCMessage *resp = hk_client_call_take_response(ring[i]);
+                if (!resp || event_ok((Hookd__V1__TriggerEventResponse *)resp) != 0) c->errors++;
+            } else {
+                c->errors++;
+            }
+            hk_bench_lat_add(&c->lat, hk_bench_now_ns() - started[i]);
+            hk_client_call_free(ring[i]);
+            ring[i] = NULL;
+            c->done++;
+        }
+        int more = c->quota < 0 ? hk_bench_now_ns() < c->until_ns : sent < c->quota;
+        if (more) {
+            started[i] = hk_bench_now_ns();
+            if (hk_client_call_start(c->client, &hookd__v1__webhooks__descriptor, "TriggerEvent",
+                                     &req.base, 30000, &ring[i]) != 0)
+                die_status(c->client, "TriggerEvent");
+            sent++;
+        }
+        int any = 0;
+        for (int j = 0; j < inflight; j++)
+            any |= ring[j] != NULL;
+        if (!more && !any) break;
+    }
+    return NULL;
+}
+
 static void *caller_main(void *arg)
 {
     caller_t *c = arg;
+    if (inflight > 1) return caller_pipelined(c);
     while (c->quota < 0 ? hk_bench_now_ns() < c->until_ns : c->done < c->quota) {
         uint64_t t = hk_bench_now_ns();
         if (trigger(c->client, "AccountUpdated") != 0) c->errors++;
@@ -125,10 +179,15 @@ static double run_callers(int n, long total, const char *label)
         hk_client_close(cs[i].client);
     }
     double elapsed = (double)(hk_bench_now_ns() - t0) / 1e9, rate = (double)done / elapsed;
-    printf("%-28s callers %-3d %9.0f events/s  p50 %8.1f us  p99 %8.1f us  (%ld events, %ld "
+    char who[32];
+    if (inflight > 1)
+        snprintf(who, sizeof who, "%dx%d", n, inflight);
+    else
+        snprintf(who, sizeof who, "%d", n);
+    printf("%-28s callers %-5s %9.0f events/s  p50 %8.1f us  p99 %8.1f us  (%ld events, %ld "
            "errors)\n",
-           label, n, rate, hk_bench_lat_quantile_us(&all, .5), hk_bench_lat_quantile_us(&all, .99),
-           done, errors);
+           label, who, rate, hk_bench_lat_quantile_us(&all, .5),
+           hk_bench_lat_quantile_us(&all, .99), done, errors);
     fflush(stdout);
     hk_bench_lat_free(&all);
     return rate;
@@ -315,7 +374,8 @@ int main(int argc, char **argv)
         {"url", required_argument, NULL, 'u'},     {"seconds", required_argument, NULL, 't'},
         {"callers", required_argument, NULL, 'c'}, {"events", required_argument, NULL, 'n'},
         {"webhooks", required_argument, NULL, 'w'}, {"set", required_argument, NULL, 'o'},
-        {"status-url", required_argument, NULL, 'S'}, {0}};
+        {"status-url", required_argument, NULL, 'S'}, {"inflight", required_argument, NULL, 'i'},
+        {0}};
     const char *sets[32] = {0};
     int n_sets = 0, c;
     if (argc < 2) goto usage;
@@ -326,6 +386,7 @@ int main(int argc, char **argv)
         case 'u': url = optarg; break;
         case 't': seconds = atof(optarg); break;
         case 'c': callers = atoi(optarg); break;
+        case 'i': inflight = atoi(optarg); break;
         case 'n': events = atol(optarg); break;
         case 'w': webhooks = atol(optarg); break;
         case 'S': status_url = optarg; break;
@@ -335,7 +396,8 @@ int main(int argc, char **argv)
         default: goto usage;
         }
     }
-    if (callers < 1 || callers > MAX_CALLERS) goto usage;
+    if (callers < 1 || callers > MAX_CALLERS || inflight < 1 || inflight > MAX_INFLIGHT)
+        goto usage;
     if (strcmp(mode, "fsync") == 0) {
         mode_fsync();
         return 0;
@@ -358,6 +420,7 @@ int main(int argc, char **argv)
     return 0;
 usage:
     fprintf(stderr, "usage: bench_trigger accept|fsync|sync|match|deliver [--url URL] [--seconds S] "
-                    "[--callers N] [--events N] [--webhooks N] [--status-url URL] [--set K=V]\n");
+                    "[--callers N] [--inflight N] [--events N] [--webhooks N] [--status-url URL] "
+                    "[--set K=V]\n");
     return 2;
 }

@@ -9,6 +9,14 @@
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
+/* How long writes nobody waits for may stay committed but not synced: what
+ * they hold (attempt results, taken due entries, logged sync deliveries) is
+ * owed to no caller, and a machine crash that loses it only makes a
+ * delivery run again (at least once). Meanwhile they ride along with the
+ * next caller's sync instead of costing one of their own, which a caller
+ * arriving during it would have to wait out (two syncs per event). */
+#define LAZY_MS 50
+
 typedef struct {
     hk_commit_waiter_t *head, *tail;
 } wlist_t;
@@ -18,8 +26,11 @@ struct hk_commit {
     hk_store_t *store;
     uv_check_t check; /* end of an iteration: commit, start a sync, answer */
     uv_idle_t idle;   /* keeps poll from sleeping while there is work for check */
+    uv_timer_t lazy;  /* commits and syncs what nobody waits for, LAZY_MS on */
     uv_work_t work;   /* the sync on the threadpool */
     int active;       /* check and idle are started */
+    int lazy_armed;   /* the lazy timer runs */
+    int lazy_due;     /* it fired: commit and sync even with nobody waiting */
 
     uint64_t last_gen;      /* the newest batch the store told of */
     uint64_t committed_gen; /* the newest batch committed */
@@ -65,6 +76,7 @@ static void wl_remove(wlist_t *l, hk_commit_waiter_t *w)
 }
 
 static void on_check(uv_check_t *check);
+static void on_lazy(uv_timer_t *timer);
 static void on_idle(uv_idle_t *idle)
 {
     (void)idle; /* only here so that poll does not block; check does the work */
@@ -119,6 +131,9 @@ int hk_commit_new(uv_loop_t *loop, hk_store_t *store, hk_commit_t **out)
     c->store = store;
     uv_check_init(loop, &c->check);
     uv_idle_init(loop, &c->idle);
+    uv_timer_init(loop, &c->lazy);
+    /* The loop's life is not this timer's business: close syncs the rest. */
+    uv_unref((uv_handle_t *)&c->lazy);
     c->work.data = c;
     hk_outbox_set_hook(store, on_outbox, c);
     *out = c;
@@ -197,44 +212,56 @@ static void sync_done(uv_work_t *work, int status)
 
 static void finish_close(hk_commit_t *c);
 
+/* Starts a sync of everything committed (the loop must not have one
+ * running). */
+static void sync_start(hk_commit_t *c)
+{
+    c->sync_gen = c->committed_gen;
+    c->sync_err = 0;
+    c->stats.syncs++;
+    if (uv_queue_work(c->loop, &c->work, sync_work, sync_done) == 0) {
+        c->syncing = 1;
+        return;
+    }
+    /* No threadpool: sync here rather than not at all. */
+    c->sync_err = hk_store_sync(c->store);
+    if (c->sync_err) {
+        settle(c, c->sync_gen, c->sync_err);
+    } else {
+        c->durable_gen = c->sync_gen;
+        settle(c, c->durable_gen, 0);
+    }
+}
+
 /* One round: commit the open batch unless a sync runs (then the batch keeps
- * gathering), start a sync for what is committed, answer who can be. */
+ * gathering); when somebody waits (or the lazy timer fired), start a sync
+ * for everything committed; answer who can be. Writes nobody waits for are
+ * committed at once (a killed process loses nothing of them) but synced
+ * with the next caller's sync, or the lazy timer's: a caller then never
+ * waits behind a sync it has no part in. */
 static void step(hk_commit_t *c)
 {
-    if (!c->syncing && hk_outbox_batch_gen(c->store)) hk_outbox_batch_commit(c->store);
-    if (!c->syncing && c->committed_gen > c->durable_gen) {
-        c->sync_gen = c->committed_gen;
-        c->sync_err = 0;
-        if (uv_queue_work(c->loop, &c->work, sync_work, sync_done) == 0) {
-            c->syncing = 1;
-            c->stats.syncs++;
-        } else {
-            /* No threadpool: sync here rather than not at all. */
-            c->sync_err = hk_store_sync(c->store);
-            c->stats.syncs++;
-            if (c->sync_err) {
-                settle(c, c->sync_gen, c->sync_err);
-            } else {
-                c->durable_gen = c->sync_gen;
-                settle(c, c->durable_gen, 0);
-            }
-        }
+    if (!c->syncing) {
+        if (hk_outbox_batch_gen(c->store)) hk_outbox_batch_commit(c->store);
+        if (c->committed_gen > c->durable_gen && (c->waiting.head || c->lazy_due)) sync_start(c);
+        c->lazy_due = 0;
     }
+    answer(c, &c->ready);
     if (c->notify) {
         c->notify = 0;
         if (c->listener) c->listener(c->listener_arg);
     }
-    answer(c, &c->ready);
     if (c->closing) {
         finish_close(c);
         return;
     }
-    /* Callbacks may have written: their batch is the next round's. The
+    /* Callbacks may have written and waited: the next round is theirs. The
      * loop may sleep only when nothing is left for check to do but wait
-     * for the sync (whose completion wakes it). */
-    int work_left =
-        c->ready.head || c->notify ||
-        (!c->syncing && (hk_outbox_batch_gen(c->store) || c->committed_gen > c->durable_gen));
+     * for the sync (whose completion wakes it) or the lazy timer. */
+    int unsynced = hk_outbox_batch_gen(c->store) || c->committed_gen > c->durable_gen;
+    int work_left = c->ready.head || c->notify ||
+                    (!c->syncing && (hk_outbox_batch_gen(c->store) ||
+                                     (c->committed_gen > c->durable_gen && c->waiting.head)));
     if (!work_left && c->active) {
         c->active = 0;
         uv_check_stop(&c->check);
@@ -242,6 +269,21 @@ static void step(hk_commit_t *c)
     } else if (work_left) {
         wake(c);
     }
+    if (unsynced && !c->lazy_armed) {
+        c->lazy_armed = 1;
+        uv_timer_start(&c->lazy, on_lazy, LAZY_MS, 0);
+    } else if (!unsynced && c->lazy_armed) {
+        c->lazy_armed = 0;
+        uv_timer_stop(&c->lazy);
+    }
+}
+
+static void on_lazy(uv_timer_t *timer)
+{
+    hk_commit_t *c = container_of(timer, hk_commit_t, lazy);
+    c->lazy_armed = 0;
+    c->lazy_due = 1;
+    step(c);
 }
 
 static void on_check(uv_check_t *check)
@@ -276,10 +318,11 @@ static void finish_close(hk_commit_t *c)
     answer(c, &c->ready);
     hk_outbox_set_hook(c->store, NULL, NULL);
     c->active = 0;
-    c->closed_handles = 2;
-    c->check.data = c->idle.data = c;
+    c->closed_handles = 3;
+    c->check.data = c->idle.data = c->lazy.data = c;
     uv_close((uv_handle_t *)&c->check, on_closed);
     uv_close((uv_handle_t *)&c->idle, on_closed);
+    uv_close((uv_handle_t *)&c->lazy, on_closed);
 }
 
 void hk_commit_close(hk_commit_t *c, void (*cb)(void *arg), void *arg)

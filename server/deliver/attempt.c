@@ -23,14 +23,18 @@ int hk_attempt_start(hk_http_t *http, const hk_attempt_req_t *req, hk_http_cb cb
     int err;
 
     if (!wh || !req->event_id || wh->timeout_seconds == 0) return HK_EINVAL;
-    if ((err = hk_sign_key(wh->secret_key, &key))) return err;
+    const hk_sign_key_t *k = req->key;
+    if (!k) {
+        if ((err = hk_sign_key(wh->secret_key, &key))) return err;
+        k = &key;
+    }
     hk_sign_claims_t claims = {
         .webhook_name = wh->name,
         .url = wh->url,
         .event_id = req->event_id,
     };
-    err = hk_sign_attempt(&key, &claims, (int64_t)time(NULL), req->body, req->body_len, &signed_);
-    hk_sign_key_wipe(&key);
+    err = hk_sign_attempt(k, &claims, (int64_t)time(NULL), req->body, req->body_len, &signed_);
+    if (k == &key) hk_sign_key_wipe(&key);
     if (err) goto out;
 
     hk_http_header_t headers[] = {

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "deliver/http.h"
+#include "deliver/sign.h"
 #include "store/outbox.h"
 #include "store/store.h"
 
@@ -14,6 +15,9 @@
 
 typedef struct {
     const hk_webhook_t *webhook; /* url, name, secret_key, timeout_seconds (read now) */
+    /* The key of webhook->secret_key (hk_sign_key) when the caller keeps it
+     * between attempts; NULL: derived here. */
+    const hk_sign_key_t *key;
     const char *event_id;        /* webhook-id and the JWT's jti */
     /* The notification body. Borrowed: it must stay valid and unchanged until
      * the callback has run (one body may serve every webhook of an event). */

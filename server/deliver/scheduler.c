@@ -21,6 +21,7 @@
 #define PRUNE_BUSY_MS 10 /* while pruning finds more, in chunks */
 #define PRUNE_IDLE_MS 10000
 #define PRUNE_BUDGET 256
+#define WEBHOOK_CACHE 64 /* decoded webhooks kept, by id modulo this */
 
 typedef struct flight {
     hk_scheduler_t *s;
@@ -28,12 +29,26 @@ typedef struct flight {
     uint64_t id;
     unsigned attempts; /* attempts made before this one */
     int64_t start_ms;
-    hk_webhook_t *webhook;
+    uint64_t webhook_id;
     char *event_id;
     uint8_t *body;
     size_t body_len;
     hk_http_request_t *req;
 } flight_t;
+
+/* A webhook as its attempts need it: decoded, its secret opened and its
+ * signing key derived once rather than for every delivery. An entry is
+ * used only while the stored record is byte for byte the one it was read
+ * from (hk_outbox_webhook_unchanged), so an update or a delete shows at
+ * once. */
+typedef struct {
+    uint64_t id; /* 0: empty */
+    uint8_t *stamp;
+    size_t stamp_len;
+    hk_webhook_t *webhook;
+    hk_sign_key_t key;
+    int key_ok; /* the secret gave a key (else hk_attempt_start says why) */
+} wh_entry_t;
 
 struct hk_scheduler {
     uv_loop_t *loop;
@@ -48,6 +63,7 @@ struct hk_scheduler {
     uv_timer_t prune;
     flight_t *buckets[BUCKETS];
     size_t n_flight;
+    wh_entry_t webhooks[WEBHOOK_CACHE];
     uint64_t failures_seen; /* hk_outbox_batch_failures at the last pick */
     int started, stopping, closing, handles;
     void (*close_cb)(void *arg);
@@ -125,10 +141,39 @@ static void flight_remove(hk_scheduler_t *s, flight_t *f)
 static void flight_free(flight_t *f)
 {
     if (!f) return;
-    hk_webhook_free(f->webhook);
     free(f->event_id);
     free(f->body);
     free(f);
+}
+
+/* ---- webhooks ------------------------------------------------------------------------- */
+
+static void wh_entry_clear(wh_entry_t *e)
+{
+    hk_webhook_free(e->webhook);
+    free(e->stamp);
+    hk_sign_key_wipe(&e->key);
+    memset(e, 0, sizeof *e);
+}
+
+/* Webhook id, from the cache when the stored record has not changed.
+ * NULL when it is gone or cannot be read. */
+static const wh_entry_t *webhook_of(hk_scheduler_t *s, uint64_t id)
+{
+    wh_entry_t *e = &s->webhooks[id % WEBHOOK_CACHE];
+    if (e->id == id && hk_outbox_webhook_unchanged(s->store, id, e->stamp, e->stamp_len) == 1)
+        return e;
+    wh_entry_clear(e);
+    /* Stamp and record in a row, with no write between: the stamp is of
+     * exactly this record. */
+    if (hk_outbox_webhook_stamp(s->store, id, &e->stamp, &e->stamp_len) != 0 ||
+        hk_store_webhook_get(s->store, id, &e->webhook) != 0) {
+        wh_entry_clear(e);
+        return NULL;
+    }
+    e->key_ok = hk_sign_key(e->webhook->secret_key, &e->key) == 0;
+    e->id = id;
+    return e;
 }
 
 /* ---- timers ----------------------------------------------------------------------------- */
@@ -193,7 +238,7 @@ static void conclude(hk_scheduler_t *s, flight_t *f, const hk_attempt_t *a, long
     hk_log(
         state == HK_DELIVERY_SUCCEEDED ? HK_LOG_DEBUG : HK_LOG_INFO, "attempt",
         "delivery=%llu webhook=%llu attempt=%u outcome=%s status=%d ms=%u next_in_ms=%lld%s%s%s%s",
-        (unsigned long long)f->id, (unsigned long long)f->webhook->id, f->attempts + 1,
+        (unsigned long long)f->id, (unsigned long long)f->webhook_id, f->attempts + 1,
         hk_outcome_name((hk_outcome_t)a->outcome), status, a->duration_ms,
         state == HK_DELIVERY_PENDING ? (long long)delay : -1LL,
         a->error && *a->error ? " error=" : "",
@@ -201,7 +246,7 @@ static void conclude(hk_scheduler_t *s, flight_t *f, const hk_attempt_t *a, long
         err ? " record_error=" : "", err ? hk_strerror(err) : "");
     /* 410 Gone: the receiver says the endpoint is no more. The webhook stops
      * matching and its deliveries wait until someone activates it again. */
-    if (status == 410 && active) deactivate_gone(s, f->webhook->id);
+    if (status == 410 && active) deactivate_gone(s, f->webhook_id);
 }
 
 static void maybe_closed(hk_scheduler_t *s);
@@ -244,13 +289,15 @@ static void start(hk_scheduler_t *s, uint64_t id)
     f->s = s;
     f->id = id;
     f->attempts = d->attempt_count;
-    if (hk_store_webhook_get(s->store, d->webhook_id, &f->webhook) != 0 || !f->webhook->active)
-        goto out;
+    f->webhook_id = d->webhook_id;
+    const wh_entry_t *wh = webhook_of(s, d->webhook_id);
+    if (!wh || !wh->webhook->active) goto out;
     if (!(f->event_id = strdup(d->event_id))) goto retry_later;
     if (hk_outbox_body_get(s->store, id, &f->body, &f->body_len, &data_len) != 0) goto retry_later;
 
     hk_attempt_req_t areq = {
-        .webhook = f->webhook,
+        .webhook = wh->webhook,
+        .key = wh->key_ok ? &wh->key : NULL,
         .event_id = f->event_id,
         .body = f->body,
         .body_len = f->body_len,
@@ -391,6 +438,8 @@ static void on_closed(uv_handle_t *h)
 {
     hk_scheduler_t *s = h->data;
     if (--s->handles > 0) return;
+    for (size_t i = 0; i < WEBHOOK_CACHE; i++)
+        wh_entry_clear(&s->webhooks[i]);
     void (*cb)(void *) = s->close_cb;
     void *arg = s->close_arg;
     free(s);

@@ -1067,3 +1067,48 @@ int hk_outbox_event_put(hk_store_t *s, const char *event_id, int64_t time, const
         return batch_fail(s, hk_store_mdb_err(rc, "event_times_put"));
     return 0;
 }
+
+/* ---- webhook stamps ------------------------------------------------------------------ */
+
+/* The webhook record as stored (store.c's layout, not looked into here). */
+static int webhook_raw(hk_store_t *s, MDB_txn *txn, uint64_t id, MDB_val *v)
+{
+    uint8_t k[8];
+    hk_store_be64_put(k, id);
+    MDB_val key = val(k, 8);
+    int rc = mdb_get(txn, s->webhooks, &key, v);
+    return rc ? hk_store_mdb_err(rc, "webhooks_get") : 0;
+}
+
+int hk_outbox_webhook_stamp(hk_store_t *s, uint64_t id, uint8_t **stamp, size_t *len)
+{
+    MDB_txn *txn;
+    MDB_val v;
+    int err = read_txn(s, &txn);
+    if (err) return err;
+    if ((err = webhook_raw(s, txn, id, &v)) == 0) {
+        uint8_t *copy = malloc(v.mv_size ? v.mv_size : 1);
+        if (!copy) {
+            err = HK_ENOMEM;
+        } else {
+            memcpy(copy, v.mv_data, v.mv_size);
+            *stamp = copy;
+            *len = v.mv_size;
+        }
+    }
+    read_done(s, txn);
+    return err;
+}
+
+int hk_outbox_webhook_unchanged(hk_store_t *s, uint64_t id, const uint8_t *stamp, size_t len)
+{
+    MDB_txn *txn;
+    MDB_val v;
+    int err = read_txn(s, &txn);
+    if (err) return err;
+    err = webhook_raw(s, txn, id, &v);
+    int same = err == 0 && v.mv_size == len && memcmp(v.mv_data, stamp, len) == 0;
+    read_done(s, txn);
+    if (err == HK_ENOTFOUND) return 0;
+    return err ? err : same;
+}

@@ -173,4 +173,19 @@ int hk_outbox_event_get(hk_store_t *store, const char *event_id, int64_t *time, 
 int hk_outbox_event_put(hk_store_t *store, const char *event_id, int64_t time, const uint8_t *data,
                         size_t len);
 
+/* ---- webhook stamps (for a cache of decoded webhooks) -------------------------------- */
+
+/* A heap copy of webhook id's stored record as opaque bytes (*stamp, *len;
+ * the caller frees it), to ask hk_outbox_webhook_unchanged later whether
+ * the webhook is still exactly what hk_store_webhook_get gave right before
+ * or after (no store write between). Returns 0, HK_ENOTFOUND, HK_ENOMEM or
+ * a read error. */
+int hk_outbox_webhook_stamp(hk_store_t *store, uint64_t id, uint8_t **stamp, size_t *len);
+
+/* 1 when webhook id's stored record is byte for byte the one stamp was
+ * taken of (nothing about it changed: a new secret is sealed afresh, an
+ * update sets update_time), 0 when it changed or is gone, or a read error.
+ * Decodes nothing and opens no secret. */
+int hk_outbox_webhook_unchanged(hk_store_t *store, uint64_t id, const uint8_t *stamp, size_t len);
+
 #endif

@@ -4,6 +4,7 @@
 #include "deliver/commit.h"
 #include "deliver/http.h"
 #include "deliver/scheduler.h"
+#include "deliver/sign.h"
 #include "store/outbox.h"
 #include "store/store.h"
 #include "unit.h"
@@ -92,6 +93,7 @@ typedef struct {
     int n_script, requests;
     int saw_signature;
     int open;
+    char last_path[64], last_ts[32], last_sig[64]; /* of the last request */
 } rx_t;
 
 typedef struct {
@@ -143,6 +145,11 @@ static void rread(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     if (strcasestr(c->buf, "\nwebhook-signature: v1,") &&
         strcasestr(c->buf, "\nauthorization: Bearer "))
         rx->saw_signature++;
+    sscanf(c->buf, "%*s %63s", rx->last_path);
+    const char *ts = strcasestr(c->buf, "\nwebhook-timestamp: ");
+    const char *sig = strcasestr(c->buf, "\nwebhook-signature: ");
+    if (ts) sscanf(ts + 20, "%31[0-9]", rx->last_ts);
+    if (sig) sscanf(sig + 20, "%63[^\r]", rx->last_sig);
     c->answered = 1;
     if (status == 0) return; /* hold: no answer */
     static char resp[128];
@@ -200,6 +207,8 @@ typedef struct {
     uint64_t delivery, webhook;
     int want_state, want_requests, timed_out, closed;
     int64_t deadline;
+    int change_after_first; /* change the webhook's URL and secret after the first request */
+    int changed;
 } rig_t;
 
 static const uint32_t FAST[] = {0, 100, 100};
@@ -284,9 +293,28 @@ static void on_closed_step(void *arg)
 
 /* Polls until the delivery reaches want_state (or the receiver has
  * want_requests requests), or 5 s pass; then closes the rig. */
+/* A new URL (path /changed) and a new secret for the rig's webhook. */
+static int change_webhook(rig_t *r)
+{
+    hk_webhook_t *wh = NULL;
+    char url[64];
+    int err = hk_store_webhook_get(r->store, r->webhook, &wh);
+    if (err) return err;
+    char *own_url = wh->url;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/changed", r->rx.port);
+    wh->url = url;
+    if (!(err = hk_webhook_set_secret(wh, "a-plain-secret-of-24-chars")))
+        err = hk_store_webhook_update(r->store, wh);
+    wh->url = own_url; /* freed with the record */
+    hk_webhook_free(wh);
+    return err;
+}
+
 static void on_poll(uv_timer_t *t)
 {
     rig_t *r = container_of(t, rig_t, poll);
+    if (r->change_after_first && !r->changed && r->rx.requests >= 1)
+        r->changed = change_webhook(r) == 0 ? 1 : -1;
     hk_delivery_t *d = get(r);
     int done =
         r->want_requests ? r->rx.requests >= r->want_requests : d && (int)d->state == r->want_state;
@@ -387,5 +415,30 @@ TEST(stop_keeps_the_attempt_in_flight_pending)
     hk_outbox_stats_t st;
     CHECK_INT(hk_outbox_stats(r.store, &st), 0);
     CHECK_INT(st.due, 1); /* due again at once on the next start */
+    CHECK_INT(rig_free(&r), 0);
+}
+
+TEST(webhook_changes_reach_the_next_attempt)
+{
+    /* The scheduler keeps webhooks decoded between attempts: an update
+     * (URL, secret) must still be what the very next attempt uses. */
+    static const int script[] = {500, 200};
+    rig_t r;
+    CHECK_INT(rig_open(&r, script, 2), 0);
+    r.want_state = HK_DELIVERY_SUCCEEDED;
+    r.change_after_first = 1;
+    CHECK_INT(rig_run(&r), 0);
+    CHECK_INT(r.timed_out, 0);
+    CHECK_INT(r.changed, 1);
+    CHECK_INT(r.rx.requests, 2);
+    CHECK_STR(r.rx.last_path, "/changed");
+    hk_sign_key_t key;
+    char sig[HK_SIGN_SIGNATURE_MAX];
+    static const char body[] = "{\"id\":\"evt\",\"data\":{}}";
+    CHECK_INT(hk_sign_key("a-plain-secret-of-24-chars", &key), 0);
+    hk_sign_signature(&key, "evt", strtoll(r.rx.last_ts, NULL, 10), (const uint8_t *)body,
+                      sizeof body - 1, sig);
+    CHECK_STR(r.rx.last_sig, sig);
+    hk_sign_key_wipe(&key);
     CHECK_INT(rig_free(&r), 0);
 }

@@ -183,6 +183,35 @@ static void conn_write(hk_conn_t *conn, conn_write_t *w)
     conn->write_queued += w->len;
 }
 
+/* Sends len bytes: when nothing is queued before them, what the socket
+ * takes at once goes straight from data (an answer of a few hundred bytes
+ * needs no allocation and no write callback); the rest is queued as a copy. */
+static void conn_send(hk_conn_t *conn, const uint8_t *data, size_t len)
+{
+    if (len == 0) return;
+    if (conn->write_queued == 0 && !conn->shutting) {
+        uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
+        int n = uv_try_write((uv_stream_t *)&conn->pipe, &buf, 1);
+        if (n < 0 && n != UV_EAGAIN) {
+            conn->broken = 1;
+            return;
+        }
+        if (n > 0) {
+            data += n;
+            len -= (size_t)n;
+        }
+        if (len == 0) return;
+    }
+    conn_write_t *w = malloc(sizeof *w + len);
+    if (!w) {
+        conn->broken = 1;
+        return;
+    }
+    memcpy(w->data, data, len);
+    w->len = len;
+    conn_write(conn, w);
+}
+
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
     (void)status;
@@ -204,15 +233,18 @@ static void conn_close_later(hk_conn_t *conn)
 
 void hk_conn_flush(hk_conn_t *conn)
 {
-    conn_write_t *w = NULL;
-    size_t cap = 0;
+    /* nghttp2's frames are gathered here; conn_send copies what the socket
+     * does not take at once. On the stack, not static: a callback inside
+     * mem_send may answer a call of another connection, and flush that. */
+    uint8_t send_buf[CONN_WRITE_CHUNK];
+    size_t len = 0;
 
     if (conn->closing || conn->in_session || conn->broken) return;
     /* Callbacks run inside mem_send (a stream closes, a handler's cancel
      * callback answers another call): they must not re-enter this loop,
      * which picks their frames up anyway. */
     conn->in_session = 1;
-    while (conn->write_queued + (w ? w->len : 0) < CONN_WRITE_HIGH) {
+    while (conn->write_queued + len < CONN_WRITE_HIGH) {
         const uint8_t *data;
         ssize_t n = nghttp2_session_mem_send(conn->session, &data);
         if (n < 0) {
@@ -222,23 +254,30 @@ void hk_conn_flush(hk_conn_t *conn)
             break;
         }
         if (n == 0) break;
-        if (!w || w->len + (size_t)n > cap) {
-            if (w) conn_write(conn, w);
-            w = NULL;
+        if (len + (size_t)n > sizeof send_buf) {
+            conn_send(conn, send_buf, len);
+            len = 0;
             if (conn->broken) break;
-            cap = (size_t)n > CONN_WRITE_CHUNK ? (size_t)n : CONN_WRITE_CHUNK;
-            if (!(w = malloc(sizeof *w + cap))) {
-                conn->broken = 1;
-                break;
-            }
-            w->len = 0;
         }
-        memcpy(w->data + w->len, data, (size_t)n);
-        w->len += (size_t)n;
+        if ((size_t)n > sizeof send_buf) {
+            conn_send(conn, data, (size_t)n);
+            if (conn->broken) break;
+            continue;
+        }
+        memcpy(send_buf + len, data, (size_t)n);
+        len += (size_t)n;
     }
     conn->in_session = 0;
-    if (w) conn_write(conn, w);
-    if (conn->broken) conn_close_later(conn);
+    if (!conn->broken) conn_send(conn, send_buf, len);
+    if (conn->broken) {
+        conn_close_later(conn);
+        return;
+    }
+    /* A write that went out at once has no callback to notice the end of
+     * the session (GOAWAY sent and the last stream closed): notice it here. */
+    if (!conn->shutting && !nghttp2_session_want_read(conn->session) &&
+        !nghttp2_session_want_write(conn->session))
+        conn_close_later(conn);
 }
 
 /* --- reading --------------------------------------------------------------- */

@@ -348,6 +348,7 @@ static void on_repeat_cancel(hk_call_t *call, void *arg)
 /* ---- matching --------------------------------------------------------------------------- */
 
 typedef struct {
+    hk_store_t *store;
     hk_webhook_t **sync, **async;
     size_t n_sync, n_async, cap_sync, cap_async;
     int skip_api; /* origin is API: webhooks ignoring API events are skipped */
@@ -367,15 +368,29 @@ static int push(hk_webhook_t ***arr, size_t *n, size_t *cap, hk_webhook_t *wh)
     return 0;
 }
 
+/* Matches come without their secrets: a queued delivery needs none, and a
+ * synchronous webhook, which is called at once, is read again whole. */
 static int on_match(hk_webhook_t *wh, void *arg)
 {
     match_t *m = arg;
+    hk_webhook_t *whole = NULL;
+    int err;
     if (!wh->active || (m->skip_api && wh->ignore_for_api)) {
         hk_webhook_free(wh);
         return 0;
     }
-    int err = wh->asynchronous ? push(&m->async, &m->n_async, &m->cap_async, wh)
-                               : push(&m->sync, &m->n_sync, &m->cap_sync, wh);
+    if (!wh->asynchronous) {
+        err = hk_store_webhook_get(m->store, wh->id, &whole);
+        hk_webhook_free(wh);
+        if (err == HK_ENOTFOUND) return 0;
+        if (err) {
+            m->err = err;
+            return 1;
+        }
+        wh = whole;
+    }
+    err = wh->asynchronous ? push(&m->async, &m->n_async, &m->cap_async, wh)
+                           : push(&m->sync, &m->n_sync, &m->cap_sync, wh);
     if (err) {
         hk_webhook_free(wh);
         m->err = err;
@@ -405,12 +420,22 @@ static int valid_event_id(const char *id)
     return 1;
 }
 
+/* Random bytes for made-up event ids, drawn from the system in one go for
+ * many ids: one getrandom per event was a syscall on every call. */
+#define ID_BYTES 16
+#define ID_POOL (ID_BYTES * 256)
+
 static void new_event_id(char *out, size_t n)
 {
-    uint8_t rnd[16];
+    static uint8_t pool[ID_POOL];
+    static size_t used = ID_POOL;
     char b64[32];
-    hk_crypto_random(rnd, sizeof rnd);
-    hk_crypto_b64url(rnd, sizeof rnd, b64);
+    if (used == ID_POOL) {
+        hk_crypto_random(pool, sizeof pool);
+        used = 0;
+    }
+    hk_crypto_b64url(pool + used, ID_BYTES, b64);
+    used += ID_BYTES;
     snprintf(out, n, "evt_%s", b64);
 }
 
@@ -604,8 +629,10 @@ void hk_api_trigger_event(hk_call_t *call, const ProtobufCMessage *request)
     }
     if (*req->event_id && answer_recorded(call, d, event_id, now)) return;
 
+    m.store = d->store;
     m.skip_api = req->origin == HOOKD__V1__ORIGIN__ORIGIN_API;
-    err = hk_store_webhook_match(d->store, req->application, req->trigger_action, on_match, &m);
+    err =
+        hk_store_webhook_match_bare(d->store, req->application, req->trigger_action, on_match, &m);
     if (!err) err = m.err;
     if (err) {
         hk_rpc_fail_err(call, err, "match webhooks");

@@ -421,12 +421,14 @@ void hk_store_read_end(hk_store_t *s, MDB_txn *txn)
 static int write_begin(hk_store_t *s, MDB_txn **txn)
 {
     if (s->batch) hk_outbox_batch_commit(s);
+    s->admin_gen++;
     int rc = mdb_txn_begin(s->env, NULL, 0, txn);
     return rc ? hk_store_mdb_err(rc, "write_begin") : 0;
 }
 
 int hk_store_write_end(hk_store_t *s, MDB_txn *txn, int err, const char *op)
 {
+    s->admin_gen++;
     if (err) {
         mdb_txn_abort(txn);
         return err;
@@ -722,21 +724,55 @@ static int get_in(hk_store_t *s, MDB_txn *txn, uint64_t id, hk_webhook_t **out)
     return record_decode(s, id, &v, out);
 }
 
+/* get_in without opening the secret (secret_key left empty). */
+static int bare_in(hk_store_t *s, MDB_txn *txn, uint64_t id, hk_webhook_t **out)
+{
+    uint8_t idb[8];
+    const uint8_t *pb, *sealed;
+    size_t pblen, sealedlen;
+    hk_store_be64_put(idb, id);
+    MDB_val k = val(idb, 8), v;
+    int rc = mdb_get(txn, s->webhooks, &k, &v);
+    if (rc) return hk_store_mdb_err(rc, "webhooks_get");
+    int err = record_parse(&v, &pb, &pblen, &sealed, &sealedlen);
+    if (err) {
+        hk_log(HK_LOG_ERROR, "store_corrupt", "id=%llu what=record_header", (unsigned long long)id);
+        return err;
+    }
+    return record_unpack(id, pb, pblen, out);
+}
+
 int hk_store_webhook_active_in(hk_store_t *s, MDB_txn *txn, uint64_t id, int *active)
 {
     uint8_t idb[8];
     const uint8_t *pb, *sealed;
     size_t pblen, sealedlen;
     hk_webhook_t *wh = NULL;
+    /* Every txn the loop opens outside an admin write sees the latest admin
+     * write, so what any of them read holds until the next one. */
+    hk_store_active_t *e = &s->active_cache[id % HK_STORE_ACTIVE_CACHE];
+    if (e->gen == s->admin_gen && e->id == id) {
+        if (e->state < 0) return HK_ENOTFOUND;
+        *active = e->state;
+        return 0;
+    }
     hk_store_be64_put(idb, id);
     MDB_val k = val(idb, 8), v;
     int rc = mdb_get(txn, s->webhooks, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        e->id = id;
+        e->gen = s->admin_gen;
+        e->state = -1;
+    }
     if (rc) return hk_store_mdb_err(rc, "webhooks_get");
     int err = record_parse(&v, &pb, &pblen, &sealed, &sealedlen);
     if (!err) err = record_unpack(id, pb, pblen, &wh);
     if (err) return err;
     *active = wh->active;
     hookd__v1__webhook__free_unpacked(wh, NULL);
+    e->id = id;
+    e->gen = s->admin_gen;
+    e->state = *active != 0;
     return 0;
 }
 
@@ -807,6 +843,7 @@ typedef struct {
     const char *action;
     uint8_t prefix[KEY_BUF]; /* the match key without its id */
     size_t prefix_len;
+    int bare; /* records without their secrets */
 } walk_t;
 
 static void chunk_free(chunk_t *c, size_t from)
@@ -875,7 +912,7 @@ static int chunk_index(hk_store_t *s, MDB_txn *txn, const walk_t *w, chunk_t *c)
             break;
         }
         uint64_t id = hk_store_be64_get((const uint8_t *)k.mv_data + w->prefix_len);
-        err = get_in(s, txn, id, &c->items[c->n]);
+        err = w->bare ? bare_in(s, txn, id, &c->items[c->n]) : get_in(s, txn, id, &c->items[c->n]);
         if (err == HK_ENOTFOUND) err = HK_ECORRUPT;
         if (err) break;
         c->n++;
@@ -939,6 +976,14 @@ int hk_store_webhook_match(hk_store_t *store, int application, const char *trigg
                            hk_webhook_visit_fn visit, void *arg)
 {
     walk_t w = {0};
+    if (walk_index_init(store, &w, application, trigger_action) != 0) return 0;
+    return walk(store, &w, 0, visit, arg);
+}
+
+int hk_store_webhook_match_bare(hk_store_t *store, int application, const char *trigger_action,
+                                hk_webhook_visit_fn visit, void *arg)
+{
+    walk_t w = {.bare = 1};
     if (walk_index_init(store, &w, application, trigger_action) != 0) return 0;
     return walk(store, &w, 0, visit, arg);
 }

@@ -77,6 +77,12 @@ int hk_store_webhook_list(hk_store_t *store, uint64_t after_id, int application,
 int hk_store_webhook_match(hk_store_t *store, int application, const char *trigger_action,
                            hk_webhook_visit_fn visit, void *arg);
 
+/* hk_store_webhook_match without the secrets: every record's secret_key is
+ * empty. Opening a secret is much of what decoding a record costs, and
+ * queuing a delivery does not need it (its attempt reads the webhook anew). */
+int hk_store_webhook_match_bare(hk_store_t *store, int application, const char *trigger_action,
+                                hk_webhook_visit_fn visit, void *arg);
+
 /* Number of webhooks stored. */
 int hk_store_webhook_count(hk_store_t *store, uint64_t *out);
 

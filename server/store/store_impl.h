@@ -13,7 +13,13 @@
 /* Nothing outside server/store includes this file: callers see hookd's own
  * types and errors, never LMDB's. */
 
-#define HK_STORE_KEY_BUF 512 /* > LMDB's default max key size (511) */
+#define HK_STORE_KEY_BUF 512     /* > LMDB's default max key size (511) */
+#define HK_STORE_ACTIVE_CACHE 64 /* webhooks whose active flag is remembered */
+
+typedef struct {
+    uint64_t id, gen;
+    int state; /* -1: no such webhook; 0: inactive; 1: active */
+} hk_store_active_t;
 
 struct hk_store {
     MDB_env *env;
@@ -27,6 +33,14 @@ struct hk_store {
     int rtxn_busy;
     uint8_t key[HK_SEAL_KEY_BYTES];
     int ready; /* opened whole: closing syncs */
+
+    /* Whether a webhook exists and is active, as last read: every delivery
+     * written or attempt recorded asks, and decoding the record each time
+     * was a good part of the cost. Entries hold for one admin_gen, which
+     * every admin write moves on (at its start and at its end), so nothing
+     * read before or during one is believed after it. */
+    hk_store_active_t active_cache[HK_STORE_ACTIVE_CACHE];
+    uint64_t admin_gen;
 
     /* The outbox batch: one write txn gathering outbox writes until
      * hk_outbox_batch_commit (or an admin write, which commits it first). */

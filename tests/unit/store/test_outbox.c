@@ -424,6 +424,55 @@ TEST(park_and_unpark_with_active)
     hk_store_close(s);
 }
 
+/* Whether a webhook exists and is active is remembered between writes:
+ * every admin write must make the outbox look again, for each webhook,
+ * however many share a slot of what is remembered. */
+TEST(active_flag_follows_admin_writes)
+{
+    hk_store_t *s = open_store(hk_test_tmpdir(), SMALL_MAP);
+    CHECK(s);
+    enum { N = 150 };
+    uint64_t wid[N];
+    char name[16];
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "w%d", i);
+        CHECK((wid[i] = webhook(s, name, 1)) != 0);
+    }
+    hk_outbox_due_t due[2 * N];
+    int64_t next;
+    for (int round = 0; round < 3; round++) {
+        /* Every other webhook inactive in round 1, every third deleted in 2. */
+        for (int i = 0; i < N; i++) {
+            if (round == 1 && i % 2) CHECK_INT(set_active(s, wid[i], 0), 0);
+            if (round == 2 && i % 2) CHECK_INT(set_active(s, wid[i], 1), 0);
+            if (round == 2 && i % 3 == 0) CHECK_INT(hk_store_webhook_delete(s, wid[i], NULL), 0);
+        }
+        size_t want = 0;
+        for (int i = 0; i < N; i++) {
+            int gone = round == 2 && i % 3 == 0, off = round == 1 && i % 2;
+            hk_delivery_t d = HOOKD__V1__DELIVERY__INIT;
+            d.id = hk_outbox_delivery_id(s);
+            d.webhook_id = wid[i];
+            d.webhook_name = (char *)"hook";
+            d.event_id = (char *)"evt_1";
+            d.state = PENDING;
+            d.next_attempt_time = 10;
+            int err = hk_outbox_delivery_put(s, &d, (const uint8_t *)BODY, sizeof BODY - 1,
+                                             DATA_LEN, NULL);
+            CHECK_INT(err, gone ? HK_ENOTFOUND : 0);
+            want += !gone && !off;
+        }
+        /* Reactivated: every pending delivery is due again, the one parked
+         * in round 1 and the one taken in round 0 (still in flight). */
+        if (round == 2)
+            for (int i = 0; i < N; i++)
+                want += 2 * (i % 2 && i % 3 != 0);
+        CHECK_INT(hk_outbox_batch_commit(s), 0);
+        CHECK_INT(take_all(s, 100, due, 2 * N, &next), want);
+    }
+    hk_store_close(s);
+}
+
 TEST(delete_cancels_pending)
 {
     hk_store_t *s = open_store(hk_test_tmpdir(), SMALL_MAP);

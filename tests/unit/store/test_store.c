@@ -424,6 +424,52 @@ TEST(match)
     hk_store_close(s);
 }
 
+struct bare {
+    uint64_t ids[512];
+    size_t n;
+    int bad;
+};
+
+static int bare_fn(hk_webhook_t *wh, void *arg)
+{
+    struct bare *b = arg;
+    if (!wh->secret_key || wh->secret_key[0]) b->bad = 1; /* no secret at all */
+    if (!wh->name || !wh->name[0] || !wh->url || !wh->url[0]) b->bad = 1;
+    if (b->n < 512) b->ids[b->n] = wh->id;
+    b->n++;
+    hk_webhook_free(wh);
+    return 0;
+}
+
+TEST(match_bare)
+{
+    hk_store_t *s = NULL;
+    CHECK_INT(hk_store_open(hk_test_tmpdir(), SMALL_MAP, &s), 0);
+    CHECK_INT(fill(s), 0);
+    for (int app = 1; app <= 2; app++) {
+        for (int a = 0; a < 3; a++) {
+            struct collect m = {.app = app, .action = actions[a]};
+            struct bare b = {0};
+            CHECK_INT(hk_store_webhook_match(s, app, actions[a], collect_fn, &m), 0);
+            CHECK_INT(hk_store_webhook_match_bare(s, app, actions[a], bare_fn, &b), 0);
+            CHECK(!m.bad);
+            CHECK(!b.bad);
+            CHECK_INT(b.n, m.n);
+            for (size_t i = 0; i < m.n; i++)
+                CHECK_INT(b.ids[i], m.ids[i]);
+        }
+    }
+    /* The secret is still there for whoever reads the record whole. */
+    hk_webhook_t *wh = NULL;
+    CHECK_INT(hk_store_webhook_get(s, 7, &wh), 0);
+    CHECK_STR(wh->secret_key, SECRET);
+    hk_webhook_free(wh);
+    struct bare none = {0};
+    CHECK_INT(hk_store_webhook_match_bare(s, 1, "NoSuchAction", bare_fn, &none), 0);
+    CHECK_INT(none.n, 0);
+    hk_store_close(s);
+}
+
 /* A visitor that calls back into the store, reads and writes. */
 static int reenter_fn(hk_webhook_t *wh, void *arg)
 {

@@ -178,6 +178,71 @@ TEST(writes_during_a_sync_share_the_next)
     CHECK_INT(teardown(&loop, s), 0);
 }
 
+static void on_keepalive(uv_timer_t *t)
+{
+    (void)t;
+}
+
+/* Writes nobody waits for are committed at once but synced only with the
+ * next waiter's batch, or by the lazy timer: one caller never waits out a
+ * sync it has no part in. */
+TEST(unwaited_writes_ride_along)
+{
+    uv_loop_t loop;
+    uint64_t wid;
+    hk_store_t *s = setup(&loop, SMALL_MAP, &wid);
+    CHECK(s);
+    CHECK_INT(put(s, wid, 100), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    hk_commit_stats_t st;
+    hk_commit_stats(committer, &st);
+    CHECK_INT(st.batches, 1);
+    CHECK_INT(st.syncs, 0);
+    CHECK_INT(listened, 1);
+
+    waiter_t t = {0};
+    CHECK_INT(put(s, wid, 100), 0);
+    hk_commit_wait(committer, &t.w, on_done);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_INT(t.called, 1);
+    CHECK_INT(t.err, 0);
+    hk_commit_stats(committer, &st);
+    CHECK_INT(st.batches, 2);
+    CHECK_INT(st.syncs, 1); /* one sync for both batches */
+
+    /* Left alone, the lazy timer syncs within 50 ms. */
+    CHECK_INT(put(s, wid, 100), 0);
+    uv_timer_t keep;
+    uv_timer_init(&loop, &keep);
+    uv_timer_start(&keep, on_keepalive, 200, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    hk_commit_stats(committer, &st);
+    CHECK_INT(st.batches, 3);
+    CHECK_INT(st.syncs, 2);
+    uv_close((uv_handle_t *)&keep, NULL);
+    CHECK_INT(teardown(&loop, s), 0);
+}
+
+/* A waiter that comes when the writes are committed but not synced still
+ * gets a sync of its own before its answer. */
+TEST(waiter_after_commit_gets_a_sync)
+{
+    uv_loop_t loop;
+    uint64_t wid;
+    hk_store_t *s = setup(&loop, SMALL_MAP, &wid);
+    CHECK(s);
+    CHECK_INT(put(s, wid, 100), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_INT(hk_outbox_batch_gen(s), 0);
+    waiter_t t = {0};
+    hk_commit_wait(committer, &t.w, on_done);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_INT(t.called, 1);
+    CHECK_INT(t.err, 0);
+    CHECK_INT(t.syncs_seen, 1);
+    CHECK_INT(teardown(&loop, s), 0);
+}
+
 TEST(map_full_fails_that_batch_only)
 {
     uv_loop_t loop;

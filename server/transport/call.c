@@ -395,8 +395,9 @@ void hk_call_reply(hk_call_t *call, const uint8_t *msg, size_t len)
         nghttp2_submit_rst_stream(conn->session, NGHTTP2_FLAG_NONE, call->stream_id,
                                   NGHTTP2_INTERNAL_ERROR);
     }
-    /* Last: sending may close the stream and free the call. */
-    hk_conn_flush(conn);
+    /* Sent with the other answers of this iteration; sending may close the
+     * stream and free the call. */
+    hk_conn_flush_soon(conn);
 }
 
 void hk_call_fail(hk_call_t *call, int status, const char *message)
@@ -410,5 +411,5 @@ void hk_call_fail(hk_call_t *call, int status, const char *message)
         return;
     }
     hk_call_answer_status(call, 200, status, message);
-    hk_conn_flush(conn);
+    hk_conn_flush_soon(conn);
 }

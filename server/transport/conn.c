@@ -280,6 +280,13 @@ void hk_conn_flush(hk_conn_t *conn)
         conn_close_later(conn);
 }
 
+void hk_conn_flush_soon(hk_conn_t *conn)
+{
+    if (conn->closing || conn->flush_queued) return;
+    conn->flush_queued = 1;
+    hk_link_add(&conn->server->flushes, &conn->flush_link);
+}
+
 /* --- reading --------------------------------------------------------------- */
 
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
@@ -360,6 +367,10 @@ static void conn_close(hk_conn_t *conn)
 {
     if (conn->closing) return;
     conn->closing = 1;
+    if (conn->flush_queued) {
+        hk_link_del(&conn->flush_link);
+        conn->flush_queued = 0;
+    }
     if (conn->reading) uv_read_stop((uv_stream_t *)&conn->pipe);
     conn->reading = 0;
     /* nghttp2_session_del does not report stream closes: do it ourselves. */
@@ -437,6 +448,7 @@ int hk_conn_accept(hk_server_t *server)
     conn->server = server;
     hk_link_init(&conn->link);
     hk_link_init(&conn->calls);
+    hk_link_init(&conn->flush_link);
     uv_pipe_init(server->loop, &conn->pipe, 0);
     if (uv_accept((uv_stream_t *)&server->listener, (uv_stream_t *)&conn->pipe) != 0) {
         err = HK_EIO;

@@ -60,9 +60,16 @@ struct hk_server {
     ino_t sock_ino;
     hk_link_t conns;
     uint64_t n_conns; /* open or closing: counted until their uv_close callback */
+    /* Connections with answers to send, flushed once per loop iteration:
+     * answers given together (a group commit's) go out in one write per
+     * connection. check runs after the iteration's callbacks; prepare, just
+     * before the loop would sleep, catches answers given after check. */
+    hk_link_t flushes;
+    uv_check_t flush_check;
+    uv_prepare_t flush_prepare;
     uint64_t n_calls, n_calls_total;
     int stopping;
-    int pending_closes; /* listener and grace timer close callbacks still to come */
+    int pending_closes; /* listener, grace timer, flush handles: close callbacks to come */
     void (*done)(void *arg);
     void *done_arg;
 };
@@ -74,7 +81,9 @@ struct hk_conn {
     hk_link_t link; /* in server->conns */
     nghttp2_session *session;
     hk_peer_t peer;
-    hk_link_t calls;        /* calls whose stream is open */
+    hk_link_t calls;      /* calls whose stream is open */
+    hk_link_t flush_link; /* in server->flushes while flush_queued */
+    int flush_queued;
     size_t write_queued;    /* bytes handed to uv_write, not yet written */
     uv_shutdown_t shutdown; /* the graceful end: queued writes go out first */
     int reading;            /* uv_read_start is in effect */
@@ -134,6 +143,8 @@ struct hk_call {
 /* server.c */
 /* A connection finished closing (its uv_close callback ran). */
 void hk_server_conn_gone(hk_server_t *server, hk_conn_t *conn);
+/* Flushes every connection hk_conn_flush_soon named. */
+void hk_server_flush(hk_server_t *server);
 
 /* conn.c */
 /* Accepts one connection from the listener and starts serving it. Returns
@@ -148,6 +159,8 @@ void hk_conn_abort(hk_conn_t *conn, int status, const char *message);
 /* Writes whatever nghttp2 has to send (unless inside the session, or the
  * write queue is full); closes the connection when the session is over. */
 void hk_conn_flush(hk_conn_t *conn);
+/* hk_conn_flush at the end of this loop iteration (hk_server_flush). */
+void hk_conn_flush_soon(hk_conn_t *conn);
 
 /* call.c: the gRPC side of one stream. The hk_call_on_* functions run from
  * nghttp2's callbacks (conn->in_session is set, so nothing flushes inside). */

@@ -107,6 +107,28 @@ static int listen_socket(hk_server_t *server, unsigned mode, int *out_fd)
     return 0;
 }
 
+void hk_server_flush(hk_server_t *server)
+{
+    /* A flush may answer calls of other connections (a cancel callback):
+     * they join the list and are flushed here too. */
+    while (!hk_link_empty(&server->flushes)) {
+        hk_conn_t *conn = container_of(server->flushes.next, hk_conn_t, flush_link);
+        hk_link_del(&conn->flush_link);
+        conn->flush_queued = 0;
+        hk_conn_flush(conn);
+    }
+}
+
+static void on_flush_check(uv_check_t *check)
+{
+    hk_server_flush(container_of(check, hk_server_t, flush_check));
+}
+
+static void on_flush_prepare(uv_prepare_t *prepare)
+{
+    hk_server_flush(container_of(prepare, hk_server_t, flush_prepare));
+}
+
 static void server_free(hk_server_t *server)
 {
     free(server->path);
@@ -133,6 +155,7 @@ int hk_server_start(uv_loop_t *loop, const hk_server_opts_t *opts, hk_server_t *
     if (!server->opts.max_streams) server->opts.max_streams = SERVER_MAX_STREAMS;
     if (!server->opts.max_message_bytes) server->opts.max_message_bytes = SERVER_MAX_MESSAGE;
     hk_link_init(&server->conns);
+    hk_link_init(&server->flushes);
 
     if ((err = claim_path(server->path)) != 0 ||
         (err = listen_socket(server, opts->socket_mode, &fd)) != 0) {
@@ -154,6 +177,17 @@ int hk_server_start(uv_loop_t *loop, const hk_server_opts_t *opts, hk_server_t *
         uv_close((uv_handle_t *)&server->listener, on_failed_listener_closed);
         return HK_EIO;
     }
+    /* Always running, and not keeping the loop alive: they only do
+     * something when answers wait. Started first, the check runs after the
+     * check handles started later (libuv runs the newest first), such as
+     * the group commit's that gives the answers. */
+    uv_check_init(loop, &server->flush_check);
+    uv_prepare_init(loop, &server->flush_prepare);
+    server->flush_check.data = server->flush_prepare.data = server;
+    uv_check_start(&server->flush_check, on_flush_check);
+    uv_prepare_start(&server->flush_prepare, on_flush_prepare);
+    uv_unref((uv_handle_t *)&server->flush_check);
+    uv_unref((uv_handle_t *)&server->flush_prepare);
     *out = server;
     return 0;
 }
@@ -179,13 +213,15 @@ static void on_stop_handle_closed(uv_handle_t *handle)
     if (done) done(arg);
 }
 
-/* Once every connection is gone, the grace timer goes too; the last close
- * callback frees the server and reports done. */
+/* Once every connection is gone, the grace timer and the flush handles go
+ * too; the last close callback frees the server and reports done. */
 static void server_maybe_finish(hk_server_t *server)
 {
     if (!server->stopping || server->n_conns > 0 || uv_is_closing((uv_handle_t *)&server->grace))
         return;
     uv_close((uv_handle_t *)&server->grace, on_stop_handle_closed);
+    uv_close((uv_handle_t *)&server->flush_check, on_stop_handle_closed);
+    uv_close((uv_handle_t *)&server->flush_prepare, on_stop_handle_closed);
 }
 
 static void on_grace_over(uv_timer_t *timer)
@@ -219,7 +255,7 @@ void hk_server_stop(hk_server_t *server, uint64_t grace_ms, void (*done)(void *a
     server->done_arg = arg;
     /* The socket file goes at once: a new hookd may start while we finish. */
     unlink_socket(server);
-    server->pending_closes = 2; /* the listener and the grace timer */
+    server->pending_closes = 4; /* the listener, the grace timer, the flush handles */
     uv_close((uv_handle_t *)&server->listener, on_stop_handle_closed);
     uv_timer_init(server->loop, &server->grace);
     server->grace.data = server;

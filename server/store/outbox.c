@@ -184,6 +184,10 @@ static int rec_put(hk_store_t *s, MDB_txn *txn, const hk_delivery_t *d, unsigned
     size_t n = hookd__v1__delivery__get_packed_size(&bare);
     MDB_val key = val(k, 8), v = val(NULL, 1 + n);
     int rc = mdb_put(txn, s->deliveries, &key, &v, flags | MDB_RESERVE);
+    /* Not past the last key after all (a synchronous delivery is written
+     * when its attempt ends, after younger ones): an ordinary insert. */
+    if (rc == MDB_KEYEXIST && (flags & MDB_APPEND))
+        rc = mdb_put(txn, s->deliveries, &key, &v, (flags & ~MDB_APPEND) | MDB_RESERVE);
     if (rc == MDB_KEYEXIST) {
         hk_log(HK_LOG_ERROR, "store_corrupt", "delivery=%llu what=id_reused",
                (unsigned long long)d->id);
@@ -320,12 +324,16 @@ static int delivery_put_in(hk_store_t *s, MDB_txn *txn, const hk_delivery_t *d, 
 {
     int rc, err;
     uint8_t k[8];
-    if ((err = rec_put(s, txn, d, MDB_NOOVERWRITE))) return err;
+    /* New ids are (nearly always) the largest yet: appended, the insert
+     * skips the search and fills pages whole instead of splitting them in
+     * half, so a batch dirties fewer pages. */
+    if ((err = rec_put(s, txn, d, MDB_NOOVERWRITE | MDB_APPEND))) return err;
 
     hk_store_be64_put(k, d->id);
     MDB_val key = val(k, 8), v = val(NULL, 4 + body_len);
-    if ((rc = mdb_put(txn, s->bodies, &key, &v, MDB_RESERVE)))
-        return hk_store_mdb_err(rc, "bodies_put");
+    rc = mdb_put(txn, s->bodies, &key, &v, MDB_RESERVE | MDB_APPEND);
+    if (rc == MDB_KEYEXIST) rc = mdb_put(txn, s->bodies, &key, &v, MDB_RESERVE);
+    if (rc) return hk_store_mdb_err(rc, "bodies_put");
     hk_store_be32_put(v.mv_data, (uint32_t)data_len);
     if (body_len) memcpy((uint8_t *)v.mv_data + 4, body, body_len);
 

@@ -379,6 +379,63 @@ TEST(sync_delivery_with_its_attempt)
     hk_store_close(s);
 }
 
+/* Ids are appended as they come; a delivery written after younger ones (a
+ * synchronous one, logged when its attempt ends) still goes in, in order,
+ * and an id written twice is refused. */
+TEST(deliveries_out_of_order)
+{
+    hk_store_t *s = open_store(hk_test_tmpdir(), SMALL_MAP);
+    CHECK(s);
+    uint64_t wid = webhook(s, "a", 1);
+    uint64_t ids[40];
+    hk_delivery_t d = HOOKD__V1__DELIVERY__INIT;
+    d.webhook_id = wid;
+    d.event_id = (char *)"evt";
+    d.state = HK_DELIVERY_SUCCEEDED;
+    for (int i = 0; i < 40; i++)
+        ids[i] = hk_outbox_delivery_id(s);
+    /* Every other one first, then the rest backwards, across commits. */
+    for (int i = 0; i < 40; i += 2) {
+        d.id = ids[i];
+        CHECK_INT(
+            hk_outbox_delivery_put(s, &d, (const uint8_t *)BODY, sizeof BODY - 1, DATA_LEN, NULL),
+            0);
+    }
+    CHECK_INT(hk_outbox_batch_commit(s), 0);
+    for (int i = 39; i > 0; i -= 2) {
+        d.id = ids[i];
+        CHECK_INT(
+            hk_outbox_delivery_put(s, &d, (const uint8_t *)BODY, sizeof BODY - 1, DATA_LEN, NULL),
+            0);
+    }
+    d.id = ids[7];
+    CHECK_INT(hk_outbox_delivery_put(s, &d, (const uint8_t *)BODY, sizeof BODY - 1, DATA_LEN, NULL),
+              HK_ECORRUPT);
+    CHECK_INT(hk_outbox_batch_failures(s), 1);
+    CHECK_INT(hk_outbox_batch_commit(s), 0);
+    /* The second half went with the failed batch: written again. */
+    for (int i = 39; i > 0; i -= 2) {
+        d.id = ids[i];
+        CHECK_INT(
+            hk_outbox_delivery_put(s, &d, (const uint8_t *)BODY, sizeof BODY - 1, DATA_LEN, NULL),
+            0);
+    }
+    CHECK_INT(hk_outbox_batch_commit(s), 0);
+    for (int i = 0; i < 40; i++) {
+        uint8_t *body = NULL;
+        size_t len = 0, data_len = 0;
+        CHECK_INT(state_of(s, ids[i]), HK_DELIVERY_SUCCEEDED);
+        CHECK_INT(hk_outbox_body_get(s, ids[i], &body, &len, &data_len), 0);
+        CHECK_INT(len, sizeof BODY - 1);
+        CHECK(memcmp(body, BODY, len) == 0);
+        free(body);
+    }
+    hk_outbox_stats_t st;
+    CHECK_INT(hk_outbox_stats(s, &st), 0);
+    CHECK_INT(st.deliveries, 40);
+    hk_store_close(s);
+}
+
 TEST(park_and_unpark_with_active)
 {
     hk_store_t *s = open_store(hk_test_tmpdir(), SMALL_MAP);

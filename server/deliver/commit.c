@@ -24,13 +24,14 @@ typedef struct {
 struct hk_commit {
     uv_loop_t *loop;
     hk_store_t *store;
-    uv_check_t check; /* end of an iteration: commit, start a sync, answer */
-    uv_idle_t idle;   /* keeps poll from sleeping while there is work for check */
-    uv_timer_t lazy;  /* commits and syncs what nobody waits for, LAZY_MS on */
-    uv_work_t work;   /* the sync on the threadpool */
-    int active;       /* check and idle are started */
-    int lazy_armed;   /* the lazy timer runs */
-    int lazy_due;     /* it fired: commit and sync even with nobody waiting */
+    uv_check_t check;      /* end of an iteration: commit, start a sync, answer */
+    uv_idle_t idle;        /* keeps poll from sleeping while there is work for check */
+    uv_timer_t lazy;       /* commits and syncs what nobody waits for, LAZY_MS on */
+    uv_prepare_t unwaited; /* commits what nobody waits for, before the loop polls */
+    uv_work_t work;        /* the sync on the threadpool */
+    int active;            /* check and idle are started */
+    int lazy_armed;        /* the lazy timer runs */
+    int lazy_due;          /* it fired: commit and sync even with nobody waiting */
 
     uint64_t last_gen;      /* the newest batch the store told of */
     uint64_t committed_gen; /* the newest batch committed */
@@ -77,6 +78,7 @@ static void wl_remove(wlist_t *l, hk_commit_waiter_t *w)
 
 static void on_check(uv_check_t *check);
 static void on_lazy(uv_timer_t *timer);
+static void on_unwaited(uv_prepare_t *prepare);
 static void on_idle(uv_idle_t *idle)
 {
     (void)idle; /* only here so that poll does not block; check does the work */
@@ -132,6 +134,7 @@ int hk_commit_new(uv_loop_t *loop, hk_store_t *store, hk_commit_t **out)
     uv_check_init(loop, &c->check);
     uv_idle_init(loop, &c->idle);
     uv_timer_init(loop, &c->lazy);
+    uv_prepare_init(loop, &c->unwaited);
     /* The loop's life is not this timer's business: close syncs the rest. */
     uv_unref((uv_handle_t *)&c->lazy);
     c->work.data = c;
@@ -233,15 +236,17 @@ static void sync_start(hk_commit_t *c)
     }
 }
 
-/* One round: commit the open batch unless a sync runs (then the batch keeps
- * gathering); when somebody waits (or the lazy timer fired), start a sync
- * for everything committed; answer who can be. Writes nobody waits for are
- * committed at once (a killed process loses nothing of them) but synced
- * with the next caller's sync, or the lazy timer's: a caller then never
- * waits behind a sync it has no part in. */
+/* One round. While a sync runs, the open batch keeps gathering. Otherwise,
+ * when somebody waits (or the lazy timer fired), the open batch is committed
+ * and a sync started for everything committed. Then the answers. Writes
+ * nobody waits for are committed just before the loop next polls (so no
+ * answer of this iteration waits for their commit, and a killed process
+ * loses them only within that iteration), and synced with the next
+ * caller's sync, or the lazy timer's: a caller never waits behind a sync it
+ * has no part in. */
 static void step(hk_commit_t *c)
 {
-    if (!c->syncing) {
+    if (!c->syncing && (c->waiting.head || c->lazy_due)) {
         if (hk_outbox_batch_gen(c->store)) hk_outbox_batch_commit(c->store);
         if (c->committed_gen > c->durable_gen && (c->waiting.head || c->lazy_due)) sync_start(c);
         c->lazy_due = 0;
@@ -258,10 +263,10 @@ static void step(hk_commit_t *c)
     /* Callbacks may have written and waited: the next round is theirs. The
      * loop may sleep only when nothing is left for check to do but wait
      * for the sync (whose completion wakes it) or the lazy timer. */
-    int unsynced = hk_outbox_batch_gen(c->store) || c->committed_gen > c->durable_gen;
-    int work_left = c->ready.head || c->notify ||
-                    (!c->syncing && (hk_outbox_batch_gen(c->store) ||
-                                     (c->committed_gen > c->durable_gen && c->waiting.head)));
+    uint64_t open = hk_outbox_batch_gen(c->store);
+    int unsynced = open || c->committed_gen > c->durable_gen;
+    int work_left = c->ready.head || c->notify || (!c->syncing && c->waiting.head && unsynced);
+    if (!c->syncing && open && !c->waiting.head) uv_prepare_start(&c->unwaited, on_unwaited);
     if (!work_left && c->active) {
         c->active = 0;
         uv_check_stop(&c->check);
@@ -276,6 +281,14 @@ static void step(hk_commit_t *c)
         c->lazy_armed = 0;
         uv_timer_stop(&c->lazy);
     }
+}
+
+static void on_unwaited(uv_prepare_t *prepare)
+{
+    hk_commit_t *c = container_of(prepare, hk_commit_t, unwaited);
+    uv_prepare_stop(prepare);
+    if (!c->syncing && hk_outbox_batch_gen(c->store)) hk_outbox_batch_commit(c->store);
+    step(c);
 }
 
 static void on_lazy(uv_timer_t *timer)
@@ -318,11 +331,12 @@ static void finish_close(hk_commit_t *c)
     answer(c, &c->ready);
     hk_outbox_set_hook(c->store, NULL, NULL);
     c->active = 0;
-    c->closed_handles = 3;
-    c->check.data = c->idle.data = c->lazy.data = c;
+    c->closed_handles = 4;
+    c->check.data = c->idle.data = c->lazy.data = c->unwaited.data = c;
     uv_close((uv_handle_t *)&c->check, on_closed);
     uv_close((uv_handle_t *)&c->idle, on_closed);
     uv_close((uv_handle_t *)&c->lazy, on_closed);
+    uv_close((uv_handle_t *)&c->unwaited, on_closed);
 }
 
 void hk_commit_close(hk_commit_t *c, void (*cb)(void *arg), void *arg)

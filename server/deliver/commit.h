@@ -31,9 +31,10 @@ struct hk_commit_waiter {
  * waiters of every batch it covered are answered. While a sync runs, the
  * next batch gathers the writes of every iteration meanwhile, so under load
  * one sync serves many calls. A sync starts only when somebody waits:
- * batches nobody waits for (attempt results) are committed and synced with
- * the next waiter's batch, or within 50 ms. An idle handle keeps the loop
- * from sleeping in poll while a batch waits to be committed.
+ * batches nobody waits for (attempt results) are committed before the loop
+ * next polls, after the iteration's answers, and synced with the next
+ * waiter's batch, or within 50 ms. An idle handle keeps the loop from
+ * sleeping in poll while a waited-for batch waits to be committed.
  *
  * Creates the committer and sets itself as the store's outbox hook (one
  * committer per store). Returns 0 or HK_ENOMEM. */

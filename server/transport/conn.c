@@ -189,6 +189,7 @@ static void conn_write(hk_conn_t *conn, conn_write_t *w)
 static void conn_send(hk_conn_t *conn, const uint8_t *data, size_t len)
 {
     if (len == 0) return;
+    conn->server->n_writes++;
     if (conn->write_queued == 0 && !conn->shutting) {
         uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
         int n = uv_try_write((uv_stream_t *)&conn->pipe, &buf, 1);

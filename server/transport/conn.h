@@ -68,6 +68,7 @@ struct hk_server {
     uv_check_t flush_check;
     uv_prepare_t flush_prepare;
     uint64_t n_calls, n_calls_total;
+    uint64_t n_writes;
     int stopping;
     int pending_closes; /* listener, grace timer, flush handles: close callbacks to come */
     void (*done)(void *arg);

@@ -272,4 +272,5 @@ void hk_server_stats(const hk_server_t *server, hk_server_stats_t *out)
     out->connections = server->n_conns;
     out->calls = server->n_calls;
     out->calls_total = server->n_calls_total;
+    out->writes = server->n_writes;
 }

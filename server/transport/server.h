@@ -48,6 +48,7 @@ typedef struct {
     uint64_t connections; /* open now */
     uint64_t calls;       /* in flight now */
     uint64_t calls_total;
+    uint64_t writes; /* to sockets: each carries whatever frames were ready */
 } hk_server_stats_t;
 void hk_server_stats(const hk_server_t *server, hk_server_stats_t *out);
 

@@ -292,6 +292,8 @@ static struct {
     uint64_t max_in_flight;
     hk_server_t *server;
     hk_call_t *held;
+    hk_call_t *gathered[16]; /* /t/Gather calls, answered together */
+    int n_gathered;
     int in_on_cancel; /* inside hk_call_on_cancel */
     uv_loop_t *loop;
 } T;
@@ -362,6 +364,8 @@ static void on_call(hk_call_t *call, void *ctx)
         T.in_on_cancel = 0;
     } else if (strcmp(path, "/t/Held") == 0) {
         T.held = call;
+    } else if (strcmp(path, "/t/Gather") == 0 && T.n_gathered < 16) {
+        T.gathered[T.n_gathered++] = call;
     } else if (strcmp(path, "/t/HeldCounted") == 0) {
         T.held = call;
         T.in_on_cancel = 1;
@@ -767,6 +771,60 @@ TEST(concurrent_streams_200)
     }
     CHECK_INT(T.calls, N);
     CHECK_INT(T.max_in_flight, N); /* all were in the handlers at once */
+    client_close(c);
+    CHECK(fixture_done(&f));
+}
+
+static void on_answer_gathered(uv_timer_t *t)
+{
+    for (int i = 0; i < T.n_gathered; i++) {
+        size_t len;
+        const uint8_t *req = hk_call_request(T.gathered[i], &len);
+        if (i % 2)
+            hk_call_reply(T.gathered[i], req, len);
+        else
+            hk_call_fail(T.gathered[i], HK_STATUS_ABORTED, "even");
+    }
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+/* Answers given in one loop iteration (a group commit's) leave in one write
+ * per connection: the client reads them all at once. */
+TEST(answers_together_share_a_write)
+{
+    enum { N = 16 };
+    fixture_t f;
+    cstream_t *st[N];
+    uv_timer_t answer;
+    fixture_init(&f);
+    CHECK_INT(fixture_start(&f), 0);
+    client_t *c = client_new(&f.loop, f.path, 0);
+    for (int i = 0; i < N; i++) {
+        char msg[16];
+        int n = snprintf(msg, sizeof msg, "g%d", i);
+        st[i] = client_call(c, "/t/Gather", msg, (size_t)n, NULL);
+    }
+    CHECK(run_until(&f, &T.n_gathered, N));
+    for (int i = 0; i < 5; i++)
+        uv_run(&f.loop, UV_RUN_NOWAIT);
+    hk_server_stats_t before, after;
+    hk_server_stats(T.server, &before);
+    uv_timer_init(&f.loop, &answer);
+    uv_timer_start(&answer, on_answer_gathered, 0, 0);
+    CHECK(run_until(&f, &c->streams_closed, N));
+    hk_server_stats(T.server, &after);
+    CHECK_INT(after.writes - before.writes, 1);
+    for (int i = 0; i < N; i++) {
+        char msg[16];
+        int n = snprintf(msg, sizeof msg, "g%d", i);
+        if (i % 2) {
+            CHECK_INT(st[i]->grpc_status, 0);
+            CHECK(resp_is(st[i], msg, (size_t)n));
+        } else {
+            CHECK_INT(st[i]->grpc_status, HK_STATUS_ABORTED);
+        }
+        cstream_free(st[i]);
+    }
     client_close(c);
     CHECK(fixture_done(&f));
 }

@@ -105,6 +105,16 @@ static int engine_start(hk_daemon_t *d)
     return 0;
 }
 
+/* A start that failed before the server ran: close the signal handles and
+ * let the loop run their close callbacks, so the loop closes clean. */
+static int start_failed(hk_daemon_t *d, int rc)
+{
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_run(d->loop, UV_RUN_DEFAULT);
+    return rc;
+}
+
 int hk_daemon_start(hk_daemon_t *d, uv_loop_t *loop, hk_config_t *config)
 {
     char dir[4096];
@@ -114,20 +124,29 @@ int hk_daemon_start(hk_daemon_t *d, uv_loop_t *loop, hk_config_t *config)
     d->loop = loop;
     d->config = config;
 
+    /* Signals first: a SIGTERM that arrives while hookd starts (a client may
+     * connect, and a supervisor signal, as soon as the socket answers) waits
+     * for the loop and stops hookd gracefully instead of killing it. */
+    uv_signal_init(loop, &d->sigterm);
+    uv_signal_init(loop, &d->sigint);
+    d->sigterm.data = d->sigint.data = d;
+    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&d->sigint, on_signal, SIGINT);
+
     if (make_dir(config->data_dir, 0700) != 0) {
         hk_log(HK_LOG_ERROR, "start_failed", "reason=\"cannot create data dir\" dir=%s errno=%d",
                config->data_dir, errno);
-        return HK_EIO;
+        return start_failed(d, HK_EIO);
     }
     if (parent_of(config->socket_path, dir, sizeof dir) && make_dir(dir, 0755) != 0) {
         hk_log(HK_LOG_ERROR, "start_failed", "reason=\"cannot create socket dir\" dir=%s", dir);
-        return HK_EIO;
+        return start_failed(d, HK_EIO);
     }
     rc = hk_store_open(config->data_dir, config->store_map_bytes, &d->store);
     if (rc != 0) {
         hk_log(HK_LOG_ERROR, "start_failed", "reason=\"cannot open store\" dir=%s error=\"%s\"",
                config->data_dir, hk_strerror(rc));
-        return rc;
+        return start_failed(d, rc);
     }
 
     hk_server_opts_t opts = {
@@ -146,12 +165,8 @@ int hk_daemon_start(hk_daemon_t *d, uv_loop_t *loop, hk_config_t *config)
                hk_strerror(rc));
         hk_store_close(d->store);
         d->store = NULL;
-        return rc;
+        return start_failed(d, rc);
     }
-
-    uv_signal_init(loop, &d->sigterm);
-    uv_signal_init(loop, &d->sigint);
-    d->sigterm.data = d->sigint.data = d;
 
     if ((rc = engine_start(d)) != 0) {
         /* Close what did open, the way a stop does, and let the loop run
@@ -164,9 +179,6 @@ int hk_daemon_start(hk_daemon_t *d, uv_loop_t *loop, hk_config_t *config)
         uv_run(loop, UV_RUN_DEFAULT);
         return rc;
     }
-
-    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
-    uv_signal_start(&d->sigint, on_signal, SIGINT);
 
     hk_log(HK_LOG_INFO, "started", "version=%s socket=%s data=%s pid=%d", HK_VERSION,
            config->socket_path, config->data_dir, (int)getpid());

@@ -36,9 +36,11 @@ echo "== unary RPC (GetWebhook), one connection"
 $build/bench/bench_rpc --seconds "$secs"
 echo
 echo "== delivery rate into nginx (return 204), $conns connections"
-printf 'wrk -t2 -c%d POST (ceiling):    ' $conns
-wrk -t2 -c$conns -d${secs}s -s <(printf 'wrk.method="POST"\nwrk.body="{\\"data\\":{}}"\nwrk.headers["Content-Type"]="application/json"\n') "$url" \
-    | awk '/Requests\/sec/ {print $2 " requests/s"}'
+printf 'wrk.method="POST"\nwrk.body="{\\"data\\":{}}"\nwrk.headers["Content-Type"]="application/json"\n' >"$work/post.lua"
+for t in 2 1; do # -t1: one thread, as hookd delivers from its one loop thread
+    printf 'wrk -t%d -c%d POST (ceiling):    ' $t $conns
+    wrk -t$t -c$conns -d${secs}s -s "$work/post.lua" "$url" | awk '/Requests\/sec/ {print $2 " requests/s"}'
+done
 $build/bench/bench_trigger deliver --url "$url" --status-url http://127.0.0.1:$port/status \
     --callers 64 --events 50000 --set max_transfers=$conns
 echo

@@ -315,6 +315,7 @@ static void on_sync_result(hk_http_request_t *req, const hk_http_result_t *r, vo
     trig_t *t = h->t;
     h->req = NULL;
     keep_result(h, r);
+    if (r->http_status == 410) hk_attempt_gone(t->d->store, h->wh->id);
     hk_attempt_t a;
     hk_attempt_record_of(r, h->start_ms, &a);
     log_sync(t, h, &a);

@@ -1,6 +1,7 @@
 /* attempt.c -- one attempt: the signed POST of a notification to one webhook (sync and async) */
 #include "deliver/attempt.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "deliver/sign.h"
 
 #include <stdio.h>
@@ -81,4 +82,18 @@ void hk_attempt_record_failed(int err, int64_t time_ms, hk_attempt_t *out)
     out->error = (char *)(err == HK_EINVAL      ? "could not build the request (secret key or URL)"
                           : err == HK_ESHUTDOWN ? "hookd is stopping"
                                                 : "could not start the request (out of memory)");
+}
+
+void hk_attempt_gone(hk_store_t *store, uint64_t webhook_id)
+{
+    hk_webhook_t *wh = NULL;
+    if (hk_store_webhook_get(store, webhook_id, &wh) != 0) return;
+    if (wh->active) {
+        wh->active = 0;
+        int err = hk_store_webhook_update(store, wh);
+        hk_log(err ? HK_LOG_ERROR : HK_LOG_WARN, "webhook_deactivated",
+               "id=%llu reason=\"410 Gone\"%s%s", (unsigned long long)webhook_id,
+               err ? " error=" : "", err ? hk_strerror(err) : "");
+    }
+    hk_webhook_free(wh);
 }

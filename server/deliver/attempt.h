@@ -54,6 +54,11 @@ void hk_attempt_record_of(const hk_http_result_t *result, int64_t time_ms, hk_at
  * record: NETWORK_ERROR with a reason. */
 void hk_attempt_record_failed(int err, int64_t time_ms, hk_attempt_t *out);
 
+/* 410 Gone: the receiver says the endpoint is no more, whether the attempt
+ * was synchronous or not. Deactivates webhook webhook_id (it stops matching;
+ * its pending deliveries wait until someone activates it again) and logs it. */
+void hk_attempt_gone(hk_store_t *store, uint64_t webhook_id);
+
 /* Unix time now, in milliseconds. */
 int64_t hk_attempt_now_ms(void);
 

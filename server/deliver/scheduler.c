@@ -194,20 +194,6 @@ void hk_scheduler_wake(hk_scheduler_t *s)
 
 /* ---- one attempt ------------------------------------------------------------------------ */
 
-static void deactivate_gone(hk_scheduler_t *s, uint64_t webhook_id)
-{
-    hk_webhook_t *wh = NULL;
-    if (hk_store_webhook_get(s->store, webhook_id, &wh) != 0) return;
-    if (wh->active) {
-        wh->active = 0;
-        int err = hk_store_webhook_update(s->store, wh);
-        hk_log(err ? HK_LOG_ERROR : HK_LOG_WARN, "webhook_deactivated",
-               "id=%llu reason=\"410 Gone\"%s%s", (unsigned long long)webhook_id,
-               err ? " error=" : "", err ? hk_strerror(err) : "");
-    }
-    hk_webhook_free(wh);
-}
-
 /* Records attempt a of flight f (http_status and retry_after from its
  * answer) and decides what comes next. */
 static void conclude(hk_scheduler_t *s, flight_t *f, const hk_attempt_t *a, long retry_after_s)
@@ -246,7 +232,7 @@ static void conclude(hk_scheduler_t *s, flight_t *f, const hk_attempt_t *a, long
         err ? " record_error=" : "", err ? hk_strerror(err) : "");
     /* 410 Gone: the receiver says the endpoint is no more. The webhook stops
      * matching and its deliveries wait until someone activates it again. */
-    if (status == 410 && active) deactivate_gone(s, f->webhook_id);
+    if (status == 410 && active) hk_attempt_gone(s->store, f->webhook_id);
 }
 
 static void maybe_closed(hk_scheduler_t *s);

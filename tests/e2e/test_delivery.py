@@ -706,6 +706,17 @@ class Async(DeliveryCase):
         self.assertEqual(len(r.queued) + len(r.results), 0, r)
         self.assertQuiet("/gone", 1, 2.0)
 
+    def test_410_deactivates_a_synchronous_webhook_too(self):
+        self.rx.answer("/gone-sync", status=410)
+        wh = self.hook("/gone-sync")
+        r = self.trigger()
+        self.assertEqual(r.results[0].http_status, 410)
+        self.assertEqual(r.results[0].outcome, pb.OUTCOME_HTTP_ERROR)
+        self.assertFalse(self.stub.GetWebhook(pb.GetWebhookRequest(id=wh.id)).active)
+        r = self.trigger()
+        self.assertEqual(len(r.queued) + len(r.results), 0, r)
+        self.assertQuiet("/gone-sync", 1, 0.5)
+
     def test_inactive_webhooks_deliveries_wait_until_it_is_activated(self):
         self.rx.answer("/wait", status=500)
         wh = self.hook("/wait", asynchronous=True)

@@ -57,9 +57,8 @@ class Hookd:
             if self.proc.poll() is not None:
                 raise RuntimeError("hookd exited with %s:\n%s" % (self.proc.returncode, self.read_log()))
             try:
-                s = socket.socket(socket.AF_UNIX)
-                s.connect(self.socket)
-                s.close()
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.connect(self.socket)
                 return
             except OSError:
                 time.sleep(0.02)

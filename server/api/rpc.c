@@ -126,6 +126,7 @@ void hk_rpc_dispatch(hk_call_t *call, void *ctx)
 static void log_call(hk_call_t *call, const rpc_call_t *rpc, int status, const char *message)
 {
     hk_log_level_t level = status == HK_STATUS_OK ? HK_LOG_DEBUG : HK_LOG_INFO;
+    if (!hk_log_enabled(level)) return; /* the quoting below is not free */
     char path[160], msg[400];
     const hk_peer_t *peer = hk_call_peer(call);
     long long ms = rpc ? (long long)((now_us() - rpc->start_us) / 1000u) : 0;
@@ -137,8 +138,10 @@ static void log_call(hk_call_t *call, const rpc_call_t *rpc, int status, const c
 
 void hk_rpc_reply(hk_call_t *call, const ProtobufCMessage *resp)
 {
+    /* Most answers are small: packed on the stack (the transport copies). */
+    uint8_t small[4096];
     size_t len = protobuf_c_message_get_packed_size(resp);
-    uint8_t *buf = malloc(len ? len : 1);
+    uint8_t *buf = len <= sizeof small ? small : malloc(len);
     if (!buf) {
         hk_rpc_fail_err(call, HK_ENOMEM, "reply");
         return;
@@ -148,7 +151,7 @@ void hk_rpc_reply(hk_call_t *call, const ProtobufCMessage *resp)
     log_call(call, rpc, HK_STATUS_OK, NULL);
     /* resp may point into the request: free the request only after packing. */
     hk_call_reply(call, buf, len);
-    free(buf);
+    if (buf != small) free(buf);
     release(rpc);
 }
 

@@ -17,6 +17,11 @@ void hk_log_set_level(hk_log_level_t level)
     min_level = level;
 }
 
+int hk_log_enabled(hk_log_level_t level)
+{
+    return level >= min_level;
+}
+
 int hk_log_parse_level(const char *s, hk_log_level_t *out)
 {
     for (int i = 0; i < 4; i++) {

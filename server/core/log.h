@@ -7,6 +7,9 @@ typedef enum { HK_LOG_DEBUG, HK_LOG_INFO, HK_LOG_WARN, HK_LOG_ERROR } hk_log_lev
 /* Lines below level are dropped. Default HK_LOG_INFO. */
 void hk_log_set_level(hk_log_level_t level);
 
+/* 1 when lines of level are written: lets a caller skip building them. */
+int hk_log_enabled(hk_log_level_t level);
+
 /* Parses "debug", "info", "warn", "error"; returns 0 or HK_EINVAL. */
 int hk_log_parse_level(const char *s, hk_log_level_t *out);
 

@@ -49,6 +49,8 @@ $build/bench/bench_trigger fsync --seconds "$secs"
 for c in 1 16 64; do
     $build/bench/bench_trigger accept --url "$url" --callers $c --seconds "$secs"
 done
+# The same 64 calls in flight from 8 connections: tells libhookd's cost from hookd's.
+$build/bench/bench_trigger accept --url "$url" --callers 8 --inflight 8 --seconds "$secs"
 echo
 echo "== sync overhead (TriggerEvent to one synchronous webhook at nginx)"
 $build/bench/bench_trigger sync --url "$url" --seconds "$secs"

@@ -79,14 +79,16 @@ static void run(uint64_t id, int inflight, double seconds, int print)
         calls[next] = start_get(id);
     }
     uint64_t elapsed = hk_bench_now_ns() - t0;
-    for (int i = 0; i < inflight; i++) hk_client_call_free(calls[i]);
+    for (int i = 0; i < inflight; i++)
+        hk_client_call_free(calls[i]);
 
     if (print)
-        printf("GetWebhook  in-flight %-3d  %9.0f calls/s  p50 %7.1f us  p99 %7.1f us  (%llu calls, "
-           "%llu errors)\n",
-           inflight, (double)done * 1e9 / (double)elapsed, hk_bench_lat_quantile_us(&lat, 0.50),
-           hk_bench_lat_quantile_us(&lat, 0.99), (unsigned long long)done,
-           (unsigned long long)errors);
+        printf(
+            "GetWebhook  in-flight %-3d  %9.0f calls/s  p50 %7.1f us  p99 %7.1f us  (%llu calls, "
+            "%llu errors)\n",
+            inflight, (double)done * 1e9 / (double)elapsed, hk_bench_lat_quantile_us(&lat, 0.50),
+            hk_bench_lat_quantile_us(&lat, 0.99), (unsigned long long)done,
+            (unsigned long long)errors);
     fflush(stdout);
     hk_bench_lat_free(&lat);
 }
@@ -99,8 +101,10 @@ int main(int argc, char **argv)
     const char *socket_path = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "t:s:", opts, NULL)) != -1) {
-        if (c == 't') seconds = atof(optarg);
-        else if (c == 's') socket_path = optarg;
+        if (c == 't')
+            seconds = atof(optarg);
+        else if (c == 's')
+            socket_path = optarg;
         else {
             fprintf(stderr, "usage: bench_rpc [--seconds S] [--socket PATH]\n");
             return 2;
@@ -118,7 +122,8 @@ int main(int argc, char **argv)
     run(id, 8, seconds / 3, 0); /* warm-up: page in the store, grow the buffers */
     printf("-- unary RPC over %s, one connection, %.0f s each\n", socket_path, seconds);
     const int levels[] = {1, 8, 64};
-    for (int i = 0; i < 3; i++) run(id, levels[i], seconds, 1);
+    for (int i = 0; i < 3; i++)
+        run(id, levels[i], seconds, 1);
 
     hk_client_close(client);
     hk_bench_hookd_stop(&hookd);

@@ -1,4 +1,5 @@
-/* trigger.c -- TriggerEvent figures: durable accept rate, sync overhead, matching cost, delivery rate
+/* trigger.c -- TriggerEvent figures: durable accept rate, sync overhead, matching cost, delivery
+ * rate
  *
  * usage: bench_trigger MODE [--url URL] [--seconds S] [--callers N] [--inflight N] [--events N]
  *                          [--webhooks N]
@@ -174,7 +175,8 @@ static double run_callers(int n, long total, const char *label)
         pthread_join(cs[i].thread, NULL);
         done += cs[i].done;
         errors += cs[i].errors;
-        for (size_t j = 0; j < cs[i].lat.n; j++) hk_bench_lat_add(&all, cs[i].lat.ns[j]);
+        for (size_t j = 0; j < cs[i].lat.n; j++)
+            hk_bench_lat_add(&all, cs[i].lat.ns[j]);
         hk_bench_lat_free(&cs[i].lat);
         hk_client_close(cs[i].client);
     }
@@ -370,12 +372,15 @@ static void mode_deliver(void)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"url", required_argument, NULL, 'u'},     {"seconds", required_argument, NULL, 't'},
-        {"callers", required_argument, NULL, 'c'}, {"events", required_argument, NULL, 'n'},
-        {"webhooks", required_argument, NULL, 'w'}, {"set", required_argument, NULL, 'o'},
-        {"status-url", required_argument, NULL, 'S'}, {"inflight", required_argument, NULL, 'i'},
-        {0}};
+    static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
+                                         {"seconds", required_argument, NULL, 't'},
+                                         {"callers", required_argument, NULL, 'c'},
+                                         {"events", required_argument, NULL, 'n'},
+                                         {"webhooks", required_argument, NULL, 'w'},
+                                         {"set", required_argument, NULL, 'o'},
+                                         {"status-url", required_argument, NULL, 'S'},
+                                         {"inflight", required_argument, NULL, 'i'},
+                                         {0}};
     const char *sets[32] = {0};
     int n_sets = 0, c;
     if (argc < 2) goto usage;
@@ -396,8 +401,7 @@ int main(int argc, char **argv)
         default: goto usage;
         }
     }
-    if (callers < 1 || callers > MAX_CALLERS || inflight < 1 || inflight > MAX_INFLIGHT)
-        goto usage;
+    if (callers < 1 || callers > MAX_CALLERS || inflight < 1 || inflight > MAX_INFLIGHT) goto usage;
     if (strcmp(mode, "fsync") == 0) {
         mode_fsync();
         return 0;
@@ -407,10 +411,14 @@ int main(int argc, char **argv)
     if (hk_bench_hookd_start(NULL, sets, &hookd) != 0) return 1;
     socket_path = hookd.socket;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (strcmp(mode, "accept") == 0) mode_accept();
-    else if (strcmp(mode, "sync") == 0) mode_sync();
-    else if (strcmp(mode, "match") == 0) mode_match();
-    else if (strcmp(mode, "deliver") == 0) mode_deliver();
+    if (strcmp(mode, "accept") == 0)
+        mode_accept();
+    else if (strcmp(mode, "sync") == 0)
+        mode_sync();
+    else if (strcmp(mode, "match") == 0)
+        mode_match();
+    else if (strcmp(mode, "deliver") == 0)
+        mode_deliver();
     else {
         hk_bench_hookd_stop(&hookd);
         goto usage;
@@ -419,8 +427,9 @@ int main(int argc, char **argv)
     curl_global_cleanup();
     return 0;
 usage:
-    fprintf(stderr, "usage: bench_trigger accept|fsync|sync|match|deliver [--url URL] [--seconds S] "
-                    "[--callers N] [--inflight N] [--events N] [--webhooks N] [--status-url URL] "
-                    "[--set K=V]\n");
+    fprintf(stderr,
+            "usage: bench_trigger accept|fsync|sync|match|deliver [--url URL] [--seconds S] "
+            "[--callers N] [--inflight N] [--events N] [--webhooks N] [--status-url URL] "
+            "[--set K=V]\n");
     return 2;
 }

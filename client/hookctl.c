@@ -64,12 +64,8 @@ int hk_ctl_parse(hk_ctl_t *ctl, int argc, char **argv, const struct option *opts
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, &index)) != -1) {
         switch (c) {
-        case HK_CTL_OPT_SOCKET:
-            ctl->socket = optarg;
-            break;
-        case HK_CTL_OPT_JSON:
-            ctl->json = 1;
-            break;
+        case HK_CTL_OPT_SOCKET: ctl->socket = optarg; break;
+        case HK_CTL_OPT_JSON: ctl->json = 1; break;
         case 'h':
         case HK_CTL_OPT_HELP:
             print_command_help(ctl->cmd);
@@ -135,15 +131,9 @@ int main(int argc, char **argv)
     /* '+': global options stop at the command; the command parses the rest. */
     while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
         switch (c) {
-        case 's':
-            ctl.socket = optarg;
-            break;
-        case 'h':
-            print_usage(stdout);
-            return 0;
-        case 'V':
-            printf("hookctl %s\n", HK_VERSION);
-            return 0;
+        case 's': ctl.socket = optarg; break;
+        case 'h': print_usage(stdout); return 0;
+        case 'V': printf("hookctl %s\n", HK_VERSION); return 0;
         case ':':
             fprintf(stderr, "hookctl: option '%s' needs a value\n", argv[optind - 1]);
             print_usage(stderr);

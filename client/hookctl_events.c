@@ -39,19 +39,13 @@ static int trigger_option(hk_ctl_t *ctl, int opt, const char *arg, void *data)
             return bad_value(ctl, "--application", "enterprise or elite", arg);
         a->req.application = v;
         return 0;
-    case OPT_ACTION:
-        a->req.trigger_action = (char *)arg;
-        return 0;
-    case OPT_PAYLOAD:
-        a->payload = arg;
-        return 0;
+    case OPT_ACTION: a->req.trigger_action = (char *)arg; return 0;
+    case OPT_PAYLOAD: a->payload = arg; return 0;
     case OPT_ORIGIN:
         if (hk_args_origin(arg, &v) != 0) return bad_value(ctl, "--origin", "user or api", arg);
         a->req.origin = v;
         return 0;
-    case OPT_EVENT_ID:
-        a->req.event_id = (char *)arg;
-        return 0;
+    case OPT_EVENT_ID: a->req.event_id = (char *)arg; return 0;
     }
     return -1;
 }

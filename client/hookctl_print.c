@@ -189,12 +189,9 @@ const char *hk_print_enum(const ProtobufCEnumDescriptor *e, int value, char *buf
 const char *hk_print_application(int application)
 {
     switch (application) {
-    case HOOKD__V1__APPLICATION__APPLICATION_ENTERPRISE:
-        return "Enterprise";
-    case HOOKD__V1__APPLICATION__APPLICATION_ELITE:
-        return "Elite";
-    default:
-        return "-";
+    case HOOKD__V1__APPLICATION__APPLICATION_ENTERPRISE: return "Enterprise";
+    case HOOKD__V1__APPLICATION__APPLICATION_ELITE: return "Elite";
+    default: return "-";
     }
 }
 
@@ -284,16 +281,11 @@ static size_t field_size(const ProtobufCFieldDescriptor *f)
     case PROTOBUF_C_TYPE_SFIXED64:
     case PROTOBUF_C_TYPE_UINT64:
     case PROTOBUF_C_TYPE_FIXED64:
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return 8;
-    case PROTOBUF_C_TYPE_STRING:
-        return sizeof(char *);
-    case PROTOBUF_C_TYPE_BYTES:
-        return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return sizeof(ProtobufCMessage *);
-    default:
-        return 4; /* 32-bit numbers, enums, protobuf_c_boolean, float */
+    case PROTOBUF_C_TYPE_DOUBLE: return 8;
+    case PROTOBUF_C_TYPE_STRING: return sizeof(char *);
+    case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
+    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(ProtobufCMessage *);
+    default: return 4; /* 32-bit numbers, enums, protobuf_c_boolean, float */
     }
 }
 
@@ -311,31 +303,17 @@ static void json_value(FILE *out, const ProtobufCFieldDescriptor *f, const void 
     switch (f->type) {
     case PROTOBUF_C_TYPE_INT32:
     case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-        fprintf(out, "%" PRId32, *(const int32_t *)p);
-        break;
+    case PROTOBUF_C_TYPE_SFIXED32: fprintf(out, "%" PRId32, *(const int32_t *)p); break;
     case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-        fprintf(out, "%" PRIu32, *(const uint32_t *)p);
-        break;
+    case PROTOBUF_C_TYPE_FIXED32: fprintf(out, "%" PRIu32, *(const uint32_t *)p); break;
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-        fprintf(out, "%" PRId64, *(const int64_t *)p);
-        break;
+    case PROTOBUF_C_TYPE_SFIXED64: fprintf(out, "%" PRId64, *(const int64_t *)p); break;
     case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        fprintf(out, "%" PRIu64, *(const uint64_t *)p);
-        break;
-    case PROTOBUF_C_TYPE_FLOAT:
-        json_double(out, *(const float *)p);
-        break;
-    case PROTOBUF_C_TYPE_DOUBLE:
-        json_double(out, *(const double *)p);
-        break;
-    case PROTOBUF_C_TYPE_BOOL:
-        fputs(*(const protobuf_c_boolean *)p ? "true" : "false", out);
-        break;
+    case PROTOBUF_C_TYPE_FIXED64: fprintf(out, "%" PRIu64, *(const uint64_t *)p); break;
+    case PROTOBUF_C_TYPE_FLOAT: json_double(out, *(const float *)p); break;
+    case PROTOBUF_C_TYPE_DOUBLE: json_double(out, *(const double *)p); break;
+    case PROTOBUF_C_TYPE_BOOL: fputs(*(const protobuf_c_boolean *)p ? "true" : "false", out); break;
     case PROTOBUF_C_TYPE_ENUM:
         hk_print_enum(f->descriptor, *(const int *)p, word, sizeof word);
         json_string(out, word, strlen(word));

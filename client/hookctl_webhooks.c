@@ -71,9 +71,7 @@ static int list_option(hk_ctl_t *ctl, int opt, const char *arg, void *data)
             return bad_value(ctl, "--application", "enterprise or elite", arg);
         req->application = v;
         return 0;
-    case OPT_TRIGGER:
-        req->trigger_action = (char *)arg;
-        return 0;
+    case OPT_TRIGGER: req->trigger_action = (char *)arg; return 0;
     case OPT_STATUS:
         if (hk_args_status(arg, &v) != 0)
             return bad_value(ctl, "--status", "active or inactive", arg);
@@ -223,15 +221,9 @@ static int create_option(hk_ctl_t *ctl, int opt, const char *arg, void *data)
             return bad_value(ctl, "--application", "enterprise or elite", arg);
         req->application = v;
         return 0;
-    case OPT_TRIGGER:
-        req->trigger_action = (char *)arg;
-        return 0;
-    case OPT_NAME:
-        req->name = (char *)arg;
-        return 0;
-    case OPT_URL:
-        req->url = (char *)arg;
-        return 0;
+    case OPT_TRIGGER: req->trigger_action = (char *)arg; return 0;
+    case OPT_NAME: req->name = (char *)arg; return 0;
+    case OPT_URL: req->url = (char *)arg; return 0;
     case OPT_TIMEOUT:
         if (hk_args_uint(arg, 0, UINT32_MAX, &n) != 0)
             return bad_value(ctl, "--timeout", "a number of seconds", arg);
@@ -239,22 +231,14 @@ static int create_option(hk_ctl_t *ctl, int opt, const char *arg, void *data)
             HOOKD__V1__CREATE_WEBHOOK_REQUEST___TIMEOUT_SECONDS_TIMEOUT_SECONDS;
         req->timeout_seconds = (uint32_t)n;
         return 0;
-    case OPT_SECRET:
-        req->secret_key = (char *)arg;
-        return 0;
-    case OPT_ASYNC:
-        req->asynchronous = 1;
-        return 0;
-    case OPT_IGNORE:
-        req->ignore_for_api = 1;
-        return 0;
+    case OPT_SECRET: req->secret_key = (char *)arg; return 0;
+    case OPT_ASYNC: req->asynchronous = 1; return 0;
+    case OPT_IGNORE: req->ignore_for_api = 1; return 0;
     case OPT_INACTIVE:
         req->_active_case = HOOKD__V1__CREATE_WEBHOOK_REQUEST___ACTIVE_ACTIVE;
         req->active = 0;
         return 0;
-    case OPT_DESCRIPTION:
-        req->description = (char *)arg;
-        return 0;
+    case OPT_DESCRIPTION: req->description = (char *)arg; return 0;
     }
     return -1;
 }

@@ -34,21 +34,15 @@ const char *hk_client_status_name(int status)
 int hk_status_from_http(int http_status)
 {
     switch (http_status) {
-    case 400:
-        return HK_STATUS_INTERNAL;
-    case 401:
-        return HK_STATUS_UNAUTHENTICATED;
-    case 403:
-        return HK_STATUS_PERMISSION_DENIED;
-    case 404:
-        return HK_STATUS_UNIMPLEMENTED;
+    case 400: return HK_STATUS_INTERNAL;
+    case 401: return HK_STATUS_UNAUTHENTICATED;
+    case 403: return HK_STATUS_PERMISSION_DENIED;
+    case 404: return HK_STATUS_UNIMPLEMENTED;
     case 429:
     case 502:
     case 503:
-    case 504:
-        return HK_STATUS_UNAVAILABLE;
-    default:
-        return HK_STATUS_UNKNOWN;
+    case 504: return HK_STATUS_UNAVAILABLE;
+    default: return HK_STATUS_UNKNOWN;
     }
 }
 
@@ -57,16 +51,11 @@ int hk_status_from_http(int http_status)
 int hk_status_from_h2(uint32_t h2_error)
 {
     switch (h2_error) {
-    case 0x7:
-        return HK_STATUS_UNAVAILABLE; /* REFUSED_STREAM */
-    case 0x8:
-        return HK_STATUS_CANCELLED; /* CANCEL */
-    case 0xb:
-        return HK_STATUS_RESOURCE_EXHAUSTED; /* ENHANCE_YOUR_CALM */
-    case 0xc:
-        return HK_STATUS_PERMISSION_DENIED; /* INADEQUATE_SECURITY */
-    default:
-        return HK_STATUS_INTERNAL;
+    case 0x7: return HK_STATUS_UNAVAILABLE;        /* REFUSED_STREAM */
+    case 0x8: return HK_STATUS_CANCELLED;          /* CANCEL */
+    case 0xb: return HK_STATUS_RESOURCE_EXHAUSTED; /* ENHANCE_YOUR_CALM */
+    case 0xc: return HK_STATUS_PERMISSION_DENIED;  /* INADEQUATE_SECURITY */
+    default: return HK_STATUS_INTERNAL;
     }
 }
 

@@ -43,10 +43,10 @@ static const char usage[] =
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"socket", required_argument, NULL, 's'}, {"data", required_argument, NULL, 'd'},
-        {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 'o'},
+        {"socket", required_argument, NULL, 's'},    {"data", required_argument, NULL, 'd'},
+        {"config", required_argument, NULL, 'c'},    {"set", required_argument, NULL, 'o'},
         {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
     };
     const char *socket_path = NULL, *data_dir = NULL, *config_path = NULL, *level = NULL;
     const char *sets[64];

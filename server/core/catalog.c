@@ -220,10 +220,8 @@ int hk_application_parse(const char *name)
 const char *hk_application_name(int application)
 {
     switch (application) {
-    case ENTERPRISE:
-        return "enterprise";
-    case ELITE:
-        return "elite";
+    case ENTERPRISE: return "enterprise";
+    case ELITE: return "elite";
     }
     return NULL;
 }

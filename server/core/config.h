@@ -26,37 +26,37 @@ typedef struct {
 } hk_idset_t;
 
 typedef struct {
-    char *socket_path;           /* <base>/hookd.sock; base: /var/lib/hookd (root), else $HOME/.hookd */
-    char *data_dir;              /* <base>/data */
-    unsigned socket_mode;        /* 0660 */
+    char *socket_path;    /* <base>/hookd.sock; base: /var/lib/hookd (root), else $HOME/.hookd */
+    char *data_dir;       /* <base>/data */
+    unsigned socket_mode; /* 0660 */
     hk_log_level_t log_level;
 
     /* Limits on input. */
-    size_t max_message_bytes;    /* 4 MiB: a larger gRPC message is RESOURCE_EXHAUSTED */
-    size_t max_payload_bytes;    /* 1 MiB: TriggerEvent payload */
-    uint32_t max_streams;        /* concurrent streams per connection: 256 */
-    uint32_t max_connections;    /* 1024 */
-    size_t store_map_bytes;      /* LMDB map size: 1 GiB */
+    size_t max_message_bytes; /* 4 MiB: a larger gRPC message is RESOURCE_EXHAUSTED */
+    size_t max_payload_bytes; /* 1 MiB: TriggerEvent payload */
+    uint32_t max_streams;     /* concurrent streams per connection: 256 */
+    uint32_t max_connections; /* 1024 */
+    size_t store_map_bytes;   /* LMDB map size: 1 GiB */
 
     /* Authorization: root and hookd's own uid are always admins. */
     hk_idset_t admin_uids, admin_gids, trigger_uids, trigger_gids;
 
     /* Outbound delivery. */
-    int allow_http;              /* http:// to any host, not only loopback */
+    int allow_http;                                    /* http:// to any host, not only loopback */
     uint32_t retry_schedule_ms[HK_CONFIG_MAX_RETRIES]; /* delay before each attempt */
     unsigned retry_count;
-    uint32_t retry_after_max_s;  /* cap on an honoured Retry-After: 3600 */
-    uint32_t max_transfers;      /* outbound transfers in flight: 256 */
-    uint32_t idempotency_window_s; /* 86400 */
-    uint32_t log_max_age_s;      /* delivery log pruned after: 30 days */
-    uint32_t log_max_count;      /* and beyond this many deliveries: 100000 */
-    char *ca_file;               /* NULL: the system's CAs */
+    uint32_t retry_after_max_s;           /* cap on an honoured Retry-After: 3600 */
+    uint32_t max_transfers;               /* outbound transfers in flight: 256 */
+    uint32_t idempotency_window_s;        /* 86400 */
+    uint32_t log_max_age_s;               /* delivery log pruned after: 30 days */
+    uint32_t log_max_count;               /* and beyond this many deliveries: 100000 */
+    char *ca_file;                        /* NULL: the system's CAs */
     char *allow_nets[HK_CONFIG_MAX_NETS]; /* CIDRs always allowed */
     unsigned n_allow_nets;
-    char *deny_nets[HK_CONFIG_MAX_NETS];  /* CIDRs refused besides the defaults */
+    char *deny_nets[HK_CONFIG_MAX_NETS]; /* CIDRs refused besides the defaults */
     unsigned n_deny_nets;
 
-    hk_catalog_t *catalog;       /* built-in actions plus the config file's */
+    hk_catalog_t *catalog; /* built-in actions plus the config file's */
 } hk_config_t;
 
 /* Fills cfg with the embedded defaults (including the built-in catalog).

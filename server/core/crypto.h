@@ -6,9 +6,9 @@
 #include <stdint.h>
 
 #define HK_SECRET_PREFIX "whsec_"
-#define HK_SECRET_MAX 320          /* longest secret key text, with its NUL */
-#define HK_SECRET_KEY_MAX 256      /* longest HMAC key in bytes */
-#define HK_SEAL_OVERHEAD 40        /* nonce + MAC added by hk_crypto_seal */
+#define HK_SECRET_MAX 320     /* longest secret key text, with its NUL */
+#define HK_SECRET_KEY_MAX 256 /* longest HMAC key in bytes */
+#define HK_SEAL_OVERHEAD 40   /* nonce + MAC added by hk_crypto_seal */
 #define HK_SEAL_KEY_BYTES 32
 
 /* Initializes libsodium; call once before anything else here. 0 or HK_EIO. */

@@ -18,7 +18,7 @@ typedef struct {
     /* The key of webhook->secret_key (hk_sign_key) when the caller keeps it
      * between attempts; NULL: derived here. */
     const hk_sign_key_t *key;
-    const char *event_id;        /* webhook-id and the JWT's jti */
+    const char *event_id; /* webhook-id and the JWT's jti */
     /* The notification body. Borrowed: it must stay valid and unchanged until
      * the callback has run (one body may serve every webhook of an event). */
     const uint8_t *body;

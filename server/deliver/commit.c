@@ -98,9 +98,7 @@ static void on_outbox(hk_outbox_event_t ev, uint64_t gen, int err, void *arg)
 {
     hk_commit_t *c = arg;
     switch (ev) {
-    case HK_OUTBOX_BATCH_OPENED:
-        c->last_gen = gen;
-        break;
+    case HK_OUTBOX_BATCH_OPENED: c->last_gen = gen; break;
     case HK_OUTBOX_BATCH_DONE:
         if (gen > c->last_gen) c->last_gen = gen;
         if (err) {
@@ -118,9 +116,7 @@ static void on_outbox(hk_outbox_event_t ev, uint64_t gen, int err, void *arg)
             c->notify = 1;
         }
         break;
-    case HK_OUTBOX_DUE_ADDED:
-        c->notify = 1;
-        break;
+    case HK_OUTBOX_DUE_ADDED: c->notify = 1; break;
     }
     wake(c);
 }

@@ -51,12 +51,12 @@ struct hk_http_request {
     void *arg;
     uint64_t started_ns; /* uv_hrtime when the transfer began; 0 while queued */
 
-    size_t body_keep;    /* max_body_keep */
-    uint8_t *body;       /* grows up to body_keep */
+    size_t body_keep; /* max_body_keep */
+    uint8_t *body;    /* grows up to body_keep */
     size_t body_len, body_cap;
     int body_truncated;
 
-    int refused;         /* the policy refused an address of this transfer */
+    int refused; /* the policy refused an address of this transfer */
     char refused_addr[HK_POLICY_ADDR_MAX];
     char curl_error[CURL_ERROR_SIZE];
     char error[CURL_ERROR_SIZE + 64];
@@ -85,15 +85,15 @@ typedef struct sock_ctx {
 struct hk_http {
     uv_loop_t *loop;
     CURLM *multi;
-    uv_timer_t timer;  /* curl's single timeout */
-    uv_idle_t idle;    /* runs deferred callbacks (cancels) and the teardown */
+    uv_timer_t timer; /* curl's single timeout */
+    uv_idle_t idle;   /* runs deferred callbacks (cancels) and the teardown */
     hk_policy_t policy;
     char *ca_file, *user_agent;
     uint32_t max_transfers;
 
     req_list_t urgent_queue, queue, running, done;
-    sock_ctx_t *socks;   /* sockets being watched, for the teardown */
-    sock_ctx_t **by_fd;  /* the same, by fd: curl forgets its own link at REMOVE */
+    sock_ctx_t *socks;  /* sockets being watched, for the teardown */
+    sock_ctx_t **by_fd; /* the same, by fd: curl forgets its own link at REMOVE */
     size_t by_fd_len;
 
     /* Easy handles of finished requests, their fixed options set: an easy
@@ -101,7 +101,7 @@ struct hk_http {
     CURL **pool;
     size_t n_pool, pool_cap;
 
-    int draining;       /* inside drain_done: do not re-enter */
+    int draining; /* inside drain_done: do not re-enter */
     int closing, torn_down;
     unsigned n_closing; /* uv_close calls whose callback has not run */
     hk_http_close_cb close_cb;
@@ -216,7 +216,8 @@ static sock_ctx_t *sock_new(hk_http_t *http, curl_socket_t fd, int owned)
     if (fd < 0) return NULL;
     if ((size_t)fd >= http->by_fd_len) {
         size_t len = http->by_fd_len ? http->by_fd_len : 64;
-        while (len <= (size_t)fd) len *= 2;
+        while (len <= (size_t)fd)
+            len *= 2;
         sock_ctx_t **t = realloc(http->by_fd, len * sizeof *t);
         if (!t) return NULL;
         memset(t + http->by_fd_len, 0, (len - http->by_fd_len) * sizeof *t);
@@ -495,7 +496,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
     if (take == 0) return n;
     if (r->body_len + take > r->body_cap) {
         size_t cap = r->body_cap ? r->body_cap : 1024;
-        while (cap < r->body_len + take) cap *= 2;
+        while (cap < r->body_len + take)
+            cap *= 2;
         if (cap > r->body_keep) cap = r->body_keep;
         uint8_t *b = realloc(r->body, cap);
         if (!b) {
@@ -551,10 +553,12 @@ static void on_idle(uv_idle_t *idle)
     /* Teardown, from the loop rather than from hk_http_close, which may run
      * inside a callback with curl state still on the stack above it. */
     http->torn_down = 1;
-    while (http->n_pool) curl_easy_cleanup(http->pool[--http->n_pool]);
+    while (http->n_pool)
+        curl_easy_cleanup(http->pool[--http->n_pool]);
     curl_multi_cleanup(http->multi);
     http->multi = NULL;
-    while (http->socks) sock_forget(http, http->socks);
+    while (http->socks)
+        sock_forget(http, http->socks);
     http->n_closing += 2;
     uv_close((uv_handle_t *)&http->timer, on_handle_closed);
     uv_close((uv_handle_t *)&http->idle, on_handle_closed);
@@ -780,15 +784,18 @@ void hk_http_close(hk_http_t *http, hk_http_close_cb cb, void *arg)
     http->close_arg = arg;
     req_list_t *lists[] = {&http->urgent_queue, &http->queue, &http->running};
     for (size_t i = 0; i < 3; i++)
-        while (lists[i]->head) hk_http_request_cancel(lists[i]->head);
+        while (lists[i]->head)
+            hk_http_request_cancel(lists[i]->head);
     schedule_idle(http);
 }
 
 int hk_http_parse_retry_after(const char *value, time_t now, long *seconds)
 {
-    while (*value == ' ' || *value == '\t') value++;
+    while (*value == ' ' || *value == '\t')
+        value++;
     size_t len = strlen(value);
-    while (len && (value[len - 1] == ' ' || value[len - 1] == '\t')) len--;
+    while (len && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+        len--;
     if (len == 0 || len > 64) return HK_EINVAL;
 
     if (value[0] >= '0' && value[0] <= '9') {

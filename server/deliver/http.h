@@ -54,10 +54,10 @@ typedef struct {
 /* One POST. Everything is copied by hk_http_request_start unless said
  * otherwise, so the request may live on the caller's stack. */
 typedef struct {
-    const char *url;                  /* http:// or https://; other schemes fail */
-    const hk_http_header_t *headers;  /* sent as given, after Host */
+    const char *url;                 /* http:// or https://; other schemes fail */
+    const hk_http_header_t *headers; /* sent as given, after Host */
     size_t n_headers;
-    const uint8_t *body;              /* may be NULL when body_len is 0 */
+    const uint8_t *body; /* may be NULL when body_len is 0 */
     size_t body_len;
     /* When set, body is NOT copied: it must stay valid and unchanged until
      * the callback has run. Saves a copy per receiver when one event body
@@ -66,7 +66,7 @@ typedef struct {
     /* Bound on the whole transfer (connect, send, answer), counted from the
      * moment it starts, not from when it was queued. 1..600000. */
     uint32_t timeout_ms;
-    size_t max_body_keep;             /* bytes of the answer kept for the result */
+    size_t max_body_keep; /* bytes of the answer kept for the result */
     /* A caller is waiting (synchronous webhooks): when over max_transfers,
      * start before every queued non-urgent request. */
     int urgent;
@@ -74,13 +74,13 @@ typedef struct {
 
 typedef struct {
     hk_outcome_t outcome;
-    int http_status;        /* final status; 0 when none came */
-    uint32_t duration_ms;   /* from the transfer's start to its end; 0 if it never started */
-    const char *error;      /* "" on success; else why, e.g. "HTTP 500",
-                               "address 169.254.169.254 refused by outbound policy" */
-    const uint8_t *body;    /* the first bytes of the answer (not NUL-terminated; never NULL) */
-    size_t body_len;        /* <= max_body_keep */
-    int body_truncated;     /* the answer was longer than max_body_keep */
+    int http_status;      /* final status; 0 when none came */
+    uint32_t duration_ms; /* from the transfer's start to its end; 0 if it never started */
+    const char *error;    /* "" on success; else why, e.g. "HTTP 500",
+                             "address 169.254.169.254 refused by outbound policy" */
+    const uint8_t *body;  /* the first bytes of the answer (not NUL-terminated; never NULL) */
+    size_t body_len;      /* <= max_body_keep */
+    int body_truncated;   /* the answer was longer than max_body_keep */
     /* Seconds the receiver asked to wait (Retry-After: delta-seconds or an
      * HTTP-date, a past date giving 0); -1 when absent or unparsable. */
     long retry_after_s;

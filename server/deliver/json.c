@@ -69,9 +69,11 @@ size_t hk_json_quote(const char *s, size_t len, char *out)
             continue;
         }
         if (esc) {
-            while (*esc) out[j++] = *esc++;
+            while (*esc)
+                out[j++] = *esc++;
         } else {
-            for (size_t k = 0; k < n; k++) out[j++] = (char)p[i + k];
+            for (size_t k = 0; k < n; k++)
+                out[j++] = (char)p[i + k];
         }
         i += n;
     }
@@ -143,17 +145,20 @@ static int check_number(cursor_t *c)
     if (*c->p == '0')
         c->p++; /* no leading zeros */
     else
-        while (is_digit(c)) c->p++;
+        while (is_digit(c))
+            c->p++;
     if (c->p < c->end && *c->p == '.') {
         c->p++;
         if (!is_digit(c)) return HK_EINVAL;
-        while (is_digit(c)) c->p++;
+        while (is_digit(c))
+            c->p++;
     }
     if (c->p < c->end && (*c->p == 'e' || *c->p == 'E')) {
         c->p++;
         if (c->p < c->end && (*c->p == '+' || *c->p == '-')) c->p++;
         if (!is_digit(c)) return HK_EINVAL;
-        while (is_digit(c)) c->p++;
+        while (is_digit(c))
+            c->p++;
     }
     return 0;
 }

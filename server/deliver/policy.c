@@ -9,15 +9,15 @@
 
 /* The nets refused unless an allow entry says otherwise (see policy.h). */
 static const char *const default_refused[] = {
-    "169.254.0.0/16",      /* IPv4 link-local, includes 169.254.169.254 (AWS, GCP, Azure) */
-    "fe80::/10",           /* IPv6 link-local */
-    "fd00:ec2::254/128",   /* AWS metadata over IPv6 */
-    "100.100.100.200/32",  /* Alibaba Cloud metadata */
-    "0.0.0.0/8",           /* "this network": Linux connects 0.0.0.0 to the local host */
-    "::/128",              /* the same for IPv6 */
-    "224.0.0.0/4",         /* IPv4 multicast */
-    "ff00::/8",            /* IPv6 multicast */
-    "255.255.255.255/32",  /* limited broadcast */
+    "169.254.0.0/16",     /* IPv4 link-local, includes 169.254.169.254 (AWS, GCP, Azure) */
+    "fe80::/10",          /* IPv6 link-local */
+    "fd00:ec2::254/128",  /* AWS metadata over IPv6 */
+    "100.100.100.200/32", /* Alibaba Cloud metadata */
+    "0.0.0.0/8",          /* "this network": Linux connects 0.0.0.0 to the local host */
+    "::/128",             /* the same for IPv6 */
+    "224.0.0.0/4",        /* IPv4 multicast */
+    "ff00::/8",           /* IPv6 multicast */
+    "255.255.255.255/32", /* limited broadcast */
 };
 #define N_DEFAULTS (sizeof default_refused / sizeof default_refused[0])
 
@@ -118,8 +118,8 @@ int hk_policy_deny(hk_policy_t *policy, const char *cidr)
     return add_net(policy->deny, &policy->n_deny, cidr);
 }
 
-static int load_list(hk_policy_t *policy, int (*add)(hk_policy_t *, const char *),
-                     const char *what, char *const *nets, unsigned n, char *err, size_t errlen)
+static int load_list(hk_policy_t *policy, int (*add)(hk_policy_t *, const char *), const char *what,
+                     char *const *nets, unsigned n, char *err, size_t errlen)
 {
     for (unsigned i = 0; i < n; i++) {
         int rc = add(policy, nets[i]);

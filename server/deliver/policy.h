@@ -6,15 +6,15 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define HK_POLICY_MAX_NETS 32    /* per list; matches HK_CONFIG_MAX_NETS */
-#define HK_POLICY_ADDR_MAX 46    /* INET6_ADDRSTRLEN: longest printed address, with its NUL */
+#define HK_POLICY_MAX_NETS 32 /* per list; matches HK_CONFIG_MAX_NETS */
+#define HK_POLICY_ADDR_MAX 46 /* INET6_ADDRSTRLEN: longest printed address, with its NUL */
 
 /* An IPv4 or IPv6 network. IPv4 is held as such (family AF_INET, 4 bytes);
  * host bits beyond prefix are zero. */
 typedef struct {
-    int family;        /* AF_INET or AF_INET6 */
-    uint8_t addr[16];  /* network byte order; only the first 4 used for AF_INET */
-    unsigned prefix;   /* 0-32 or 0-128 */
+    int family;       /* AF_INET or AF_INET6 */
+    uint8_t addr[16]; /* network byte order; only the first 4 used for AF_INET */
+    unsigned prefix;  /* 0-32 or 0-128 */
 } hk_cidr_t;
 
 /* The policy checked on every address curl is about to connect to, after DNS

@@ -91,7 +91,8 @@ static char *buf_room(buf_t *b, size_t n)
     if (b->failed) return NULL;
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
+        while (cap < b->len + n + 1)
+            cap *= 2;
         char *s = realloc(b->s, cap);
         if (!s) {
             b->failed = 1;

@@ -89,31 +89,18 @@ int hk_store_mdb_err(int rc, const char *op)
 {
     int err;
     switch (rc) {
-    case MDB_SUCCESS:
-        return 0;
-    case MDB_NOTFOUND:
-        return HK_ENOTFOUND;
-    case MDB_KEYEXIST:
-        return HK_EEXIST;
-    case MDB_MAP_FULL:
-        err = HK_EFULL;
-        break;
+    case MDB_SUCCESS: return 0;
+    case MDB_NOTFOUND: return HK_ENOTFOUND;
+    case MDB_KEYEXIST: return HK_EEXIST;
+    case MDB_MAP_FULL: err = HK_EFULL; break;
     case MDB_CORRUPTED:
     case MDB_PAGE_NOTFOUND:
     case MDB_INVALID:
-    case MDB_VERSION_MISMATCH:
-        err = HK_ECORRUPT;
-        break;
-    case ENOMEM:
-        err = HK_ENOMEM;
-        break;
+    case MDB_VERSION_MISMATCH: err = HK_ECORRUPT; break;
+    case ENOMEM: err = HK_ENOMEM; break;
     case ENOSPC: /* the disk, not the map, is full: to callers the same story */
-    case EDQUOT:
-        err = HK_EFULL;
-        break;
-    default:
-        err = HK_EIO;
-        break;
+    case EDQUOT: err = HK_EFULL; break;
+    default: err = HK_EIO; break;
     }
     char q[160];
     hk_log(err == HK_EFULL ? HK_LOG_WARN : HK_LOG_ERROR, "store_error", "op=%s error=%s", op,

@@ -100,8 +100,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
         if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) break;
         if ((call = stream_call(session, frame->hd.stream_id))) hk_call_on_request_end(call);
         break;
-    default:
-        break;
+    default: break;
     }
     return 0;
 }

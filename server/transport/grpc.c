@@ -37,26 +37,13 @@ int hk_grpc_timeout_parse(const char *s, size_t n, uint64_t *out_ns)
         digits = digits * 10 + (uint64_t)(s[i] - '0');
     }
     switch (s[n - 1]) {
-    case 'H':
-        unit_ns = 3600ull * 1000000000ull;
-        break;
-    case 'M':
-        unit_ns = 60ull * 1000000000ull;
-        break;
-    case 'S':
-        unit_ns = 1000000000ull;
-        break;
-    case 'm':
-        unit_ns = 1000000ull;
-        break;
-    case 'u':
-        unit_ns = 1000ull;
-        break;
-    case 'n':
-        unit_ns = 1ull;
-        break;
-    default:
-        return HK_EINVAL;
+    case 'H': unit_ns = 3600ull * 1000000000ull; break;
+    case 'M': unit_ns = 60ull * 1000000000ull; break;
+    case 'S': unit_ns = 1000000000ull; break;
+    case 'm': unit_ns = 1000000ull; break;
+    case 'u': unit_ns = 1000ull; break;
+    case 'n': unit_ns = 1ull; break;
+    default: return HK_EINVAL;
     }
     /* 99999999H is about 11,000 years: more than a uint64 of nanoseconds. */
     *out_ns = digits > UINT64_MAX / unit_ns ? UINT64_MAX : digits * unit_ns;

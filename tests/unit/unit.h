@@ -16,7 +16,7 @@ const char *hk_test_tmpdir(void);
  * command line (`test_store put_get`). */
 #define TEST(name)                                                                                 \
     static void test_##name(void);                                                                 \
-    __attribute__((constructor)) static void register_##name(void)                                \
+    __attribute__((constructor)) static void register_##name(void)                                 \
     {                                                                                              \
         hk_test_register(#name, test_##name);                                                      \
     }                                                                                              \
@@ -47,9 +47,8 @@ const char *hk_test_tmpdir(void);
         const char *a_ = (a), *b_ = (b);                                                           \
         if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                                   \
             char m_[1024];                                                                         \
-            snprintf(m_, sizeof m_, "%.200s == %.200s (\"%.250s\" != \"%.250s\")", #a, #b,        \
-                     a_ ? a_ : "(null)",                                                           \
-                     b_ ? b_ : "(null)");                                                          \
+            snprintf(m_, sizeof m_, "%.200s == %.200s (\"%.250s\" != \"%.250s\")", #a, #b,         \
+                     a_ ? a_ : "(null)", b_ ? b_ : "(null)");                                      \
             hk_test_failed(__FILE__, __LINE__, m_);                                                \
             return;                                                                                \
         }                                                                                          \

@@ -433,8 +433,8 @@ TEST(deadline)
     req.key_case = HOOKD__V1__GET_WEBHOOK_REQUEST__KEY_NAME;
     req.name = "slow";
     hk_client_call_t *late = NULL;
-    CHECK_INT(hk_client_call_start(c, &hookd__v1__webhooks__descriptor, "GetWebhook", &req.base,
-                                   1, &late),
+    CHECK_INT(hk_client_call_start(c, &hookd__v1__webhooks__descriptor, "GetWebhook", &req.base, 1,
+                                   &late),
               0);
     usleep(20000);
     alarm(10);

@@ -32,7 +32,7 @@ typedef struct {
     server_t *srv;
     char buf[65536];
     size_t len;
-    int busy;    /* a request is being answered; later bytes wait */
+    int busy; /* a request is being answered; later bytes wait */
     int closing;
     int open_handles;
 } conn_t;
@@ -251,8 +251,8 @@ typedef struct {
     char body[256];
     uint64_t start_ns, end_ns;
     fx_t *fx;
-    int then_ok;            /* start a request to /ok from the callback */
-    int close_in_cb;        /* hk_http_close from the callback */
+    int then_ok;     /* start a request to /ok from the callback */
+    int close_in_cb; /* hk_http_close from the callback */
 } got_t;
 
 static int seq;
@@ -292,7 +292,8 @@ static int run_until(fx_t *fx, const int *counter, int want, uint64_t max_ms)
     uv_timer_init(&fx->loop, &guard);
     guard.data = &expired;
     uv_timer_start(&guard, on_guard, max_ms, 0);
-    while (*counter < want && !expired) uv_run(&fx->loop, UV_RUN_ONCE);
+    while (*counter < want && !expired)
+        uv_run(&fx->loop, UV_RUN_ONCE);
     uv_close((uv_handle_t *)&guard, NULL);
     uv_run(&fx->loop, UV_RUN_NOWAIT);
     return *counter >= want ? 0 : -1;
@@ -313,8 +314,7 @@ static void on_result(hk_http_request_t *req, const hk_http_result_t *res, void 
 
 static int post(fx_t *fx, const char *path, uint32_t timeout_ms, size_t keep, got_t *g)
 {
-    hk_http_header_t headers[] = {{"content-type", "application/json"},
-                                  {"webhook-id", "msg_1"}};
+    hk_http_header_t headers[] = {{"content-type", "application/json"}, {"webhook-id", "msg_1"}};
     hk_http_req_t req = {.url = fx_url(fx, path),
                          .headers = headers,
                          .n_headers = 2,
@@ -624,7 +624,8 @@ TEST(max_transfers_queue)
     CHECK_INT(fx_open(&fx, &opts), 0);
     got_t g[5] = {{0}};
     int done = 0;
-    for (int i = 0; i < 5; i++) CHECK_INT(post(&fx, "/delay/100", 5000, 64, &g[i]), 0);
+    for (int i = 0; i < 5; i++)
+        CHECK_INT(post(&fx, "/delay/100", 5000, 64, &g[i]), 0);
     CHECK_INT(hk_http_pending(fx.http), 5);
     uint64_t t0 = uv_hrtime();
     while (done < 5) {
@@ -632,8 +633,10 @@ TEST(max_transfers_queue)
         done++;
     }
     CHECK_INT(done, 5);
-    for (int i = 0; i < 5; i++) CHECK_INT(g[i].res.outcome, HK_OUTCOME_SUCCEEDED);
-    for (int i = 0; i < 5; i++) CHECK_INT(g[i].seq, i + 1); /* FIFO */
+    for (int i = 0; i < 5; i++)
+        CHECK_INT(g[i].res.outcome, HK_OUTCOME_SUCCEEDED);
+    for (int i = 0; i < 5; i++)
+        CHECK_INT(g[i].seq, i + 1); /* FIFO */
     CHECK_INT(fx.srv.max_in_flight, 2);
     CHECK(ms_between(t0, uv_hrtime()) >= 290); /* three waves of 100 ms */
     CHECK(fx.srv.accepted <= 2);
@@ -648,10 +651,12 @@ TEST(parallel_requests_overlap)
     CHECK_INT(fx_open(&fx, NULL), 0);
     got_t g[3] = {{0}};
     uint64_t t0 = uv_hrtime();
-    for (int i = 0; i < 3; i++) CHECK_INT(post(&fx, "/delay/200", 5000, 64, &g[i]), 0);
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(post(&fx, "/delay/200", 5000, 64, &g[i]), 0);
     CHECK_INT(run_until(&fx, &seq, 3, 5000), 0);
     uint64_t took = ms_between(t0, uv_hrtime());
-    for (int i = 0; i < 3; i++) CHECK_INT(g[i].res.outcome, HK_OUTCOME_SUCCEEDED);
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(g[i].res.outcome, HK_OUTCOME_SUCCEEDED);
     CHECK(took >= 195 && took < 400);
     CHECK_INT(fx.srv.max_in_flight, 3);
     CHECK_INT(fx_close(&fx), 0);
@@ -875,8 +880,8 @@ TEST(tls_verified_with_ca_file)
         {.flags = UV_IGNORE},
         {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&child.out},
         {.flags = UV_INHERIT_FD, .data.fd = 2}};
-    uv_process_options_t po = {.file = args[0], .args = args, .stdio = stdio, .stdio_count = 3,
-                               .exit_cb = tls_exited};
+    uv_process_options_t po = {
+        .file = args[0], .args = args, .stdio = stdio, .stdio_count = 3, .exit_cb = tls_exited};
     uv_pipe_init(&fx.loop, &child.out, 0);
     child.out.data = child.proc.data = &child;
     CHECK_INT(uv_spawn(&fx.loop, &child.proc, &po), 0);

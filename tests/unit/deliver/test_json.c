@@ -36,13 +36,15 @@ TEST(quote_utf8)
     CHECK(QUOTED_IS("Z\xc3\xbcrich \xe2\x98\x83 \xf0\x9f\x98\x80",
                     "\"Z\xc3\xbcrich \xe2\x98\x83 \xf0\x9f\x98\x80\""));
     /* U+2028 and U+2029 are escaped (JavaScript line terminators). */
-    CHECK(QUOTED_IS("a\xe2\x80\xa8" "b\xe2\x80\xa9", "\"a\\u2028b\\u2029\""));
+    CHECK(QUOTED_IS("a\xe2\x80\xa8"
+                    "b\xe2\x80\xa9",
+                    "\"a\\u2028b\\u2029\""));
     /* Invalid sequences: each bad byte becomes U+FFFD, escaped. */
     CHECK(QUOTED_IS("\xff", "\"\\ufffd\""));
-    CHECK(QUOTED_IS("\x80x", "\"\\ufffdx\""));                   /* lone continuation */
-    CHECK(QUOTED_IS("\xc3", "\"\\ufffd\""));                     /* truncated at the end */
-    CHECK(QUOTED_IS("\xc3(", "\"\\ufffd(\""));                   /* truncated mid-string */
-    CHECK(QUOTED_IS("\xc0\xaf", "\"\\ufffd\\ufffd\""));          /* overlong '/' */
+    CHECK(QUOTED_IS("\x80x", "\"\\ufffdx\""));                     /* lone continuation */
+    CHECK(QUOTED_IS("\xc3", "\"\\ufffd\""));                       /* truncated at the end */
+    CHECK(QUOTED_IS("\xc3(", "\"\\ufffd(\""));                     /* truncated mid-string */
+    CHECK(QUOTED_IS("\xc0\xaf", "\"\\ufffd\\ufffd\""));            /* overlong '/' */
     CHECK(QUOTED_IS("\xe0\x80\xaf", "\"\\ufffd\\ufffd\\ufffd\"")); /* overlong, 3 bytes */
     CHECK(QUOTED_IS("\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"")); /* surrogate D800 */
     CHECK(QUOTED_IS("\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"")); /* > U+10FFFF */
@@ -51,7 +53,8 @@ TEST(quote_utf8)
 TEST(quote_worst_case_fits)
 {
     char in[64];
-    for (size_t i = 0; i < sizeof in; i++) in[i] = (char)(i % 2 ? 0x01 : 0xff);
+    for (size_t i = 0; i < sizeof in; i++)
+        in[i] = (char)(i % 2 ? 0x01 : 0xff);
     char out[HK_JSON_QUOTED_MAX(sizeof in)];
     size_t n = hk_json_quote(in, sizeof in, out);
     CHECK_INT(n, 6 * sizeof in + 2);
@@ -87,13 +90,14 @@ TEST(check_accepts)
 
 TEST(check_refuses)
 {
-    const char *bad[] = {"",         " ",          "{",          "}",           "[1,]",
-                         "{\"a\":}", "{\"a\" 1}",  "{a:1}",      "{\"a\":1,}",  "[1 2]",
-                         "01",       "1.",         ".5",         "+1",          "1e",
-                         "--1",      "tru",        "nulll",      "True",        "\"abc",
-                         "\"a\tb\"", "\"\\x\"",    "\"\\u12g4\"", "\"\\u12\"",  "[1] [2]",
-                         "{} x",     "NaN",        "Infinity",   "'a'",         "\"\xff\"",
-                         "\"\xc3\"", "[\"\xed\xa0\x80\"]"};
+    const char *bad[] = {"",           " ",        "{",           "}",
+                         "[1,]",       "{\"a\":}", "{\"a\" 1}",   "{a:1}",
+                         "{\"a\":1,}", "[1 2]",    "01",          "1.",
+                         ".5",         "+1",       "1e",          "--1",
+                         "tru",        "nulll",    "True",        "\"abc",
+                         "\"a\tb\"",   "\"\\x\"",  "\"\\u12g4\"", "\"\\u12\"",
+                         "[1] [2]",    "{} x",     "NaN",         "Infinity",
+                         "'a'",        "\"\xff\"", "\"\xc3\"",    "[\"\xed\xa0\x80\"]"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (check_text(bad[i]) != HK_EINVAL) {
             fprintf(stderr, "  accepted [%s]\n", bad[i]);
@@ -109,13 +113,17 @@ TEST(check_depth_limit)
 {
     char deep[2 * HK_JSON_MAX_DEPTH + 3];
     size_t n = 0;
-    for (int i = 0; i < HK_JSON_MAX_DEPTH; i++) deep[n++] = '[';
-    for (int i = 0; i < HK_JSON_MAX_DEPTH; i++) deep[n++] = ']';
+    for (int i = 0; i < HK_JSON_MAX_DEPTH; i++)
+        deep[n++] = '[';
+    for (int i = 0; i < HK_JSON_MAX_DEPTH; i++)
+        deep[n++] = ']';
     CHECK_INT(hk_json_check((const uint8_t *)deep, n), 0);
 
     n = 0;
-    for (int i = 0; i <= HK_JSON_MAX_DEPTH; i++) deep[n++] = '[';
-    for (int i = 0; i <= HK_JSON_MAX_DEPTH; i++) deep[n++] = ']';
+    for (int i = 0; i <= HK_JSON_MAX_DEPTH; i++)
+        deep[n++] = '[';
+    for (int i = 0; i <= HK_JSON_MAX_DEPTH; i++)
+        deep[n++] = ']';
     CHECK_INT(hk_json_check((const uint8_t *)deep, n), HK_EINVAL);
 
     /* A megabyte of '[' must not exhaust the stack. */

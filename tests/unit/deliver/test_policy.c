@@ -93,11 +93,24 @@ TEST(cidr_parse_ipv6)
 TEST(cidr_parse_rejects)
 {
     hk_cidr_t n;
-    const char *bad[] = {"",           "/8",          "10.0.0.0/",     "10.0.0.0/33",
-                         "10.0.0.0/-1", "10.0.0.0/+8", "10.0.0.0/ 8",   " 10.0.0.0/8",
-                         "10.0.0.0/8 ", "10.0.0/8",    "10.0.0.256",    "fe80::/129",
-                         "fe80:::/10",  "example.com", "10.0.0.0/8/8",  "10.0.0.0/0x8",
-                         "::/1000",     "1.2.3.4/99999999999"};
+    const char *bad[] = {"",
+                         "/8",
+                         "10.0.0.0/",
+                         "10.0.0.0/33",
+                         "10.0.0.0/-1",
+                         "10.0.0.0/+8",
+                         "10.0.0.0/ 8",
+                         " 10.0.0.0/8",
+                         "10.0.0.0/8 ",
+                         "10.0.0/8",
+                         "10.0.0.256",
+                         "fe80::/129",
+                         "fe80:::/10",
+                         "example.com",
+                         "10.0.0.0/8/8",
+                         "10.0.0.0/0x8",
+                         "::/1000",
+                         "1.2.3.4/99999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (hk_cidr_parse(bad[i], &n) != HK_EINVAL) {
             fprintf(stderr, "  accepted \"%s\"\n", bad[i]);
@@ -218,7 +231,8 @@ TEST(list_limits_and_load)
     hk_policy_init(&p);
     CHECK_INT(hk_policy_allow(&p, "not-a-net"), HK_EINVAL);
     CHECK_INT(p.n_allow, 0);
-    for (int i = 0; i < HK_POLICY_MAX_NETS; i++) CHECK_INT(hk_policy_deny(&p, "10.0.0.0/8"), 0);
+    for (int i = 0; i < HK_POLICY_MAX_NETS; i++)
+        CHECK_INT(hk_policy_deny(&p, "10.0.0.0/8"), 0);
     CHECK_INT(hk_policy_deny(&p, "10.0.0.0/8"), HK_ETOOBIG);
 
     char *allow[] = {"169.254.169.254/32"};

@@ -56,8 +56,8 @@ TEST(standard_webhooks_vector)
     CHECK_INT(hk_sign_key(VECTOR_SECRET, &key), 0);
     CHECK_INT(key.len, 24);
     char sig[HK_SIGN_SIGNATURE_MAX];
-    hk_sign_signature(&key, VECTOR_ID, VECTOR_TS, (const uint8_t *)VECTOR_BODY,
-                      strlen(VECTOR_BODY), sig);
+    hk_sign_signature(&key, VECTOR_ID, VECTOR_TS, (const uint8_t *)VECTOR_BODY, strlen(VECTOR_BODY),
+                      sig);
     CHECK_STR(sig, VECTOR_SIGNATURE);
 
     /* One changed byte anywhere changes the signature. */
@@ -150,8 +150,8 @@ TEST(jwt_encoding_every_length)
         hk_sign_signature(&key, "id", n, (const uint8_t *)body, (size_t)n, sig);
         char ts[16];
         snprintf(ts, sizeof ts, "%d", n);
-        const uint8_t *parts[] = {(const uint8_t *)"id.", (const uint8_t *)ts,
-                                  (const uint8_t *)".", (const uint8_t *)body};
+        const uint8_t *parts[] = {(const uint8_t *)"id.", (const uint8_t *)ts, (const uint8_t *)".",
+                                  (const uint8_t *)body};
         size_t lens[] = {3, strlen(ts), 1, (size_t)n};
         uint8_t mac[32];
         hk_crypto_hmac_sha256(key.bytes, key.len, parts, lens, 4, mac);
@@ -169,8 +169,7 @@ TEST(attempt_headers)
     CHECK_INT(hk_sign_key(VECTOR_SECRET, &key), 0);
     /* iat in the claims is ignored: the attempt's own time is used for both
      * the signature timestamp and the token. */
-    hk_sign_claims_t claims = {
-        .webhook_name = NAME, .url = URL, .event_id = "evt_2Xq9", .iat = 42};
+    hk_sign_claims_t claims = {.webhook_name = NAME, .url = URL, .event_id = "evt_2Xq9", .iat = 42};
     hk_sign_attempt_t a;
     CHECK_INT(hk_sign_attempt(&key, &claims, 1614265330, (const uint8_t *)VECTOR_BODY,
                               strlen(VECTOR_BODY), &a),

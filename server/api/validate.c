@@ -10,37 +10,11 @@
 
 #include "core/crypto.h"
 #include "core/error.h"
+#include "core/utf8.h"
 
 #include "hookd/v1/webhooks.pb-c.h"
 
 /* --- UTF-8 text ------------------------------------------------------------ */
-
-/* Decodes one code point at *p and advances *p; -1 on malformed input
- * (bad lead or continuation byte, overlong form, surrogate, > U+10FFFF). */
-static long next_code_point(const unsigned char **p)
-{
-    static const uint32_t min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
-    const unsigned char *s = *p;
-    uint32_t cp;
-    int len;
-    if (s[0] < 0x80)
-        cp = s[0], len = 1;
-    else if ((s[0] & 0xe0) == 0xc0)
-        cp = s[0] & 0x1f, len = 2;
-    else if ((s[0] & 0xf0) == 0xe0)
-        cp = s[0] & 0x0f, len = 3;
-    else if ((s[0] & 0xf8) == 0xf0)
-        cp = s[0] & 0x07, len = 4;
-    else
-        return -1;
-    for (int i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) return -1;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (cp < min_for_len[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return -1;
-    *p = s + len;
-    return (long)cp;
-}
 
 static int is_control(long cp)
 {
@@ -65,13 +39,15 @@ typedef struct {
 static text_info_t scan_text(const char *s, const char *allowed, size_t limit)
 {
     text_info_t t = {0};
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p && t.chars <= limit) {
-        long cp = next_code_point(&p);
-        if (cp < 0) {
+    const uint8_t *p = (const uint8_t *)s, *end = p + strlen(s);
+    while (p < end && t.chars <= limit) {
+        uint32_t cp;
+        size_t len = hk_utf8_decode(p, (size_t)(end - p), &cp);
+        if (len == 0) {
             t.malformed = 1;
             break;
         }
+        p += len;
         if (is_control(cp) && !(cp < 0x80 && allowed && strchr(allowed, (int)cp))) t.control = 1;
         if (!is_space(cp)) t.visible = 1;
         t.chars++;

@@ -1,5 +1,6 @@
 /* catalog.c -- the trigger-action catalog: built-in defaults per application, extendable */
 #include "core/catalog.h"
+#include "core/utf8.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -88,28 +89,13 @@ static int valid_key(const char *key)
  * characters (C0, DEL, C1), 1-200 characters, not blank. */
 static int valid_display_name(const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
+    const uint8_t *p = (const uint8_t *)s, *end = p + strlen(s);
     size_t chars = 0;
     int visible = 0;
-    while (*p) {
+    while (p < end) {
         uint32_t cp;
-        int len;
-        if (p[0] < 0x80)
-            cp = p[0], len = 1;
-        else if ((p[0] & 0xe0) == 0xc0)
-            cp = p[0] & 0x1f, len = 2;
-        else if ((p[0] & 0xf0) == 0xe0)
-            cp = p[0] & 0x0f, len = 3;
-        else if ((p[0] & 0xf8) == 0xf0)
-            cp = p[0] & 0x07, len = 4;
-        else
-            return 0;
-        for (int i = 1; i < len; i++) {
-            if ((p[i] & 0xc0) != 0x80) return 0;
-            cp = (cp << 6) | (p[i] & 0x3f);
-        }
-        static const uint32_t min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
-        if (cp < min_for_len[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+        size_t len = hk_utf8_decode(p, (size_t)(end - p), &cp);
+        if (len == 0) return 0;
         if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) return 0;
         if (cp != ' ') visible = 1;
         if (++chars > DISPLAY_NAME_MAX) return 0;

@@ -1,35 +1,7 @@
 /* json.c -- the little JSON hookd writes and checks: quoted strings, validation */
 #include "deliver/json.h"
 #include "core/error.h"
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes available), with
- * its code point in *cp; 0 when the bytes there are not valid UTF-8. */
-static size_t utf8_seq(const uint8_t *s, size_t n, uint32_t *cp)
-{
-    uint8_t c = s[0];
-    size_t len;
-    uint32_t v, min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    } else if (c >= 0xc2 && c <= 0xdf) {
-        len = 2, v = c & 0x1f, min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3, v = c & 0x0f, min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4, v = c & 0x07, min = 0x10000;
-    } else {
-        return 0; /* continuation byte, overlong lead 0xc0/0xc1, or above U+10FFFF */
-    }
-    if (n < len) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        v = (v << 6) | (s[i] & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) return 0;
-    *cp = v;
-    return len;
-}
+#include "core/utf8.h"
 
 size_t hk_json_quote(const char *s, size_t len, char *out)
 {
@@ -39,7 +11,7 @@ size_t hk_json_quote(const char *s, size_t len, char *out)
     out[j++] = '"';
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        size_t n = utf8_seq(p + i, len - i, &cp);
+        size_t n = hk_utf8_decode(p + i, len - i, &cp);
         const char *esc = NULL;
         if (n == 0) {
             esc = "\\ufffd";
@@ -131,7 +103,7 @@ static int check_string(cursor_t *c)
             continue;
         }
         uint32_t cp;
-        size_t n = utf8_seq(c->p, (size_t)(c->end - c->p), &cp);
+        size_t n = hk_utf8_decode(c->p, (size_t)(c->end - c->p), &cp);
         if (n == 0) return HK_EINVAL;
         c->p += n;
     }

@@ -8,25 +8,10 @@
 
 #include "api/rpc.h"
 #include "core/error.h"
+#include "core/fs.h"
 #include "core/log.h"
 
 #define HK_STOP_GRACE_MS 10000
-
-static int make_dir(const char *path, mode_t mode)
-{
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf) return HK_EINVAL;
-    memcpy(buf, path, n + 1);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return HK_EIO;
-        *p = '/';
-    }
-    if (mkdir(buf, mode) != 0 && errno != EEXIST) return HK_EIO;
-    return 0;
-}
 
 static char *parent_of(const char *path, char *buf, size_t n)
 {
@@ -133,12 +118,12 @@ int hk_daemon_start(hk_daemon_t *d, uv_loop_t *loop, hk_config_t *config)
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
     uv_signal_start(&d->sigint, on_signal, SIGINT);
 
-    if (make_dir(config->data_dir, 0700) != 0) {
+    if (hk_fs_mkdirs(config->data_dir, 0755, 0700) != 0) {
         hk_log(HK_LOG_ERROR, "start_failed", "reason=\"cannot create data dir\" dir=%s errno=%d",
                config->data_dir, errno);
         return start_failed(d, HK_EIO);
     }
-    if (parent_of(config->socket_path, dir, sizeof dir) && make_dir(dir, 0755) != 0) {
+    if (parent_of(config->socket_path, dir, sizeof dir) && hk_fs_mkdirs(dir, 0755, 0755) != 0) {
         hk_log(HK_LOG_ERROR, "start_failed", "reason=\"cannot create socket dir\" dir=%s", dir);
         return start_failed(d, HK_EIO);
     }

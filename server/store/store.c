@@ -3,6 +3,7 @@
 #include "core/crypto.h"
 #include "store/store_impl.h"
 #include "core/error.h"
+#include "core/fs.h"
 #include "core/log.h"
 
 #include <errno.h>
@@ -1098,24 +1099,6 @@ out:
 
 /* ---- open / close ---------------------------------------------------------- */
 
-/* mkdir -p, each missing level 0700. */
-static int make_dirs(const char *dir)
-{
-    char path[PATH_MAX];
-    size_t len = strlen(dir);
-    if (len == 0 || len >= sizeof path) return HK_EINVAL;
-    memcpy(path, dir, len + 1);
-    for (size_t i = 1; i <= len; i++) {
-        if (path[i] != '/' && path[i] != '\0') continue;
-        char c = path[i];
-        path[i] = '\0';
-        if (mkdir(path, 0700) != 0 && errno != EEXIST) return HK_EIO;
-        path[i] = c;
-    }
-    struct stat st;
-    return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : HK_EIO;
-}
-
 static int open_dbs(hk_store_t *s, MDB_txn *txn, int *fresh)
 {
     static const char schema_key[] = "schema";
@@ -1185,7 +1168,7 @@ int hk_store_open(const char *dir, size_t map_bytes, hk_store_t **out)
 
     if (!dir || !*dir) return HK_EINVAL;
     if ((err = hk_crypto_init())) return err;
-    if ((err = make_dirs(dir))) {
+    if ((err = hk_fs_mkdirs(dir, 0700, 0700))) {
         hk_log(HK_LOG_ERROR, "store_mkdir", "dir=%s errno=%d", hk_log_quote(dir, q, sizeof q),
                errno);
         return err;

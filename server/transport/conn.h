@@ -13,36 +13,11 @@
 #include "transport/grpc.h"
 #include "transport/server.h"
 
+#include "core/list.h"
+
 #ifndef container_of
-#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+#define container_of hk_container_of
 #endif
-
-/* An intrusive doubly linked list (libuv's QUEUE, spelled out). */
-typedef struct hk_link {
-    struct hk_link *next, *prev;
-} hk_link_t;
-
-static inline void hk_link_init(hk_link_t *head)
-{
-    head->next = head->prev = head;
-}
-static inline int hk_link_empty(const hk_link_t *head)
-{
-    return head->next == head;
-}
-static inline void hk_link_add(hk_link_t *head, hk_link_t *l)
-{
-    l->prev = head->prev;
-    l->next = head;
-    head->prev->next = l;
-    head->prev = l;
-}
-static inline void hk_link_del(hk_link_t *l)
-{
-    l->prev->next = l->next;
-    l->next->prev = l->prev;
-    l->next = l->prev = l;
-}
 
 /* Bounds on what one client can make us hold. */
 #define HK_CONN_HEADER_LIST_MAX (16u << 10) /* per request, as HTTP/2 counts it (name+value+32) */

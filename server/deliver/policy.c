@@ -168,29 +168,63 @@ static int best_match(const hk_cidr_t *list, unsigned n, int family, const uint8
     return best;
 }
 
-int hk_policy_check(const hk_policy_t *policy, const struct sockaddr *sa, size_t len)
+/* The IPv4 address an IPv6 address carries and reaches, by the standard
+ * embeddings: IPv4-mapped ::ffff:0:0/96, IPv4-compatible ::/96 (deprecated, but a
+ * kernel with a sit tunnel routes it), NAT64 64:ff9b::/96 (RFC 6052) and
+ * 64:ff9b:1::/48 (RFC 8215, the /48 layout skipping octet 8), 6to4 2002::/16 and
+ * the Teredo client 2001::/32 (last 32 bits inverted). 1 and v4 filled, or 0. */
+static int embedded_v4(const uint8_t a[16], uint8_t v4[4])
 {
-    uint8_t addr[16];
-    int family;
-    if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
-        family = AF_INET;
-        memcpy(addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-    } else if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
-        family = AF_INET6;
-        memcpy(addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-        if (memcmp(addr, v4_mapped_prefix, sizeof v4_mapped_prefix) == 0) {
-            family = AF_INET;
-            memmove(addr, addr + 12, 4);
-        }
-    } else {
-        return HK_EINVAL;
+    static const uint8_t zero[12];
+    static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b};
+    static const uint8_t nat64_local[6] = {0, 0x64, 0xff, 0x9b, 0, 1};
+    if (memcmp(a, v4_mapped_prefix, 12) == 0 || memcmp(a, nat64, 12) == 0 ||
+        /* ::a.b.c.d, but not :: and ::1 (and ::0.0.0.x), which are IPv6's own */
+        (memcmp(a, zero, 12) == 0 && (a[12] | a[13] | a[14]) != 0)) {
+        memcpy(v4, a + 12, 4);
+        return 1;
     }
+    if (memcmp(a, nat64_local, 6) == 0) {
+        v4[0] = a[6], v4[1] = a[7], v4[2] = a[9], v4[3] = a[10];
+        return 1;
+    }
+    if (a[0] == 0x20 && a[1] == 0x02) {
+        memcpy(v4, a + 2, 4);
+        return 1;
+    }
+    if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0 && a[3] == 0) {
+        for (int i = 0; i < 4; i++)
+            v4[i] = (uint8_t)~a[12 + i];
+        return 1;
+    }
+    return 0;
+}
 
+static int verdict(const hk_policy_t *policy, int family, const uint8_t *addr)
+{
     int allow = best_match(policy->allow, policy->n_allow, family, addr);
     int deny = best_match(policy->deny, policy->n_deny, family, addr);
     if (allow >= 0 || deny >= 0) return allow > deny ? 0 : HK_EPERM;
     if (best_match(defaults(), N_DEFAULTS, family, addr) >= 0) return HK_EPERM;
     return 0;
+}
+
+int hk_policy_check(const hk_policy_t *policy, const struct sockaddr *sa, size_t len)
+{
+    if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in))
+        return verdict(policy, AF_INET,
+                       (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr);
+    if (sa->sa_family != AF_INET6 || len < sizeof(struct sockaddr_in6)) return HK_EINVAL;
+
+    const uint8_t *addr = (const uint8_t *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+    uint8_t v4[4];
+    if (!embedded_v4(addr, v4)) return verdict(policy, AF_INET6, addr);
+    /* A mapped address is the IPv4 host itself: its IPv4 verdict alone decides (so
+     * "allow 10.0.0.0/8" covers ::ffff:10.1.2.3). The other forms reach the IPv4
+     * host through a translator: refused when either form is. */
+    if (memcmp(addr, v4_mapped_prefix, 12) == 0) return verdict(policy, AF_INET, v4);
+    int rc = verdict(policy, AF_INET, v4);
+    return rc ? rc : verdict(policy, AF_INET6, addr);
 }
 
 void hk_policy_addr_text(const struct sockaddr *sa, char out[HK_POLICY_ADDR_MAX])

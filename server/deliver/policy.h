@@ -33,7 +33,10 @@ typedef struct {
  * multicast 224.0.0.0/4 and ff00::/8, broadcast 255.255.255.255.
  * Loopback is allowed: receivers on the same host are the common case.
  * IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are judged as the IPv4 address
- * they reach.
+ * they reach; the other embedded-IPv4 forms (IPv4-compatible ::a.b.c.d, NAT64
+ * 64:ff9b::/96 and 64:ff9b:1::/48, 6to4 2002::/16, Teredo 2001::/32) are refused
+ * when either the IPv4 address they carry or the IPv6 address is refused, so
+ * ::a9fe:a9fe and 64:ff9b::a9fe:a9fe do not reach 169.254.169.254.
  *
  * A plain value: no allocation, copy freely, free nothing. */
 typedef struct {

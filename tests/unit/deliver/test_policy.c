@@ -163,12 +163,25 @@ TEST(defaults)
     CHECK_INT(check(&p, "255.255.255.255"), HK_EPERM);
     /* IPv4-mapped: judged as the IPv4 address it reaches. */
     CHECK_INT(check(&p, "::ffff:169.254.169.254"), HK_EPERM);
+    /* Other embedded-IPv4 forms reach it too: refused by what they carry. */
+    CHECK_INT(check(&p, "::a9fe:a9fe"), HK_EPERM);              /* IPv4-compatible */
+    CHECK_INT(check(&p, "::169.254.169.254"), HK_EPERM);        /* the same, dotted */
+    CHECK_INT(check(&p, "64:ff9b::a9fe:a9fe"), HK_EPERM);       /* NAT64 well-known prefix */
+    CHECK_INT(check(&p, "64:ff9b:1:a9fe:a9:fe00::"), HK_EPERM); /* NAT64 local /48 layout */
+    CHECK_INT(check(&p, "2002:a9fe:a9fe::1"), HK_EPERM);        /* 6to4 */
+    CHECK_INT(check(&p, "2001:0:4136:e378:8000:63bf:5601:5601"),
+              HK_EPERM);                                  /* Teredo ~169.254.169.254 */
+    CHECK_INT(check(&p, "::e000:1"), HK_EPERM);           /* compat form of 224.0.0.1 */
+    CHECK_INT(check(&p, "64:ff9b::6464:64c8"), HK_EPERM); /* NAT64 of 100.100.100.200 */
 
     /* Allowed by default: loopback, private and public nets. */
     CHECK_INT(check(&p, "127.0.0.1"), 0);
     CHECK_INT(check(&p, "127.0.0.2"), 0);
     CHECK_INT(check(&p, "::1"), 0);
     CHECK_INT(check(&p, "::ffff:127.0.0.1"), 0);
+    CHECK_INT(check(&p, "64:ff9b::5db8:d822"), 0); /* NAT64 of a public address */
+    CHECK_INT(check(&p, "2002:5db8:d822::1"), 0);  /* 6to4 of a public address */
+    CHECK_INT(check(&p, "::2"), 0);                /* not an embedding: IPv6's own */
     CHECK_INT(check(&p, "10.0.0.1"), 0);
     CHECK_INT(check(&p, "100.100.100.201"), 0);
     CHECK_INT(check(&p, "169.255.0.1"), 0);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "api/methods.h"
+#include "api/wire.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/status.h"
@@ -108,6 +109,12 @@ void hk_rpc_dispatch(hk_call_t *call, void *ctx)
     }
     size_t len;
     const uint8_t *bytes = hk_call_request(call, &len);
+    char why[256];
+    if (hk_wire_check_strings(m->request, bytes, len, why, sizeof why) != 0) {
+        free(rpc);
+        hk_rpc_fail(call, HK_STATUS_INVALID_ARGUMENT, "%s", why);
+        return;
+    }
     rpc->start_us = now_us();
     rpc->request = protobuf_c_message_unpack(m->request, NULL, len, bytes);
     if (!rpc->request) {

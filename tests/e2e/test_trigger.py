@@ -154,6 +154,28 @@ class Trigger(harness.HookdTestCase):
         time.sleep(0.5)
         self.assertEqual(len(self.rx.requests("/once")), 1)
 
+    def test_strings_are_exactly_what_was_sent(self):
+        # Two event ids that differ only after a NUL must not collapse into one: the NUL
+        # is refused, naming the field, and nothing is queued.
+        self.hook("exact", "/exact", True)
+        import grpc
+        for eid in ("order-42\0created", "order-42\0cancelled"):
+            with self.assertRaises(grpc.RpcError) as cm:
+                self.trigger(event_id=eid)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertEqual(cm.exception.details(), "event_id: contains a NUL byte")
+        first = self.trigger(event_id="order-42")
+        self.assertFalse(first.duplicate)
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.stub.CreateWebhook(pb.CreateWebhookRequest(
+                name="a\0b", application=pb.APPLICATION_ENTERPRISE,
+                trigger_action="AccountUpdated", url=self.rx.url("/x")))
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual(cm.exception.details(), "name: contains a NUL byte")
+        self.rx.wait("/exact", 1)
+        time.sleep(0.3)
+        self.assertEqual([h["webhook-id"] for _, h, _, _ in self.rx.requests("/exact")], ["order-42"])
+
     def test_kill9_right_after_the_answer(self):
         # The first attempt (if it comes before the kill) fails; after the
         # restart the receiver takes it.

@@ -63,7 +63,7 @@ static int engine_start(hk_daemon_t *d)
     };
     if ((rc = hk_http_new(d->loop, &hopts, &d->http)) != 0) return rc;
     if ((rc = hk_commit_new(d->loop, d->store, &d->commit)) != 0) return rc;
-    if ((rc = hk_triggers_new(&d->triggers)) != 0) return rc;
+    if ((rc = hk_inflight_new(&d->inflight)) != 0) return rc;
     hk_scheduler_opts_t sopts = {
         .schedule_ms = cfg->retry_schedule_ms,
         .schedule_len = cfg->retry_count,
@@ -141,7 +141,7 @@ int hk_daemon_start(hk_daemon_t *d, uv_loop_t *loop, hk_config_t *config)
         .max_streams = config->max_streams,
         .max_connections = config->max_connections,
         .on_call = hk_rpc_dispatch,
-        .ctx = d,
+        .ctx = &d->api,
     };
     rc = hk_server_start(loop, &opts, &d->server);
     if (rc != 0) {
@@ -153,12 +153,22 @@ int hk_daemon_start(hk_daemon_t *d, uv_loop_t *loop, hk_config_t *config)
         return start_failed(d, rc);
     }
 
-    if ((rc = engine_start(d)) != 0) {
+    rc = engine_start(d);
+    /* Before the loop runs again, so before any call is dispatched. */
+    d->api = (hk_api_t){
+        .config = d->config,
+        .store = d->store,
+        .commit = d->commit,
+        .http = d->http,
+        .inflight = d->inflight,
+        .stopping = d->stopping,
+    };
+    if (rc != 0) {
         /* Close what did open, the way a stop does, and let the loop run
          * the close callbacks before reporting the failure. */
         if (rc != HK_EINVAL) hk_log(HK_LOG_ERROR, "start_failed", "error=\"%s\"", hk_strerror(rc));
         d->start_err = rc;
-        d->stopping = 1;
+        d->stopping = d->api.stopping = 1;
         if (d->scheduler) hk_scheduler_stop(d->scheduler);
         hk_server_stop(d->server, 0, on_server_stopped, d);
         uv_run(loop, UV_RUN_DEFAULT);
@@ -177,10 +187,10 @@ static void on_commit_closed(void *arg)
 {
     hk_daemon_t *d = arg;
     d->commit = NULL;
-    if (hk_triggers_count(d->triggers))
-        hk_log(HK_LOG_ERROR, "stop_unanswered", "triggers=%zu", hk_triggers_count(d->triggers));
-    hk_triggers_free(d->triggers);
-    d->triggers = NULL;
+    if (hk_inflight_count(d->inflight))
+        hk_log(HK_LOG_ERROR, "stop_unanswered", "triggers=%zu", hk_inflight_count(d->inflight));
+    hk_inflight_free(d->inflight);
+    d->inflight = d->api.inflight = NULL;
     hk_store_close(d->store);
     d->store = NULL;
     uv_close((uv_handle_t *)&d->sigterm, NULL);
@@ -239,7 +249,7 @@ static void on_server_stopped(void *arg)
 void hk_daemon_stop(hk_daemon_t *d)
 {
     if (d->stopping) return;
-    d->stopping = 1;
+    d->stopping = d->api.stopping = 1;
     hk_log(HK_LOG_INFO, "stopping", NULL);
     /* At once, not after the grace period: an async attempt is cancelled
      * and made again after the restart (at least once). */

@@ -4,7 +4,7 @@
 
 #include <uv.h>
 
-#include "api/trigger.h"
+#include "api/api.h"
 #include "core/config.h"
 #include "deliver/commit.h"
 #include "deliver/http.h"
@@ -20,7 +20,8 @@ typedef struct hk_daemon {
     hk_http_t *http;           /* outbound requests, sync and async */
     hk_commit_t *commit;       /* the outbox's group commit */
     hk_scheduler_t *scheduler; /* asynchronous delivery */
-    hk_triggers_t *triggers;   /* TriggerEvent calls in flight, by event id */
+    hk_inflight_t *inflight;   /* TriggerEvent calls in flight, by event id */
+    hk_api_t api;              /* the handlers' view of the above: the server's ctx */
     uv_signal_t sigterm, sigint;
     int stopping;
     int start_err; /* a failed start's error, while it tears down */

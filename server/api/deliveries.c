@@ -3,19 +3,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "api/methods.h"
 #include "api/validate.h"
 #include "core/crypto.h"
 #include "core/error.h"
+#include "core/list.h"
 #include "core/log.h"
 #include "core/status.h"
-#include "daemon.h"
 #include "deliver/attempt.h"
 #include "deliver/commit.h"
 #include "deliver/scheduler.h"
 #include "store/outbox.h"
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* Records one ListDeliveries call may read: a rare state filter over a long
  * log ends a page early (with a token) instead of stalling the loop. */
@@ -45,7 +44,7 @@ static int collect(hk_delivery_t *d, void *arg)
 void hk_api_list_deliveries(hk_call_t *call, const ProtobufCMessage *request)
 {
     const Hookd__V1__ListDeliveriesRequest *req = (const void *)request;
-    hk_daemon_t *d = hk_call_ctx(call);
+    hk_api_t *api = hk_api_of(call);
     uint64_t webhook_id = req->webhook_id, before, resume = 0;
     char token[32] = "";
     page_t page = {0};
@@ -64,7 +63,7 @@ void hk_api_list_deliveries(hk_call_t *call, const ProtobufCMessage *request)
         hk_webhook_t *wh = NULL;
         int rc = hk_validate_name("webhook_name", req->webhook_name, NULL, 0) != 0
                      ? HK_ENOTFOUND
-                     : hk_store_webhook_find(d->store, req->webhook_name, &wh);
+                     : hk_store_webhook_find(api->store, req->webhook_name, &wh);
         if (rc == HK_ENOTFOUND) {
             hk_rpc_fail(call, HK_STATUS_NOT_FOUND, "webhook_name: no webhook is named so");
             return;
@@ -81,7 +80,7 @@ void hk_api_list_deliveries(hk_call_t *call, const ProtobufCMessage *request)
         hk_rpc_fail_err(call, HK_ENOMEM, "list deliveries");
         return;
     }
-    int rc = hk_outbox_delivery_list(d->store, webhook_id, before, req->state, SCAN_MAX, collect,
+    int rc = hk_outbox_delivery_list(api->store, webhook_id, before, req->state, SCAN_MAX, collect,
                                      &page, &resume);
     if (rc) {
         hk_rpc_fail_err(call, rc, "list deliveries");
@@ -108,10 +107,10 @@ out:
 void hk_api_get_delivery(hk_call_t *call, const ProtobufCMessage *request)
 {
     const Hookd__V1__GetDeliveryRequest *req = (const void *)request;
-    hk_daemon_t *d = hk_call_ctx(call);
+    hk_api_t *api = hk_api_of(call);
     hk_delivery_t *del = NULL;
     char what[64];
-    int rc = req->id ? hk_outbox_delivery_get(d->store, req->id, 1, &del) : HK_ENOTFOUND;
+    int rc = req->id ? hk_outbox_delivery_get(api->store, req->id, 1, &del) : HK_ENOTFOUND;
     if (rc) {
         snprintf(what, sizeof what, "delivery %llu", (unsigned long long)req->id);
         hk_rpc_fail_err(call, rc, what);
@@ -131,7 +130,7 @@ typedef struct {
 
 static void on_redelivery_durable(hk_commit_waiter_t *w, int err)
 {
-    redeliver_t *r = container_of(w, redeliver_t, waiter);
+    redeliver_t *r = hk_container_of(w, redeliver_t, waiter);
     /* A caller gone meanwhile: finishing the call only frees it. */
     if (err)
         hk_rpc_fail_err(r->call, err, "queue the delivery");
@@ -144,8 +143,8 @@ static void on_redelivery_durable(hk_commit_waiter_t *w, int err)
 void hk_api_redeliver_delivery(hk_call_t *call, const ProtobufCMessage *request)
 {
     const Hookd__V1__RedeliverDeliveryRequest *req = (const void *)request;
-    hk_daemon_t *d = hk_call_ctx(call);
-    const hk_config_t *cfg = d->config;
+    hk_api_t *api = hk_api_of(call);
+    const hk_config_t *cfg = api->config;
     hk_delivery_t *old = NULL;
     hk_webhook_t *wh = NULL;
     redeliver_t *r = NULL;
@@ -154,20 +153,20 @@ void hk_api_redeliver_delivery(hk_call_t *call, const ProtobufCMessage *request)
     char what[96];
     int rc;
 
-    rc = req->id ? hk_outbox_delivery_get(d->store, req->id, 0, &old) : HK_ENOTFOUND;
+    rc = req->id ? hk_outbox_delivery_get(api->store, req->id, 0, &old) : HK_ENOTFOUND;
     if (rc) {
         snprintf(what, sizeof what, "delivery %llu", (unsigned long long)req->id);
         hk_rpc_fail_err(call, rc, what);
         goto out;
     }
-    rc = hk_store_webhook_get(d->store, old->webhook_id, &wh);
+    rc = hk_store_webhook_get(api->store, old->webhook_id, &wh);
     if (rc == HK_ENOTFOUND) {
         hk_rpc_fail(call, HK_STATUS_FAILED_PRECONDITION,
                     "delivery %llu: its webhook %llu no longer exists", (unsigned long long)old->id,
                     (unsigned long long)old->webhook_id);
         goto out;
     }
-    if (!rc) rc = hk_outbox_body_get(d->store, old->id, &body, &body_len, &data_len);
+    if (!rc) rc = hk_outbox_body_get(api->store, old->id, &body, &body_len, &data_len);
     if (rc) {
         hk_rpc_fail_err(call, rc, "redeliver");
         goto out;
@@ -186,7 +185,7 @@ void hk_api_redeliver_delivery(hk_call_t *call, const ProtobufCMessage *request)
     hk_retry_delay_ms(cfg->retry_schedule_ms, cfg->retry_count, 0, 0, -1, 0, hk_retry_random(),
                       &delay);
     hookd__v1__delivery__init(nd);
-    nd->id = hk_outbox_delivery_id(d->store);
+    nd->id = hk_outbox_delivery_id(api->store);
     nd->webhook_id = wh->id;
     nd->application = old->application;
     nd->origin = old->origin;
@@ -201,7 +200,7 @@ void hk_api_redeliver_delivery(hk_call_t *call, const ProtobufCMessage *request)
         hk_rpc_fail_err(call, HK_ENOMEM, "redeliver");
         goto out;
     }
-    rc = hk_outbox_delivery_put(d->store, nd, body, body_len, data_len, NULL);
+    rc = hk_outbox_delivery_put(api->store, nd, body, body_len, data_len, NULL);
     if (rc) {
         hk_rpc_fail_err(call, rc, "queue the delivery");
         goto out;
@@ -209,7 +208,7 @@ void hk_api_redeliver_delivery(hk_call_t *call, const ProtobufCMessage *request)
     hk_log(HK_LOG_INFO, "redelivery", "delivery=%llu of=%llu webhook=%llu",
            (unsigned long long)nd->id, (unsigned long long)old->id, (unsigned long long)wh->id);
     r->call = call;
-    hk_commit_wait(d->commit, &r->waiter, on_redelivery_durable);
+    hk_commit_wait(api->commit, &r->waiter, on_redelivery_durable);
     r = NULL;
 out:
     if (r) {

@@ -1,7 +1,6 @@
 /* methods.c -- the method table: :path -> request type, least role, handler */
 #include "api/methods.h"
 
-#include "core/status.h"
 #include "grpc/health/v1/health.pb-c.h"
 #include "hookd/v1/webhooks.pb-c.h"
 
@@ -29,9 +28,3 @@ const hk_rpc_method_t hk_rpc_methods[] = {
 };
 
 const size_t hk_rpc_method_count = sizeof hk_rpc_methods / sizeof hk_rpc_methods[0];
-
-void hk_api_not_built(hk_call_t *call, const ProtobufCMessage *request)
-{
-    (void)request;
-    hk_rpc_fail(call, HK_STATUS_UNIMPLEMENTED, "%s is not built yet", hk_rpc_method_name(call));
-}

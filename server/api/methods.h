@@ -28,8 +28,4 @@ void hk_api_list_deliveries(hk_call_t *call, const ProtobufCMessage *request);
 void hk_api_get_delivery(hk_call_t *call, const ProtobufCMessage *request);
 void hk_api_redeliver_delivery(hk_call_t *call, const ProtobufCMessage *request);
 
-/* Answers UNIMPLEMENTED "<Method> is not built yet": the table entry of an
- * RPC whose handler has not landed. */
-void hk_api_not_built(hk_call_t *call, const ProtobufCMessage *request);
-
 #endif

@@ -7,12 +7,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/api.h"
 #include "api/methods.h"
 #include "api/wire.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/status.h"
-#include "daemon.h"
 
 /* What the rpc layer keeps on a call between dispatch and the answer. */
 typedef struct {
@@ -85,7 +85,7 @@ static const char *printable(const char *s, char *buf, size_t n)
 
 void hk_rpc_dispatch(hk_call_t *call, void *ctx)
 {
-    hk_daemon_t *d = ctx;
+    const hk_api_t *api = ctx;
     const char *path = hk_call_path(call);
     const hk_rpc_method_t *m = hk_rpc_find(path);
     char safe[200];
@@ -96,7 +96,7 @@ void hk_rpc_dispatch(hk_call_t *call, void *ctx)
         return;
     }
     const hk_peer_t *peer = hk_call_peer(call);
-    if (hk_config_role(d->config, peer->uid, peer->gid) < m->role) {
+    if (hk_config_role(api->config, peer->uid, peer->gid) < m->role) {
         hk_rpc_fail(call, HK_STATUS_PERMISSION_DENIED, "uid %u may not call %s",
                     (unsigned)peer->uid, hk_rpc_method_name(call));
         return;

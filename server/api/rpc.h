@@ -33,7 +33,7 @@ const hk_rpc_method_t *hk_rpc_find(const char *path);
 
 /* The transport's on_call: looks the method up, checks the caller's role
  * (PERMISSION_DENIED), decodes the request (INVALID_ARGUMENT when it does not
- * parse) and runs the handler. ctx is the hk_daemon_t. */
+ * parse) and runs the handler. ctx is the hk_api_t (api/api.h). */
 void hk_rpc_dispatch(hk_call_t *call, void *ctx);
 
 /* A pointer the handler keeps on a call it finishes later (NULL at first). */

@@ -1,17 +1,17 @@
 /* trigger.c -- TriggerEvent: match, queue async deliveries durably, call sync ones, answer once */
-#include "api/trigger.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
+#include "api/inflight.h"
 #include "api/methods.h"
 #include "api/validate.h"
 #include "core/crypto.h"
 #include "core/error.h"
+#include "core/list.h"
 #include "core/log.h"
 #include "core/status.h"
-#include "daemon.h"
 #include "deliver/attempt.h"
 #include "deliver/commit.h"
 #include "deliver/json.h"
@@ -38,18 +38,14 @@
  * attempt. Queued deliveries stay queued: they were accepted.
  */
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
-
 #define EVENT_ID_MAX 200
-#define BUCKETS 1024
 
 typedef struct trig trig_t;
 
 /* A repeat of an event in flight, waiting for the first one's answer. */
-typedef struct repeat {
+typedef struct {
+    hk_inflight_waiter_t waiter;
     hk_call_t *call;
-    trig_t *t;
-    struct repeat *prev, *next;
 } repeat_t;
 
 typedef struct {
@@ -61,9 +57,8 @@ typedef struct {
 } sync_hook_t;
 
 struct trig {
-    hk_daemon_t *d;
+    hk_api_t *api;
     hk_call_t *call;
-    trig_t *hnext; /* in the registry */
     char *event_id, *trigger_action;
     int application, origin;
     int64_t time_ms;
@@ -83,67 +78,8 @@ struct trig {
      * is recorded. An id hookd made up cannot be repeated by a caller that
      * lost the answer, so recording it would only fill the store. */
     int keyed;
-    repeat_t *repeats;
+    hk_inflight_event_t inflight; /* registered while keyed and unanswered; repeats wait on it */
 };
-
-struct hk_triggers {
-    trig_t *buckets[BUCKETS];
-    size_t n;
-};
-
-/* ---- the registry ------------------------------------------------------------------- */
-
-int hk_triggers_new(hk_triggers_t **out)
-{
-    hk_triggers_t *t = calloc(1, sizeof *t);
-    if (!t) return HK_ENOMEM;
-    *out = t;
-    return 0;
-}
-
-size_t hk_triggers_count(const hk_triggers_t *t)
-{
-    return t ? t->n : 0;
-}
-
-void hk_triggers_free(hk_triggers_t *t)
-{
-    free(t);
-}
-
-static trig_t **slot(hk_triggers_t *reg, const char *event_id)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)event_id; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    return &reg->buckets[h % BUCKETS];
-}
-
-static trig_t *reg_find(hk_triggers_t *reg, const char *event_id)
-{
-    for (trig_t *t = *slot(reg, event_id); t; t = t->hnext)
-        if (strcmp(t->event_id, event_id) == 0) return t;
-    return NULL;
-}
-
-static void reg_add(hk_triggers_t *reg, trig_t *t)
-{
-    trig_t **b = slot(reg, t->event_id);
-    t->hnext = *b;
-    *b = t;
-    reg->n++;
-}
-
-static void reg_remove(hk_triggers_t *reg, trig_t *t)
-{
-    for (trig_t **p = slot(reg, t->event_id); *p; p = &(*p)->hnext) {
-        if (*p == t) {
-            *p = t->hnext;
-            reg->n--;
-            return;
-        }
-    }
-}
 
 /* ---- answers ------------------------------------------------------------------------ */
 
@@ -194,7 +130,7 @@ static int record_event(trig_t *t, const Hookd__V1__TriggerEventResponse *resp)
     uint8_t *buf = malloc(len ? len : 1);
     if (!buf) return HK_ENOMEM;
     hookd__v1__trigger_event_response__pack(resp, buf);
-    int err = hk_outbox_event_put(t->d->store, t->event_id, t->time_ms, buf, len);
+    int err = hk_outbox_event_put(t->api->store, t->event_id, t->time_ms, buf, len);
     free(buf);
     return err;
 }
@@ -202,9 +138,10 @@ static int record_event(trig_t *t, const Hookd__V1__TriggerEventResponse *resp)
 static void answer_repeats(trig_t *t, Hookd__V1__TriggerEventResponse *resp, int status,
                            const char *message)
 {
-    repeat_t *r;
-    while ((r = t->repeats) != NULL) {
-        t->repeats = r->next;
+    hk_inflight_waiter_t *w;
+    if (!t->keyed) return; /* nobody could repeat a made-up id */
+    while ((w = hk_inflight_next(&t->inflight)) != NULL) {
+        repeat_t *r = hk_container_of(w, repeat_t, waiter);
         if (status == HK_STATUS_OK) {
             resp->duplicate = 1;
             hk_rpc_reply(r->call, &resp->base);
@@ -222,7 +159,7 @@ static void complete(trig_t *t)
     Hookd__V1__TriggerEventResponse resp;
     char message[160];
     int err = t->err;
-    if (t->keyed) reg_remove(t->d->triggers, t);
+    if (t->keyed) hk_inflight_remove(t->api->inflight, &t->inflight);
     hookd__v1__trigger_event_response__init(&resp);
     if (!err) err = response_of(t, &resp);
     /* The queued part was recorded with the deliveries; the sync results
@@ -253,7 +190,7 @@ static void settle(trig_t *t)
 
 static void on_durable(hk_commit_waiter_t *w, int err)
 {
-    trig_t *t = container_of(w, trig_t, waiter);
+    trig_t *t = hk_container_of(w, trig_t, waiter);
     if (err) {
         t->err = err;
         hk_log(HK_LOG_WARN, "trigger_not_queued", "event_id=%s error=\"%s\"", t->event_id,
@@ -279,7 +216,7 @@ static void log_sync(trig_t *t, sync_hook_t *h, const hk_attempt_t *a)
                                                                   : HK_DELIVERY_FAILED;
     d.create_time = t->time_ms;
     d.attempt_count = 1;
-    int err = hk_outbox_delivery_put(t->d->store, &d, (const uint8_t *)t->body, t->body_len,
+    int err = hk_outbox_delivery_put(t->api->store, &d, (const uint8_t *)t->body, t->body_len,
                                      t->data_len, a);
     if (err)
         hk_log(HK_LOG_WARN, "delivery_log_failed", "delivery=%llu error=\"%s\"",
@@ -315,7 +252,7 @@ static void on_sync_result(hk_http_request_t *req, const hk_http_result_t *r, vo
     trig_t *t = h->t;
     h->req = NULL;
     keep_result(h, r);
-    if (r->http_status == 410) hk_attempt_gone(t->d->store, h->wh->id);
+    if (r->http_status == 410) hk_attempt_gone(t->api->store, h->wh->id);
     hk_attempt_t a;
     hk_attempt_record_of(r, h->start_ms, &a);
     log_sync(t, h, &a);
@@ -336,12 +273,7 @@ static void on_cancel(hk_call_t *call, void *arg)
 static void on_repeat_cancel(hk_call_t *call, void *arg)
 {
     repeat_t *r = arg;
-    trig_t *t = r->t;
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        t->repeats = r->next;
-    if (r->next) r->next->prev = r->prev;
+    hk_inflight_unwait(&r->waiter);
     hk_rpc_fail(call, HK_STATUS_CANCELLED, "cancelled");
     free(r);
 }
@@ -441,13 +373,13 @@ static void new_event_id(char *out, size_t n)
 }
 
 /* Answers a repeat from the recorded answer; 1 when it did. */
-static int answer_recorded(hk_call_t *call, hk_daemon_t *d, const char *event_id, int64_t now)
+static int answer_recorded(hk_call_t *call, const hk_api_t *api, const char *event_id, int64_t now)
 {
     int64_t when;
     uint8_t *data = NULL;
     size_t len;
-    if (hk_outbox_event_get(d->store, event_id, &when, &data, &len) != 0) return 0;
-    int fresh = now - when < (int64_t)d->config->idempotency_window_s * 1000;
+    if (hk_outbox_event_get(api->store, event_id, &when, &data, &len) != 0) return 0;
+    int fresh = now - when < (int64_t)api->config->idempotency_window_s * 1000;
     Hookd__V1__TriggerEventResponse *resp =
         fresh ? hookd__v1__trigger_event_response__unpack(NULL, len, data) : NULL;
     free(data);
@@ -463,15 +395,12 @@ static int answer_recorded(hk_call_t *call, hk_daemon_t *d, const char *event_id
     return 1;
 }
 
-static int wait_for_first(hk_call_t *call, trig_t *first)
+static int wait_for_first(hk_call_t *call, hk_inflight_event_t *first)
 {
     repeat_t *r = calloc(1, sizeof *r);
     if (!r) return HK_ENOMEM;
     r->call = call;
-    r->t = first;
-    r->next = first->repeats;
-    if (first->repeats) first->repeats->prev = r;
-    first->repeats = r;
+    hk_inflight_wait(first, &r->waiter);
     hk_call_on_cancel(call, on_repeat_cancel, r);
     return 0;
 }
@@ -480,7 +409,7 @@ static int wait_for_first(hk_call_t *call, trig_t *first)
  * with them, in the current batch. */
 static int queue_async(trig_t *t, match_t *m)
 {
-    const hk_config_t *cfg = t->d->config;
+    const hk_config_t *cfg = t->api->config;
     uint64_t delay = 0;
     int err;
     t->queued = calloc(m->n_async, sizeof *t->queued);
@@ -495,7 +424,7 @@ static int queue_async(trig_t *t, match_t *m)
         hk_delivery_t d = HOOKD__V1__DELIVERY__INIT;
         hk_retry_delay_ms(cfg->retry_schedule_ms, cfg->retry_count, 0, 0, -1, 0, hk_retry_random(),
                           &delay);
-        d.id = hk_outbox_delivery_id(t->d->store);
+        d.id = hk_outbox_delivery_id(t->api->store);
         d.webhook_id = wh->id;
         d.webhook_name = wh->name;
         d.event_id = t->event_id;
@@ -506,7 +435,7 @@ static int queue_async(trig_t *t, match_t *m)
         d.state = HK_DELIVERY_PENDING;
         d.create_time = t->time_ms;
         d.next_attempt_time = t->time_ms + (int64_t)delay;
-        err = hk_outbox_delivery_put(t->d->store, &d, (const uint8_t *)t->body, t->body_len,
+        err = hk_outbox_delivery_put(t->api->store, &d, (const uint8_t *)t->body, t->body_len,
                                      t->data_len, NULL);
         if (err == HK_ENOTFOUND) { /* deleted since it matched */
             free(q->webhook_name);
@@ -547,7 +476,7 @@ static void start_sync(trig_t *t, match_t *m)
         hookd__v1__sync_result__init(&h->result);
         h->result.webhook_id = h->wh->id;
         h->result.webhook_name = h->wh->name;
-        h->result.delivery_id = hk_outbox_delivery_id(t->d->store);
+        h->result.delivery_id = hk_outbox_delivery_id(t->api->store);
         t->n_sync++;
     }
     m->n_sync = 0;
@@ -563,7 +492,7 @@ static void start_sync(trig_t *t, match_t *m)
         };
         h->start_ms = hk_attempt_now_ms();
         t->pending++;
-        int err = hk_attempt_start(t->d->http, &areq, on_sync_result, h, &h->req);
+        int err = hk_attempt_start(t->api->http, &areq, on_sync_result, h, &h->req);
         if (err) {
             h->req = NULL;
             hk_attempt_t a;
@@ -580,8 +509,8 @@ static void start_sync(trig_t *t, match_t *m)
 void hk_api_trigger_event(hk_call_t *call, const ProtobufCMessage *request)
 {
     const Hookd__V1__TriggerEventRequest *req = (const void *)request;
-    hk_daemon_t *d = hk_call_ctx(call);
-    const hk_config_t *cfg = d->config;
+    hk_api_t *api = hk_api_of(call);
+    const hk_config_t *cfg = api->config;
     char err_text[512], event_id[EVENT_ID_MAX + 1];
     match_t m = {0};
     trig_t *t = NULL;
@@ -623,17 +552,17 @@ void hk_api_trigger_event(hk_call_t *call, const ProtobufCMessage *request)
     int64_t now = hk_attempt_now_ms();
 
     /* Idempotency: a repeat gets the first answer and delivers nothing. */
-    trig_t *first = *req->event_id ? reg_find(d->triggers, event_id) : NULL;
+    hk_inflight_event_t *first = *req->event_id ? hk_inflight_find(api->inflight, event_id) : NULL;
     if (first) {
         if ((err = wait_for_first(call, first))) hk_rpc_fail_err(call, err, "trigger event");
         return;
     }
-    if (*req->event_id && answer_recorded(call, d, event_id, now)) return;
+    if (*req->event_id && answer_recorded(call, api, event_id, now)) return;
 
-    m.store = d->store;
+    m.store = api->store;
     m.skip_api = req->origin == HOOKD__V1__ORIGIN__ORIGIN_API;
-    err =
-        hk_store_webhook_match_bare(d->store, req->application, req->trigger_action, on_match, &m);
+    err = hk_store_webhook_match_bare(api->store, req->application, req->trigger_action, on_match,
+                                      &m);
     if (!err) err = m.err;
     if (err) {
         hk_rpc_fail_err(call, err, "match webhooks");
@@ -642,7 +571,7 @@ void hk_api_trigger_event(hk_call_t *call, const ProtobufCMessage *request)
 
     err = HK_ENOMEM;
     if (!(t = calloc(1, sizeof *t))) goto fail;
-    t->d = d;
+    t->api = api;
     t->call = call;
     t->application = req->application;
     t->origin = req->origin;
@@ -668,10 +597,10 @@ void hk_api_trigger_event(hk_call_t *call, const ProtobufCMessage *request)
         if ((err = queue_async(t, &m))) goto fail;
         if (t->n_queued) {
             t->pending++;
-            hk_commit_wait(d->commit, &t->waiter, on_durable);
+            hk_commit_wait(api->commit, &t->waiter, on_durable);
         }
     }
-    if (t->keyed) reg_add(d->triggers, t);
+    if (t->keyed) hk_inflight_add(api->inflight, &t->inflight, t->event_id);
     start_sync(t, &m);
     hk_log(HK_LOG_DEBUG, "trigger",
            "event_id=%s application=%s trigger_action=%s sync=%zu async=%zu", t->event_id,

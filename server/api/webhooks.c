@@ -4,13 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "api/methods.h"
 #include "api/validate.h"
 #include "core/crypto.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/status.h"
-#include "daemon.h"
 #include "store/store.h"
 
 #define LIST_REPLY_MAX (4u << 20)
@@ -18,11 +18,6 @@
 #define OAUTH HOOKD__V1__AUTH_METHOD__AUTH_METHOD_OAUTH
 #define KEY_ID 1 /* the `key` oneof of Get/Update/DeleteWebhookRequest */
 #define KEY_NAME 2
-
-static hk_daemon_t *daemon_of(hk_call_t *call)
-{
-    return hk_call_ctx(call);
-}
 
 /* What a masked secret looks like: callers still see whether it is a
  * Standard Webhooks key. */
@@ -53,7 +48,7 @@ static unsigned long long id_of(const hk_webhook_t *wh)
 static int find_webhook(hk_call_t *call, int key_case, uint64_t id, const char *name,
                         hk_webhook_t **out)
 {
-    hk_store_t *store = daemon_of(call)->store;
+    hk_store_t *store = hk_api_of(call)->store;
     char what[160];
     int rc;
 
@@ -97,8 +92,8 @@ static void fail_name_taken(hk_call_t *call, const char *field, const char *name
 void hk_api_create_webhook(hk_call_t *call, const ProtobufCMessage *request)
 {
     const Hookd__V1__CreateWebhookRequest *req = (const void *)request;
-    hk_daemon_t *d = daemon_of(call);
-    const hk_config_t *cfg = d->config;
+    hk_api_t *api = hk_api_of(call);
+    const hk_config_t *cfg = api->config;
     char err[512], secret[HK_SECRET_MAX];
     uint32_t timeout =
         HK_HAS(req, timeout_seconds) ? req->timeout_seconds : HK_WEBHOOK_TIMEOUT_DEFAULT;
@@ -136,7 +131,7 @@ void hk_api_create_webhook(hk_call_t *call, const ProtobufCMessage *request)
     wh.active = HK_HAS(req, active) ? req->active : 1;
     wh.description = req->description;
 
-    int rc = hk_store_webhook_create(d->store, &wh);
+    int rc = hk_store_webhook_create(api->store, &wh);
     if (rc == HK_EEXIST)
         fail_name_taken(call, "name", req->name);
     else if (rc != 0)
@@ -193,7 +188,7 @@ static int collect(hk_webhook_t *wh, void *arg)
 void hk_api_list_webhooks(hk_call_t *call, const ProtobufCMessage *request)
 {
     const Hookd__V1__ListWebhooksRequest *req = (const void *)request;
-    hk_daemon_t *d = daemon_of(call);
+    hk_api_t *api = hk_api_of(call);
     char err[512], token[32] = "";
     uint64_t after;
     page_t page = {0};
@@ -216,8 +211,9 @@ void hk_api_list_webhooks(hk_call_t *call, const ProtobufCMessage *request)
     page.want = hk_rpc_page_size(req->page_size);
     /* A page ends early rather than outgrow what a stock client accepts
      * (4 MiB by default) or hookd's own message limit. */
-    page.max_bytes = d->config->max_message_bytes < LIST_REPLY_MAX ? d->config->max_message_bytes
-                                                                   : LIST_REPLY_MAX;
+    page.max_bytes = api->config->max_message_bytes < LIST_REPLY_MAX
+                         ? api->config->max_message_bytes
+                         : LIST_REPLY_MAX;
     page.max_bytes -= page.max_bytes / 16;
     page.filter_active = HK_HAS(req, active);
     page.active = page.filter_active && req->active;
@@ -229,7 +225,7 @@ void hk_api_list_webhooks(hk_call_t *call, const ProtobufCMessage *request)
     }
 
     int rc =
-        hk_store_webhook_list(d->store, after, req->application,
+        hk_store_webhook_list(api->store, after, req->application,
                               *req->trigger_action ? req->trigger_action : NULL, collect, &page);
     if (rc != 0) {
         hk_rpc_fail_err(call, rc, "list webhooks");
@@ -273,8 +269,8 @@ static int str_changed(const char *a, const char *b)
 void hk_api_update_webhook(hk_call_t *call, const ProtobufCMessage *request)
 {
     const Hookd__V1__UpdateWebhookRequest *req = (const void *)request;
-    hk_daemon_t *d = daemon_of(call);
-    const hk_config_t *cfg = d->config;
+    hk_api_t *api = hk_api_of(call);
+    const hk_config_t *cfg = api->config;
     char err[512], secret[HK_SECRET_MAX] = "", changed[200] = "";
     hk_webhook_t *cur;
 
@@ -358,7 +354,7 @@ void hk_api_update_webhook(hk_call_t *call, const ProtobufCMessage *request)
         reply_webhook(call, cur, 0);
         goto out;
     }
-    int rc = hk_store_webhook_update(d->store, &upd);
+    int rc = hk_store_webhook_update(api->store, &upd);
     if (rc == HK_EEXIST)
         fail_name_taken(call, "new_name", upd.name);
     else if (rc != 0)
@@ -380,12 +376,12 @@ out:
 void hk_api_delete_webhook(hk_call_t *call, const ProtobufCMessage *request)
 {
     const Hookd__V1__DeleteWebhookRequest *req = (const void *)request;
-    hk_daemon_t *d = daemon_of(call);
+    hk_api_t *api = hk_api_of(call);
     hk_webhook_t *cur, *old = NULL;
     char what[64];
 
     if (find_webhook(call, req->key_case, req->id, req->name, &cur) != 0) return;
-    int rc = hk_store_webhook_delete(d->store, cur->id, &old);
+    int rc = hk_store_webhook_delete(api->store, cur->id, &old);
     if (rc != 0) {
         snprintf(what, sizeof what, "delete webhook %llu", id_of(cur));
         hk_rpc_fail_err(call, rc, what);
@@ -403,7 +399,7 @@ void hk_api_delete_webhook(hk_call_t *call, const ProtobufCMessage *request)
 void hk_api_list_trigger_actions(hk_call_t *call, const ProtobufCMessage *request)
 {
     const Hookd__V1__ListTriggerActionsRequest *req = (const void *)request;
-    const hk_catalog_t *catalog = daemon_of(call)->config->catalog;
+    const hk_catalog_t *catalog = hk_api_of(call)->config->catalog;
     char err[256];
     size_t n, count = 0;
 

@@ -1,0 +1,32 @@
+/* api.h -- what the RPC handlers work with: the modules of a running hookd, as one context */
+#ifndef HK_API_H
+#define HK_API_H
+
+#include "api/inflight.h"
+#include "core/config.h"
+#include "deliver/commit.h"
+#include "deliver/http.h"
+#include "store/store.h"
+#include "transport/call.h"
+
+/* The handlers' context, the ctx the transport hands to hk_rpc_dispatch
+ * (hk_server_opts_t.ctx). Its owner -- hookd's daemon.c, or a test -- fills
+ * it before the first call is dispatched and keeps every module open while
+ * calls run; the api layer owns none of them. The layer depends only
+ * downward: core, store, transport (the call), deliver. */
+typedef struct hk_api {
+    const hk_config_t *config; /* roles, limits, catalog, retry schedule, idempotency window */
+    hk_store_t *store;         /* webhooks, deliveries, event ids */
+    hk_commit_t *commit;       /* group commit: TriggerEvent and RedeliverDelivery wait on it */
+    hk_http_t *http;           /* synchronous webhooks' attempts */
+    hk_inflight_t *inflight;   /* TriggerEvent calls in flight, by event id */
+    int stopping;              /* set by the owner when it starts to stop: health NOT_SERVING */
+} hk_api_t;
+
+/* The context of a call hk_rpc_dispatch runs. */
+static inline hk_api_t *hk_api_of(const hk_call_t *call)
+{
+    return hk_call_ctx(call);
+}
+
+#endif

@@ -2,32 +2,13 @@
 #include <stdlib.h>
 
 #include "client_int.h"
+#include "core/status.h"
 
-static const char *const names[] = {
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-};
-
+/* The names are hookd's own table (server/core/status.c, built into libhookd
+ * too and not exported), so client and daemon spell every code alike. */
 const char *hk_client_status_name(int status)
 {
-    if (status < 0) status = -status;
-    if (status >= (int)(sizeof names / sizeof names[0])) return "UNKNOWN";
-    return names[status];
+    return hk_status_name(status < 0 ? -status : status);
 }
 
 /* https://github.com/grpc/grpc/blob/master/doc/http-grpc-status-mapping.md */

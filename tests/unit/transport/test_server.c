@@ -10,12 +10,11 @@
 #include <uv.h>
 
 #include "core/error.h"
+#include "core/list.h"
 #include "core/status.h"
 #include "transport/grpc.h"
 #include "transport/server.h"
 #include "unit.h"
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* As in hookd's main: a peer that hung up is an error return, not a death. */
 __attribute__((constructor)) static void ignore_sigpipe(void)
@@ -64,7 +63,7 @@ typedef struct {
 static void client_on_write(uv_write_t *req, int status)
 {
     (void)status;
-    cwrite_t *w = container_of(req, cwrite_t, req);
+    cwrite_t *w = hk_container_of(req, cwrite_t, req);
     free(w->buf.base);
     free(w);
 }
@@ -97,7 +96,7 @@ static void client_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void client_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
-    client_t *c = container_of((uv_pipe_t *)s, client_t, pipe);
+    client_t *c = hk_container_of((uv_pipe_t *)s, client_t, pipe);
     if (nread < 0) {
         c->eof = 1;
         uv_read_stop(s);
@@ -110,7 +109,7 @@ static void client_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static void client_on_connect(uv_connect_t *req, int status)
 {
-    client_t *c = container_of(req, client_t, connect);
+    client_t *c = hk_container_of(req, client_t, connect);
     c->connect_status = status;
     if (status != 0) {
         c->eof = 1;
@@ -215,7 +214,7 @@ static client_t *client_new(uv_loop_t *loop, const char *path, int raw)
 
 static void client_free_cb(uv_handle_t *h)
 {
-    free(container_of((uv_pipe_t *)h, client_t, pipe));
+    free(hk_container_of((uv_pipe_t *)h, client_t, pipe));
 }
 
 static void client_close(client_t *c)
@@ -305,12 +304,12 @@ typedef struct {
 
 static void on_later_closed(uv_handle_t *h)
 {
-    free(container_of((uv_timer_t *)h, later_t, timer));
+    free(hk_container_of((uv_timer_t *)h, later_t, timer));
 }
 
 static void on_later(uv_timer_t *t)
 {
-    later_t *l = container_of(t, later_t, timer);
+    later_t *l = hk_container_of(t, later_t, timer);
     size_t len;
     const uint8_t *req = hk_call_request(l->call, &len);
     hk_call_reply(l->call, req, len);

@@ -20,21 +20,21 @@ static void format_timeout(int64_t ms, char *buf, size_t len)
         snprintf(buf, len, "%lldS", (long long)(ms / 1000 > 99999999 ? 99999999 : ms / 1000));
 }
 
-void hk_call_submit(hk_client_call_t *call)
+void hkc_call_submit(hk_client_call_t *call)
 {
     hk_client_t *c = call->client;
     char timeout[16];
 
-    if (call->deadline && hk_clock_ms() >= call->deadline) {
-        hk_call_finish(call, HK_STATUS_DEADLINE_EXCEEDED, "deadline exceeded", 0);
+    if (call->deadline && hkc_clock_ms() >= call->deadline) {
+        hkc_call_finish(call, HK_STATUS_DEADLINE_EXCEEDED, "deadline exceeded", 0);
         return;
     }
-    hk_conn_t *conn = hk_conn_current(c, call->deadline);
+    hkc_conn_t *conn = hkc_conn_current(c, call->deadline);
     if (!conn) {
-        hk_call_finish(call, HK_STATUS_UNAVAILABLE, c->conn_error, 0);
+        hkc_call_finish(call, HK_STATUS_UNAVAILABLE, c->conn_error, 0);
         return;
     }
-    if (call->deadline) format_timeout(call->deadline - hk_clock_ms(), timeout, sizeof timeout);
+    if (call->deadline) format_timeout(call->deadline - hkc_clock_ms(), timeout, sizeof timeout);
     call->body_off = 0;
     call->headers_sent = call->refused = 0;
     call->http_status = 0;
@@ -42,26 +42,27 @@ void hk_call_submit(hk_client_call_t *call)
     free(call->grpc_message);
     call->grpc_message = NULL;
     call->resp_len = 0;
-    int32_t id = hk_conn_submit(conn, call, call->deadline ? timeout : NULL);
+    int32_t id = hkc_conn_submit(conn, call, call->deadline ? timeout : NULL);
     if (id < 0) {
         /* That connection takes no more streams; the next one will. */
-        conn = hk_conn_current(c, call->deadline);
-        id = conn ? hk_conn_submit(conn, call, call->deadline ? timeout : NULL) : -1;
+        conn = hkc_conn_current(c, call->deadline);
+        id = conn ? hkc_conn_submit(conn, call, call->deadline ? timeout : NULL) : -1;
         if (id < 0) {
-            hk_call_finish(call, HK_STATUS_UNAVAILABLE,
-                           conn ? "hookd takes no new calls on this connection" : c->conn_error, 0);
+            hkc_call_finish(call, HK_STATUS_UNAVAILABLE,
+                            conn ? "hookd takes no new calls on this connection" : c->conn_error,
+                            0);
             return;
         }
     }
     call->conn = conn;
     call->stream_id = id;
-    hk_conn_flush(conn); /* the request goes out now, not at the next wait */
+    hkc_conn_flush(conn); /* the request goes out now, not at the next wait */
 }
 
-void hk_call_finish(hk_client_call_t *call, int code, const char *message, int reset_stream)
+void hkc_call_finish(hk_client_call_t *call, int code, const char *message, int reset_stream)
 {
     if (call->done) return;
-    if (call->conn) hk_conn_detach(call->conn, call->stream_id, reset_stream);
+    if (call->conn) hkc_conn_detach(call->conn, call->stream_id, reset_stream);
     call->conn = NULL;
     call->done = 1;
     call->retry = 0;
@@ -78,8 +79,8 @@ void hk_call_finish(hk_client_call_t *call, int code, const char *message, int r
     }
 }
 
-void hk_call_on_header(hk_client_call_t *call, const uint8_t *name, size_t namelen,
-                       const uint8_t *value, size_t valuelen)
+void hkc_call_on_header(hk_client_call_t *call, const uint8_t *name, size_t namelen,
+                        const uint8_t *value, size_t valuelen)
 {
     if (header_is(name, namelen, ":status")) {
         int s = 0;
@@ -98,14 +99,14 @@ void hk_call_on_header(hk_client_call_t *call, const uint8_t *name, size_t namel
         call->grpc_status = valuelen && s <= HK_STATUS_UNAUTHENTICATED ? s : HK_STATUS_UNKNOWN;
     } else if (header_is(name, namelen, "grpc-message")) {
         free(call->grpc_message);
-        call->grpc_message = hk_status_decode_message(value, valuelen);
+        call->grpc_message = hkc_status_decode_message(value, valuelen);
     }
 }
 
-int hk_call_on_data(hk_client_call_t *call, const uint8_t *data, size_t len)
+int hkc_call_on_data(hk_client_call_t *call, const uint8_t *data, size_t len)
 {
     if (len > HK_CLIENT_MAX_RESPONSE - call->resp_len) {
-        hk_call_finish(call, HK_STATUS_RESOURCE_EXHAUSTED, "response larger than 64 MiB", 1);
+        hkc_call_finish(call, HK_STATUS_RESOURCE_EXHAUSTED, "response larger than 64 MiB", 1);
         return -1;
     }
     if (call->resp_len + len > call->resp_cap) {
@@ -114,7 +115,7 @@ int hk_call_on_data(hk_client_call_t *call, const uint8_t *data, size_t len)
             cap *= 2;
         uint8_t *p = realloc(call->resp, cap);
         if (!p) {
-            hk_call_finish(call, HK_STATUS_RESOURCE_EXHAUSTED, "out of memory", 1);
+            hkc_call_finish(call, HK_STATUS_RESOURCE_EXHAUSTED, "out of memory", 1);
             return -1;
         }
         call->resp = p;
@@ -131,33 +132,34 @@ static void decode_response(hk_client_call_t *call)
     char msg[200];
     const uint8_t *p = call->resp;
     if (call->resp_len < 5) {
-        hk_call_finish(call, HK_STATUS_INTERNAL, "hookd answered OK without a response message", 0);
+        hkc_call_finish(call, HK_STATUS_INTERNAL, "hookd answered OK without a response message",
+                        0);
         return;
     }
     uint32_t len = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
     if (p[0] != 0) {
-        hk_call_finish(call, HK_STATUS_INTERNAL, "compressed response, but none was asked for", 0);
+        hkc_call_finish(call, HK_STATUS_INTERNAL, "compressed response, but none was asked for", 0);
         return;
     }
     if (len > call->resp_len - 5) {
-        hk_call_finish(call, HK_STATUS_INTERNAL, "truncated response message", 0);
+        hkc_call_finish(call, HK_STATUS_INTERNAL, "truncated response message", 0);
         return;
     }
     if (len < call->resp_len - 5) {
-        hk_call_finish(call, HK_STATUS_INTERNAL, "more than one response message to a unary call",
-                       0);
+        hkc_call_finish(call, HK_STATUS_INTERNAL, "more than one response message to a unary call",
+                        0);
         return;
     }
     call->response = protobuf_c_message_unpack(call->output, NULL, len, p + 5);
     if (!call->response) {
         snprintf(msg, sizeof msg, "cannot decode the response as %s", call->output->name);
-        hk_call_finish(call, HK_STATUS_INTERNAL, msg, 0);
+        hkc_call_finish(call, HK_STATUS_INTERNAL, msg, 0);
         return;
     }
-    hk_call_finish(call, HK_STATUS_OK, "", 0);
+    hkc_call_finish(call, HK_STATUS_OK, "", 0);
 }
 
-void hk_call_on_close(hk_client_call_t *call, uint32_t h2_error)
+void hkc_call_on_close(hk_client_call_t *call, uint32_t h2_error)
 {
     char msg[120];
     if (call->done) return;
@@ -169,22 +171,22 @@ void hk_call_on_close(hk_client_call_t *call, uint32_t h2_error)
         return;
     }
     if (call->grpc_status > 0) {
-        hk_call_finish(call, call->grpc_status, call->grpc_message, 0);
+        hkc_call_finish(call, call->grpc_status, call->grpc_message, 0);
     } else if (call->grpc_status == 0) {
         decode_response(call);
     } else if (h2_error != 0) {
         snprintf(msg, sizeof msg, "hookd reset the call (HTTP/2 error %u)", h2_error);
-        hk_call_finish(call, hk_status_from_h2(h2_error), msg, 0);
+        hkc_call_finish(call, hkc_status_from_h2(h2_error), msg, 0);
     } else if (call->http_status != 200) {
         snprintf(msg, sizeof msg, "hookd answered HTTP status %d without a gRPC status",
                  call->http_status);
-        hk_call_finish(call, hk_status_from_http(call->http_status), msg, 0);
+        hkc_call_finish(call, hkc_status_from_http(call->http_status), msg, 0);
     } else {
-        hk_call_finish(call, HK_STATUS_UNKNOWN, "hookd's answer ended without a gRPC status", 0);
+        hkc_call_finish(call, HK_STATUS_UNKNOWN, "hookd's answer ended without a gRPC status", 0);
     }
 }
 
-void hk_call_on_lost(hk_client_call_t *call, const char *why)
+void hkc_call_on_lost(hk_client_call_t *call, const char *why)
 {
     char msg[300];
     call->conn = NULL;
@@ -195,7 +197,7 @@ void hk_call_on_lost(hk_client_call_t *call, const char *why)
         return;
     }
     snprintf(msg, sizeof msg, "%s", why);
-    hk_call_finish(call, HK_STATUS_UNAVAILABLE, msg, 0);
+    hkc_call_finish(call, HK_STATUS_UNAVAILABLE, msg, 0);
 }
 
 int hk_client_call_start(hk_client_t *c, const ProtobufCServiceDescriptor *service,
@@ -233,15 +235,13 @@ int hk_client_call_start(hk_client_t *c, const ProtobufCServiceDescriptor *servi
     call->body_len = len + 5;
     call->output = m->output;
     call->grpc_status = -1;
-    call->deadline = deadline_ms > 0 ? hk_clock_ms() + deadline_ms : 0;
+    call->deadline = deadline_ms > 0 ? hkc_clock_ms() + deadline_ms : 0;
 
     call->client = c;
-    call->next = c->calls;
-    if (c->calls) c->calls->prev = call;
-    c->calls = call;
+    hk_link_add(c->calls.next, &call->link); /* before the first: newest first */
     c->stats.calls++;
     c->stats.pending++;
-    hk_call_submit(call);
+    hkc_call_submit(call);
     *out = call;
     return 0;
 }
@@ -271,15 +271,8 @@ ProtobufCMessage *hk_client_call_take_response(hk_client_call_t *call)
 void hk_client_call_free(hk_client_call_t *call)
 {
     if (!call) return;
-    hk_client_t *c = call->client;
-    if (!call->done) hk_call_finish(call, HK_STATUS_CANCELLED, "cancelled", 1);
-    if (c) {
-        if (call->prev)
-            call->prev->next = call->next;
-        else
-            c->calls = call->next;
-        if (call->next) call->next->prev = call->prev;
-    }
+    if (!call->done) hkc_call_finish(call, HK_STATUS_CANCELLED, "cancelled", 1);
+    hk_link_del(&call->link); /* alone already when the client was closed first */
     if (call->response) protobuf_c_message_free_unpacked(call->response, NULL);
     free(call->path);
     free(call->body);

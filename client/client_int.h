@@ -2,29 +2,29 @@
 #ifndef HK_CLIENT_INT_H
 #define HK_CLIENT_INT_H
 
+/* Internal names are hkc_*: apart from the server's hk_conn_* / hk_call_*, and
+ * outside libhookd.map's exported hk_client_*. */
+
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/un.h>
 
+#include "core/list.h"
 #include "hookd/client.h"
-
-/* clang-format off */
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
-/* clang-format on */
 
 /* The largest response message accepted; a larger one ends the call with
  * RESOURCE_EXHAUSTED. */
 #define HK_CLIENT_MAX_RESPONSE (64u << 20)
 #define HK_CLIENT_DEFAULT_DEADLINE_MS 30000
 
-typedef struct hk_conn hk_conn_t;
+typedef struct hkc_conn hkc_conn_t;
 
 struct hk_client {
     ProtobufCService service; /* hookd.v1.Webhooks for the generated stubs */
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int default_deadline_ms; /* > 0, or HK_CLIENT_NO_DEADLINE */
-    hk_conn_t *conns;        /* newest first; only the first may take new calls */
-    hk_client_call_t *calls; /* every call handle not yet freed */
+    hk_link_t conns;         /* hkc_conn_t.link, newest first; only the first may take new calls */
+    hk_link_t calls;         /* hk_client_call_t.link: every call handle not yet freed */
     hk_client_stats_t stats;
     uint64_t finished;    /* calls finished so far: a wait re-checks before it blocks */
     char conn_error[256]; /* why the last connection failed or was lost */
@@ -34,8 +34,8 @@ struct hk_client {
 
 struct hk_client_call {
     hk_client_t *client; /* NULL once the client is closed */
-    hk_client_call_t *prev, *next;
-    hk_conn_t *conn; /* while a stream carries it */
+    hk_link_t link;      /* in client->calls, newest first; alone once the client is closed */
+    hkc_conn_t *conn;    /* while a stream carries it */
     int32_t stream_id;
     char *path; /* "/hookd.v1.Webhooks/CreateWebhook" */
     const ProtobufCMessageDescriptor *output;
@@ -64,49 +64,49 @@ struct hk_client_call {
 /* ---- client.c ------------------------------------------------------------ */
 
 /* CLOCK_MONOTONIC in milliseconds. */
-int64_t hk_clock_ms(void);
+int64_t hkc_clock_ms(void);
 
 /* The connection new calls go to: the current one if it is still good (a
  * non-blocking read first picks up a GOAWAY or EOF left by a restarted hookd),
  * else a new one. NULL when hookd cannot be reached; the reason is then in
  * client->conn_error. */
-hk_conn_t *hk_conn_current(hk_client_t *client, int64_t deadline);
+hkc_conn_t *hkc_conn_current(hk_client_t *client, int64_t deadline);
 
 /* Runs the connections once: sends what is queued, waits (poll) for input
  * until a call's deadline or until (absolute ms, 0: no bound), reads what came,
  * expires calls past their deadline, retries refused calls, drops dead
  * connections. */
-void hk_io_step(hk_client_t *client, int64_t until);
+void hkc_io_step(hk_client_t *client, int64_t until);
 
 /* Records the status of a synchronous operation for hk_client_last_status. */
-void hk_last_status_set(hk_client_t *client, int code, const char *message);
+void hkc_last_status_set(hk_client_t *client, int code, const char *message);
 
 /* ---- call.c --------------------------------------------------------------- */
 
 /* Sends the call on a usable connection, or finishes it (UNAVAILABLE,
  * DEADLINE_EXCEEDED) when there is none or its time is up. */
-void hk_call_submit(hk_client_call_t *call);
+void hkc_call_submit(hk_client_call_t *call);
 
 /* Ends the call with code and message (NULL: ""), detaching it from its
  * stream; a stream still open is reset when reset_stream is set. A no-op on a
  * finished call. */
-void hk_call_finish(hk_client_call_t *call, int code, const char *message, int reset_stream);
+void hkc_call_finish(hk_client_call_t *call, int code, const char *message, int reset_stream);
 
 /* What the connection reports about the call's stream. */
-void hk_call_on_header(hk_client_call_t *call, const uint8_t *name, size_t namelen,
-                       const uint8_t *value, size_t valuelen);
+void hkc_call_on_header(hk_client_call_t *call, const uint8_t *name, size_t namelen,
+                        const uint8_t *value, size_t valuelen);
 /* Returns 0, or -1 when the response grew too large (the call is then
  * finished and its stream must be reset). */
-int hk_call_on_data(hk_client_call_t *call, const uint8_t *data, size_t len);
-void hk_call_on_close(hk_client_call_t *call, uint32_t h2_error);
+int hkc_call_on_data(hk_client_call_t *call, const uint8_t *data, size_t len);
+void hkc_call_on_close(hk_client_call_t *call, uint32_t h2_error);
 /* The connection under the call died; why: for the message. */
-void hk_call_on_lost(hk_client_call_t *call, const char *why);
+void hkc_call_on_lost(hk_client_call_t *call, const char *why);
 
 /* ---- conn.c --------------------------------------------------------------- */
 
-struct hk_conn {
+struct hkc_conn {
     hk_client_t *client;
-    hk_conn_t *next;
+    hk_link_t link; /* in client->conns */
     int fd;
     void *session;     /* nghttp2_session */
     int draining;      /* GOAWAY received: no new streams */
@@ -121,49 +121,49 @@ struct hk_conn {
 /* Connects to path (waiting at most until deadline, 0: no bound) and starts
  * an HTTP/2 client session (preface and SETTINGS queued). Returns 0 and *out,
  * or -1 with the reason in err. */
-int hk_conn_open(hk_client_t *client, const char *path, int64_t deadline, hk_conn_t **out,
-                 char *err, size_t errlen);
+int hkc_conn_open(hk_client_t *client, const char *path, int64_t deadline, hkc_conn_t **out,
+                  char *err, size_t errlen);
 
 /* Closes the socket and frees the session: no callbacks run. */
-void hk_conn_free(hk_conn_t *conn);
+void hkc_conn_free(hkc_conn_t *conn);
 
 /* Queues the request of call as a new stream; grpc_timeout: the header value
  * or NULL. Returns the stream id, or -1 (the connection takes no new streams;
  * the session is then marked draining). */
-int32_t hk_conn_submit(hk_conn_t *conn, hk_client_call_t *call, const char *grpc_timeout);
+int32_t hkc_conn_submit(hkc_conn_t *conn, hk_client_call_t *call, const char *grpc_timeout);
 
 /* Forgets the call of stream_id (no more events for it) and resets the stream
  * (RST_STREAM CANCEL) when reset is set and it is still open. */
-void hk_conn_detach(hk_conn_t *conn, int32_t stream_id, int reset);
+void hkc_conn_detach(hkc_conn_t *conn, int32_t stream_id, int reset);
 
 /* Writes what the session has queued, as far as the socket takes it. Returns 0
  * or -1 (conn->failed set). */
-int hk_conn_flush(hk_conn_t *conn);
+int hkc_conn_flush(hkc_conn_t *conn);
 
 /* Reads and processes everything the socket has now (never blocks). Returns 0
  * or -1 (conn->failed set: EOF, error, protocol error). */
-int hk_conn_read(hk_conn_t *conn);
+int hkc_conn_read(hkc_conn_t *conn);
 
 /* 1 while the session still wants to read or write (hookd did not end it). */
-int hk_conn_alive(const hk_conn_t *conn);
+int hkc_conn_alive(const hkc_conn_t *conn);
 
 /* 1 when there is output the socket did not take yet. */
-int hk_conn_want_write(const hk_conn_t *conn);
+int hkc_conn_want_write(const hkc_conn_t *conn);
 
 /* ---- service.c ------------------------------------------------------------ */
 
 /* Sets up the client's ProtobufCService (hookd.v1.Webhooks). */
-void hk_service_init(hk_client_t *client);
+void hkc_service_init(hk_client_t *client);
 
 /* ---- status.c ------------------------------------------------------------- */
 
 /* The gRPC status for an HTTP status that came without grpc-status, and for
  * an HTTP/2 error code that reset a stream, as the gRPC spec maps them. */
-int hk_status_from_http(int http_status);
-int hk_status_from_h2(uint32_t h2_error);
+int hkc_status_from_http(int http_status);
+int hkc_status_from_h2(uint32_t h2_error);
 
 /* Percent-decodes a grpc-message into a new NUL-terminated string (NULL when
  * out of memory). Invalid escapes are kept as they are. */
-char *hk_status_decode_message(const uint8_t *value, size_t len);
+char *hkc_status_decode_message(const uint8_t *value, size_t len);
 
 #endif

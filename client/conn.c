@@ -30,7 +30,7 @@ typedef nghttp2_data_provider h2_data_provider;
 #define STREAM_WINDOW (1 << 20) /* per stream: a large answer needs few WINDOW_UPDATEs */
 #define CONNECTION_WINDOW (16 << 20)
 
-static void conn_fail(hk_conn_t *conn, const char *fmt, const char *detail)
+static void conn_fail(hkc_conn_t *conn, const char *fmt, const char *detail)
 {
     if (conn->failed) return;
     conn->failed = 1;
@@ -49,7 +49,7 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
     (void)flags, (void)user_data;
     if (frame->hd.type != NGHTTP2_HEADERS) return 0;
     hk_client_call_t *call = stream_call(session, frame->hd.stream_id);
-    if (call) hk_call_on_header(call, name, namelen, value, valuelen);
+    if (call) hkc_call_on_header(call, name, namelen, value, valuelen);
     return 0;
 }
 
@@ -58,27 +58,27 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
 {
     (void)flags;
     hk_client_call_t *call = stream_call(session, stream_id);
-    if (call && hk_call_on_data(call, data, len) != 0) hk_conn_detach(user_data, stream_id, 1);
+    if (call && hkc_call_on_data(call, data, len) != 0) hkc_conn_detach(user_data, stream_id, 1);
     return 0;
 }
 
 static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t error_code,
                            void *user_data)
 {
-    hk_conn_t *conn = user_data;
+    hkc_conn_t *conn = user_data;
     hk_client_call_t *call = stream_call(session, stream_id);
     if (!call) return 0;
     nghttp2_session_set_stream_user_data(session, stream_id, NULL);
     conn->streams--;
     call->conn = NULL;
-    hk_call_on_close(call, error_code);
+    hkc_call_on_close(call, error_code);
     return 0;
 }
 
 static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
 {
     (void)session;
-    hk_conn_t *conn = user_data;
+    hkc_conn_t *conn = user_data;
     if (frame->hd.type == NGHTTP2_GOAWAY) conn->draining = 1;
     if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK))
         conn->settings_seen = 1;
@@ -131,7 +131,7 @@ static int socket_connect(const char *path, int64_t deadline, char *err, size_t 
     /* A Unix connect blocks only while hookd's backlog is full: bound it by
      * the deadline, then run non-blocking. */
     if (deadline) {
-        int64_t left = deadline - hk_clock_ms();
+        int64_t left = deadline - hkc_clock_ms();
         if (left < 1) left = 1;
         struct timeval tv = {.tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000};
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -156,7 +156,7 @@ static int socket_connect(const char *path, int64_t deadline, char *err, size_t 
     return fd;
 }
 
-static int session_new(hk_conn_t *conn)
+static int session_new(hkc_conn_t *conn)
 {
     nghttp2_session_callbacks *cbs;
     nghttp2_session *session = NULL;
@@ -187,10 +187,10 @@ static int session_new(hk_conn_t *conn)
     return 0;
 }
 
-int hk_conn_open(hk_client_t *client, const char *path, int64_t deadline, hk_conn_t **out,
-                 char *err, size_t errlen)
+int hkc_conn_open(hk_client_t *client, const char *path, int64_t deadline, hkc_conn_t **out,
+                  char *err, size_t errlen)
 {
-    hk_conn_t *conn = calloc(1, sizeof *conn);
+    hkc_conn_t *conn = calloc(1, sizeof *conn);
     if (!conn) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -211,7 +211,7 @@ int hk_conn_open(hk_client_t *client, const char *path, int64_t deadline, hk_con
     return 0;
 }
 
-void hk_conn_free(hk_conn_t *conn)
+void hkc_conn_free(hkc_conn_t *conn)
 {
     if (!conn) return;
     nghttp2_session_del(conn->session);
@@ -225,7 +225,7 @@ void hk_conn_free(hk_conn_t *conn)
         (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE             \
     }
 
-int32_t hk_conn_submit(hk_conn_t *conn, hk_client_call_t *call, const char *grpc_timeout)
+int32_t hkc_conn_submit(hkc_conn_t *conn, hk_client_call_t *call, const char *grpc_timeout)
 {
     if (conn->draining || conn->failed) return -1;
     nghttp2_nv nva[] = {
@@ -250,7 +250,7 @@ int32_t hk_conn_submit(hk_conn_t *conn, hk_client_call_t *call, const char *grpc
     return id;
 }
 
-void hk_conn_detach(hk_conn_t *conn, int32_t stream_id, int reset)
+void hkc_conn_detach(hkc_conn_t *conn, int32_t stream_id, int reset)
 {
     if (!nghttp2_session_get_stream_user_data(conn->session, stream_id)) return;
     nghttp2_session_set_stream_user_data(conn->session, stream_id, NULL);
@@ -260,7 +260,7 @@ void hk_conn_detach(hk_conn_t *conn, int32_t stream_id, int reset)
 }
 
 /* Sends as much of data as the socket takes; returns the count or -1. */
-static ssize_t send_some(hk_conn_t *conn, const uint8_t *data, size_t len)
+static ssize_t send_some(hkc_conn_t *conn, const uint8_t *data, size_t len)
 {
     size_t off = 0;
     while (off < len) {
@@ -279,7 +279,7 @@ static ssize_t send_some(hk_conn_t *conn, const uint8_t *data, size_t len)
     return (ssize_t)off;
 }
 
-static int keep_rest(hk_conn_t *conn, const uint8_t *data, size_t len)
+static int keep_rest(hkc_conn_t *conn, const uint8_t *data, size_t len)
 {
     if (len > conn->out_cap) {
         uint8_t *p = realloc(conn->out, len);
@@ -295,7 +295,7 @@ static int keep_rest(hk_conn_t *conn, const uint8_t *data, size_t len)
     return 0;
 }
 
-int hk_conn_flush(hk_conn_t *conn)
+int hkc_conn_flush(hkc_conn_t *conn)
 {
     if (conn->failed) return -1;
     for (;;) {
@@ -319,7 +319,7 @@ int hk_conn_flush(hk_conn_t *conn)
     }
 }
 
-int hk_conn_read(hk_conn_t *conn)
+int hkc_conn_read(hkc_conn_t *conn)
 {
     uint8_t buf[READ_CHUNK];
     if (conn->failed) return -1;
@@ -345,13 +345,13 @@ int hk_conn_read(hk_conn_t *conn)
     }
 }
 
-int hk_conn_alive(const hk_conn_t *conn)
+int hkc_conn_alive(const hkc_conn_t *conn)
 {
     return !conn->failed && (nghttp2_session_want_read(conn->session) ||
                              nghttp2_session_want_write(conn->session) || conn->out_len);
 }
 
-int hk_conn_want_write(const hk_conn_t *conn)
+int hkc_conn_want_write(const hkc_conn_t *conn)
 {
     return conn->out_len > 0 || nghttp2_session_want_write(conn->session);
 }

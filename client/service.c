@@ -10,16 +10,16 @@ int hk_client_unary(hk_client_t *c, const ProtobufCServiceDescriptor *service, c
     *response = NULL;
     int rc = hk_client_call_start(c, service, method, request, deadline_ms, &call);
     if (rc != 0) {
-        hk_last_status_set(c, -rc,
-                           rc == -HK_STATUS_INVALID_ARGUMENT
-                               ? "invalid call: unknown method, wrong request type or bad deadline"
-                               : "out of memory");
+        hkc_last_status_set(c, -rc,
+                            rc == -HK_STATUS_INVALID_ARGUMENT
+                                ? "invalid call: unknown method, wrong request type or bad deadline"
+                                : "out of memory");
         return rc;
     }
     hk_client_wait(c, call);
     const char *msg;
     int code = hk_client_call_status(call, &msg);
-    hk_last_status_set(c, code, msg);
+    hkc_last_status_set(c, code, msg);
     if (code == HK_STATUS_OK) *response = hk_client_call_take_response(call);
     hk_client_call_free(call);
     return -code;
@@ -55,10 +55,10 @@ static void service_invoke(ProtobufCService *service, unsigned method_index,
                            const ProtobufCMessage *input, ProtobufCClosure closure,
                            void *closure_data)
 {
-    hk_client_t *c = container_of(service, hk_client_t, service);
+    hk_client_t *c = hk_container_of(service, hk_client_t, service);
     ProtobufCMessage *response = NULL;
     if (method_index >= service->descriptor->n_methods) {
-        hk_last_status_set(c, HK_STATUS_UNIMPLEMENTED, "no such method in the service");
+        hkc_last_status_set(c, HK_STATUS_UNIMPLEMENTED, "no such method in the service");
     } else {
         hk_client_unary(c, service->descriptor, service->descriptor->methods[method_index].name,
                         input, 0, &response);
@@ -73,7 +73,7 @@ static void service_destroy(ProtobufCService *service)
     (void)service;
 }
 
-void hk_service_init(hk_client_t *c)
+void hkc_service_init(hk_client_t *c)
 {
     c->service.descriptor = &hookd__v1__webhooks__descriptor;
     c->service.invoke = service_invoke;

@@ -2,36 +2,17 @@
 #include <stdlib.h>
 
 #include "client_int.h"
+#include "core/status.h"
 
-static const char *const names[] = {
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-};
-
+/* The names are hookd's own table (server/core/status.c, built into libhookd
+ * too and not exported), so client and daemon spell every code alike. */
 const char *hk_client_status_name(int status)
 {
-    if (status < 0) status = -status;
-    if (status >= (int)(sizeof names / sizeof names[0])) return "UNKNOWN";
-    return names[status];
+    return hk_status_name(status < 0 ? -status : status);
 }
 
 /* https://github.com/grpc/grpc/blob/master/doc/http-grpc-status-mapping.md */
-int hk_status_from_http(int http_status)
+int hkc_status_from_http(int http_status)
 {
     switch (http_status) {
     case 400: return HK_STATUS_INTERNAL;
@@ -48,7 +29,7 @@ int hk_status_from_http(int http_status)
 
 /* The RST_STREAM mapping of gRPC's PROTOCOL-HTTP2 document; codes by number
  * so that this file needs no nghttp2 header. */
-int hk_status_from_h2(uint32_t h2_error)
+int hkc_status_from_h2(uint32_t h2_error)
 {
     switch (h2_error) {
     case 0x7: return HK_STATUS_UNAVAILABLE;        /* REFUSED_STREAM */
@@ -67,7 +48,7 @@ static int hex_value(uint8_t c)
     return -1;
 }
 
-char *hk_status_decode_message(const uint8_t *value, size_t len)
+char *hkc_status_decode_message(const uint8_t *value, size_t len)
 {
     char *out = malloc(len + 1);
     if (!out) return NULL;

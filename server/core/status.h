@@ -1,28 +1,11 @@
-/* status.h -- gRPC status codes, as the gRPC spec numbers them */
+/* status.h -- gRPC status codes (the enum libhookd installs) and their names */
 #ifndef HK_STATUS_H
 #define HK_STATUS_H
 
-enum {
-    HK_STATUS_OK = 0,
-    HK_STATUS_CANCELLED = 1,
-    HK_STATUS_UNKNOWN = 2,
-    HK_STATUS_INVALID_ARGUMENT = 3,
-    HK_STATUS_DEADLINE_EXCEEDED = 4,
-    HK_STATUS_NOT_FOUND = 5,
-    HK_STATUS_ALREADY_EXISTS = 6,
-    HK_STATUS_PERMISSION_DENIED = 7,
-    HK_STATUS_RESOURCE_EXHAUSTED = 8,
-    HK_STATUS_FAILED_PRECONDITION = 9,
-    HK_STATUS_ABORTED = 10,
-    HK_STATUS_OUT_OF_RANGE = 11,
-    HK_STATUS_UNIMPLEMENTED = 12,
-    HK_STATUS_INTERNAL = 13,
-    HK_STATUS_UNAVAILABLE = 14,
-    HK_STATUS_DATA_LOSS = 15,
-    HK_STATUS_UNAUTHENTICATED = 16
-};
+#include <hookd/status.h> /* HK_STATUS_OK ... HK_STATUS_UNAUTHENTICATED */
 
-/* "NOT_FOUND" for HK_STATUS_NOT_FOUND; "UNKNOWN" for codes out of range. */
+/* "NOT_FOUND" for HK_STATUS_NOT_FOUND; "UNKNOWN" for codes out of range.
+ * The one table of names: libhookd's hk_client_status_name uses it too. */
 const char *hk_status_name(int status);
 
 #endif

@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <uv.h>
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
-
 /* How long writes nobody waits for may stay committed but not synced: what
  * they hold (attempt results, taken due entries, logged sync deliveries) is
  * owed to no caller, and a machine crash that loses it only makes a
@@ -17,8 +15,9 @@
  * arriving during it would have to wait out (two syncs per event). */
 #define LAZY_MS 50
 
+/* Waiters, oldest first. */
 typedef struct {
-    hk_commit_waiter_t *head, *tail;
+    hk_link_t head; /* hk_commit_waiter_t.link */
 } wlist_t;
 
 struct hk_commit {
@@ -54,26 +53,23 @@ struct hk_commit {
 
 static void wl_push(wlist_t *l, hk_commit_waiter_t *w)
 {
-    w->next = NULL;
-    w->prev = l->tail;
-    if (l->tail)
-        l->tail->next = w;
-    else
-        l->head = w;
-    l->tail = w;
+    hk_link_add(&l->head, &w->link);
 }
 
-static void wl_remove(wlist_t *l, hk_commit_waiter_t *w)
+static void wl_remove(hk_commit_waiter_t *w)
 {
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        l->head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        l->tail = w->prev;
-    w->prev = w->next = NULL;
+    hk_link_del(&w->link);
+}
+
+/* The oldest waiter of l, or NULL. */
+static hk_commit_waiter_t *wl_first(wlist_t *l)
+{
+    return hk_link_empty(&l->head) ? NULL : hk_container_of(l->head.next, hk_commit_waiter_t, link);
+}
+
+static int wl_empty(const wlist_t *l)
+{
+    return hk_link_empty(&l->head);
 }
 
 static void on_check(uv_check_t *check);
@@ -103,10 +99,11 @@ static void on_outbox(hk_outbox_event_t ev, uint64_t gen, int err, void *arg)
         if (gen > c->last_gen) c->last_gen = gen;
         if (err) {
             c->stats.failed++;
-            for (hk_commit_waiter_t *w = c->waiting.head, *next; w; w = next) {
-                next = w->next;
+            hk_link_t *l, *next;
+            hk_link_each_safe(l, next, &c->waiting.head) {
+                hk_commit_waiter_t *w = hk_container_of(l, hk_commit_waiter_t, link);
                 if (w->gen != gen) continue;
-                wl_remove(&c->waiting, w);
+                wl_remove(w);
                 w->err = err;
                 wl_push(&c->ready, w);
             }
@@ -127,6 +124,8 @@ int hk_commit_new(uv_loop_t *loop, hk_store_t *store, hk_commit_t **out)
     if (!c) return HK_ENOMEM;
     c->loop = loop;
     c->store = store;
+    hk_link_init(&c->waiting.head);
+    hk_link_init(&c->ready.head);
     uv_check_init(loop, &c->check);
     uv_idle_init(loop, &c->idle);
     uv_timer_init(loop, &c->lazy);
@@ -167,8 +166,8 @@ void hk_commit_wait(hk_commit_t *c, hk_commit_waiter_t *w, hk_commit_cb cb)
 static void answer(hk_commit_t *c, wlist_t *l)
 {
     hk_commit_waiter_t *w;
-    while ((w = l->head) != NULL) {
-        wl_remove(l, w);
+    while ((w = wl_first(l)) != NULL) {
+        wl_remove(w);
         c->stats.waiters++;
         w->cb(w, w->err);
     }
@@ -178,8 +177,8 @@ static void answer(hk_commit_t *c, wlist_t *l)
 static void settle(hk_commit_t *c, uint64_t upto, int err)
 {
     hk_commit_waiter_t *w;
-    while ((w = c->waiting.head) != NULL && w->gen <= upto) {
-        wl_remove(&c->waiting, w);
+    while ((w = wl_first(&c->waiting)) != NULL && w->gen <= upto) {
+        wl_remove(w);
         w->err = err;
         wl_push(&c->ready, w);
     }
@@ -242,9 +241,10 @@ static void sync_start(hk_commit_t *c)
  * has no part in. */
 static void step(hk_commit_t *c)
 {
-    if (!c->syncing && (c->waiting.head || c->lazy_due)) {
+    if (!c->syncing && (!wl_empty(&c->waiting) || c->lazy_due)) {
         if (hk_outbox_batch_gen(c->store)) hk_outbox_batch_commit(c->store);
-        if (c->committed_gen > c->durable_gen && (c->waiting.head || c->lazy_due)) sync_start(c);
+        if (c->committed_gen > c->durable_gen && (!wl_empty(&c->waiting) || c->lazy_due))
+            sync_start(c);
         c->lazy_due = 0;
     }
     answer(c, &c->ready);
@@ -261,8 +261,9 @@ static void step(hk_commit_t *c)
      * for the sync (whose completion wakes it) or the lazy timer. */
     uint64_t open = hk_outbox_batch_gen(c->store);
     int unsynced = open || c->committed_gen > c->durable_gen;
-    int work_left = c->ready.head || c->notify || (!c->syncing && c->waiting.head && unsynced);
-    if (!c->syncing && open && !c->waiting.head) uv_prepare_start(&c->unwaited, on_unwaited);
+    int work_left =
+        !wl_empty(&c->ready) || c->notify || (!c->syncing && !wl_empty(&c->waiting) && unsynced);
+    if (!c->syncing && open && wl_empty(&c->waiting)) uv_prepare_start(&c->unwaited, on_unwaited);
     if (!work_left && c->active) {
         c->active = 0;
         uv_check_stop(&c->check);
@@ -281,7 +282,7 @@ static void step(hk_commit_t *c)
 
 static void on_unwaited(uv_prepare_t *prepare)
 {
-    hk_commit_t *c = container_of(prepare, hk_commit_t, unwaited);
+    hk_commit_t *c = hk_container_of(prepare, hk_commit_t, unwaited);
     uv_prepare_stop(prepare);
     if (!c->syncing && hk_outbox_batch_gen(c->store)) hk_outbox_batch_commit(c->store);
     step(c);
@@ -289,7 +290,7 @@ static void on_unwaited(uv_prepare_t *prepare)
 
 static void on_lazy(uv_timer_t *timer)
 {
-    hk_commit_t *c = container_of(timer, hk_commit_t, lazy);
+    hk_commit_t *c = hk_container_of(timer, hk_commit_t, lazy);
     c->lazy_armed = 0;
     c->lazy_due = 1;
     step(c);
@@ -297,7 +298,7 @@ static void on_lazy(uv_timer_t *timer)
 
 static void on_check(uv_check_t *check)
 {
-    step(container_of(check, hk_commit_t, check));
+    step(hk_container_of(check, hk_commit_t, check));
 }
 
 static void on_closed(uv_handle_t *h)

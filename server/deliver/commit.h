@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include "core/list.h"
 #include "store/store.h"
 
 struct uv_loop_s;
@@ -17,9 +18,9 @@ typedef struct hk_commit_waiter hk_commit_waiter_t;
 typedef void (*hk_commit_cb)(hk_commit_waiter_t *w, int err);
 
 /* Embedded in the waiting caller's own struct (get it back with
- * container_of); owned by the caller, used by hk_commit until cb runs. */
+ * hk_container_of); owned by the caller, used by hk_commit until cb runs. */
 struct hk_commit_waiter {
-    hk_commit_waiter_t *prev, *next;
+    hk_link_t link; /* hk_commit's: in its waiting or ready list */
     uint64_t gen;
     int err;
     hk_commit_cb cb;

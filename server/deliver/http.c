@@ -1,6 +1,7 @@
 /* http.c -- outbound HTTP requests on the event loop: libcurl multi driven by libuv */
 #include "deliver/http.h"
 #include "core/error.h"
+#include "core/list.h"
 #include "hookd/v1/webhooks.pb-c.h"
 
 #include <curl/curl.h>
@@ -27,20 +28,18 @@ _Static_assert((int)HK_OUTCOME_CANCELLED == (int)HOOKD__V1__OUTCOME__OUTCOME_CAN
 #define MAX_TIMEOUT_MS 600000
 #define POOL_MAX 1024 /* idle easy handles kept at most */
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
-
 typedef enum { REQ_QUEUED, REQ_RUNNING, REQ_DONE } req_state_t;
 
-/* Intrusive doubly linked list of requests: a request is in exactly one list,
- * the one its state names, so moving between states is O(1). */
+/* A list of requests: a request is in exactly one list, the one its state
+ * names, so moving between states is O(1). */
 typedef struct {
-    hk_http_request_t *head, *tail;
+    hk_link_t head; /* hk_http_request_t.link, oldest first */
     size_t n;
 } req_list_t;
 
 struct hk_http_request {
     hk_http_t *http;
-    hk_http_request_t *prev, *next;
+    hk_link_t link; /* in the list its state names */
     req_state_t state;
     int urgent;
     CURL *easy;
@@ -76,10 +75,10 @@ typedef struct sock_ctx {
     uv_poll_t poll;
     curl_socket_t fd;
     hk_http_t *http;
-    struct sock_ctx *prev, *next;
-    int events; /* UV_READABLE | UV_WRITABLE being watched; 0: stopped */
-    int owned;  /* opened by on_open_socket: on_close_socket ends it */
-    int parked; /* curl has no transfer on it (an idle cached connection) */
+    hk_link_t link; /* in http->socks */
+    int events;     /* UV_READABLE | UV_WRITABLE being watched; 0: stopped */
+    int owned;      /* opened by on_open_socket: on_close_socket ends it */
+    int parked;     /* curl has no transfer on it (an idle cached connection) */
 } sock_ctx_t;
 
 struct hk_http {
@@ -92,7 +91,7 @@ struct hk_http {
     uint32_t max_transfers;
 
     req_list_t urgent_queue, queue, running, done;
-    sock_ctx_t *socks;  /* sockets being watched, for the teardown */
+    hk_link_t socks;    /* sock_ctx_t.link: sockets being watched, for the teardown */
     sock_ctx_t **by_fd; /* the same, by fd: curl forgets its own link at REMOVE */
     size_t by_fd_len;
 
@@ -126,28 +125,20 @@ const char *hk_outcome_name(hk_outcome_t outcome)
 
 static void list_push(req_list_t *l, hk_http_request_t *r)
 {
-    r->next = NULL;
-    r->prev = l->tail;
-    if (l->tail)
-        l->tail->next = r;
-    else
-        l->head = r;
-    l->tail = r;
+    hk_link_add(&l->head, &r->link);
     l->n++;
 }
 
 static void list_remove(req_list_t *l, hk_http_request_t *r)
 {
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        l->head = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    else
-        l->tail = r->prev;
-    r->prev = r->next = NULL;
+    hk_link_del(&r->link);
     l->n--;
+}
+
+/* The oldest request of l, or NULL. */
+static hk_http_request_t *list_first(req_list_t *l)
+{
+    return hk_link_empty(&l->head) ? NULL : hk_container_of(l->head.next, hk_http_request_t, link);
 }
 
 static req_list_t *list_of(hk_http_t *http, hk_http_request_t *r)
@@ -185,7 +176,7 @@ static void on_handle_closed(uv_handle_t *h)
 
 static void on_sock_closed(uv_handle_t *h)
 {
-    sock_ctx_t *ctx = container_of((uv_poll_t *)h, sock_ctx_t, poll);
+    sock_ctx_t *ctx = hk_container_of((uv_poll_t *)h, sock_ctx_t, poll);
     hk_http_t *http = ctx->http;
     free(ctx);
     http->n_closing--;
@@ -199,11 +190,7 @@ static sock_ctx_t *sock_find(hk_http_t *http, curl_socket_t fd)
 
 static void sock_forget(hk_http_t *http, sock_ctx_t *ctx)
 {
-    if (ctx->prev)
-        ctx->prev->next = ctx->next;
-    else
-        http->socks = ctx->next;
-    if (ctx->next) ctx->next->prev = ctx->prev;
+    hk_link_del(&ctx->link);
     if (sock_find(http, ctx->fd) == ctx) http->by_fd[ctx->fd] = NULL;
     /* uv_close stops the poll now (libuv forgets the fd before it may be
      * closed and reused); only the memory waits for the callback. */
@@ -233,9 +220,7 @@ static sock_ctx_t *sock_new(hk_http_t *http, curl_socket_t fd, int owned)
         free(ctx);
         return NULL;
     }
-    ctx->next = http->socks;
-    if (http->socks) http->socks->prev = ctx;
-    http->socks = ctx;
+    hk_link_add(&http->socks, &ctx->link);
     http->by_fd[fd] = ctx;
     return ctx;
 }
@@ -302,7 +287,7 @@ static void drain_done(hk_http_t *http)
     if (http->draining) return;
     http->draining = 1;
     hk_http_request_t *r;
-    while ((r = http->done.head) != NULL) {
+    while ((r = list_first(&http->done)) != NULL) {
         list_remove(&http->done, r);
         r->cb(r, &r->result, r->arg);
         request_free(r);
@@ -374,7 +359,7 @@ static void collect(hk_http_t *http)
 
 static void on_poll(uv_poll_t *poll, int status, int events)
 {
-    sock_ctx_t *ctx = container_of(poll, sock_ctx_t, poll);
+    sock_ctx_t *ctx = hk_container_of(poll, sock_ctx_t, poll);
     hk_http_t *http = ctx->http;
     if (ctx->parked) {
         /* An idle connection became readable: the receiver closed it (or
@@ -397,7 +382,7 @@ static void on_poll(uv_poll_t *poll, int status, int events)
 
 static void on_timer(uv_timer_t *timer)
 {
-    hk_http_t *http = container_of(timer, hk_http_t, timer);
+    hk_http_t *http = hk_container_of(timer, hk_http_t, timer);
     int running;
     curl_multi_socket_action(http->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     collect(http);
@@ -534,7 +519,8 @@ static void fill_slots(hk_http_t *http)
 {
     int failed = 0;
     while (!http->closing && http->running.n < http->max_transfers) {
-        hk_http_request_t *r = http->urgent_queue.head ? http->urgent_queue.head : http->queue.head;
+        hk_http_request_t *r = list_first(&http->urgent_queue);
+        if (!r) r = list_first(&http->queue);
         if (!r) break;
         if (begin(r) != 0) failed = 1;
     }
@@ -543,10 +529,10 @@ static void fill_slots(hk_http_t *http)
 
 static void on_idle(uv_idle_t *idle)
 {
-    hk_http_t *http = container_of(idle, hk_http_t, idle);
+    hk_http_t *http = hk_container_of(idle, hk_http_t, idle);
     fill_slots(http);
     drain_done(http);
-    if (http->done.head) return;
+    if (!hk_link_empty(&http->done.head)) return;
     uv_idle_stop(idle);
     if (!http->closing || http->torn_down || http->draining) return;
 
@@ -557,8 +543,8 @@ static void on_idle(uv_idle_t *idle)
         curl_easy_cleanup(http->pool[--http->n_pool]);
     curl_multi_cleanup(http->multi);
     http->multi = NULL;
-    while (http->socks)
-        sock_forget(http, http->socks);
+    while (!hk_link_empty(&http->socks))
+        sock_forget(http, hk_container_of(http->socks.next, sock_ctx_t, link));
     http->n_closing += 2;
     uv_close((uv_handle_t *)&http->timer, on_handle_closed);
     uv_close((uv_handle_t *)&http->idle, on_handle_closed);
@@ -734,6 +720,11 @@ int hk_http_new(uv_loop_t *loop, const hk_http_opts_t *opts, hk_http_t **out)
     hk_http_t *http = calloc(1, sizeof *http);
     if (!http) goto nomem;
     http->loop = loop;
+    hk_link_init(&http->urgent_queue.head);
+    hk_link_init(&http->queue.head);
+    hk_link_init(&http->running.head);
+    hk_link_init(&http->done.head);
+    hk_link_init(&http->socks);
     http->max_transfers = opts->max_transfers ? opts->max_transfers : DEFAULT_MAX_TRANSFERS;
     if (opts->policy)
         http->policy = *opts->policy;
@@ -784,8 +775,8 @@ void hk_http_close(hk_http_t *http, hk_http_close_cb cb, void *arg)
     http->close_arg = arg;
     req_list_t *lists[] = {&http->urgent_queue, &http->queue, &http->running};
     for (size_t i = 0; i < 3; i++)
-        while (lists[i]->head)
-            hk_http_request_cancel(lists[i]->head);
+        while (!hk_link_empty(&lists[i]->head))
+            hk_http_request_cancel(list_first(lists[i]));
     schedule_idle(http);
 }
 

@@ -2,6 +2,7 @@
 #include "deliver/scheduler.h"
 #include "core/crypto.h"
 #include "core/error.h"
+#include "core/list.h"
 #include "core/log.h"
 #include "deliver/attempt.h"
 #include "store/outbox.h"
@@ -9,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 #define DEFAULT_IN_FLIGHT 256
 #define PICK_MAX 128       /* deliveries taken from the due index at once */
@@ -345,14 +344,14 @@ static void pick(hk_scheduler_t *s)
 
 static void on_timer(uv_timer_t *t)
 {
-    pick(container_of(t, hk_scheduler_t, timer));
+    pick(hk_container_of(t, hk_scheduler_t, timer));
 }
 
 /* ---- pruning ------------------------------------------------------------------------------ */
 
 static void on_prune(uv_timer_t *t)
 {
-    hk_scheduler_t *s = container_of(t, hk_scheduler_t, prune);
+    hk_scheduler_t *s = hk_container_of(t, hk_scheduler_t, prune);
     size_t pruned = 0;
     int more = 0;
     int err = hk_outbox_prune(s->store, hk_attempt_now_ms(), s->log_max_age_ms, s->log_max_count,

@@ -32,7 +32,7 @@ hk_call_t *hk_call_new(hk_conn_t *conn, int32_t stream_id)
 
 static void on_call_timer_closed(uv_handle_t *h)
 {
-    free(container_of((uv_timer_t *)h, hk_call_t, timer));
+    free(hk_container_of((uv_timer_t *)h, hk_call_t, timer));
 }
 
 /* Frees the call once neither the stream nor the handler holds it. */
@@ -294,7 +294,7 @@ ssize_t hk_call_read_body(nghttp2_session *session, int32_t stream_id, uint8_t *
 
 static void on_call_timer(uv_timer_t *t)
 {
-    hk_call_t *call = container_of(t, hk_call_t, timer);
+    hk_call_t *call = hk_container_of(t, hk_call_t, timer);
     hk_conn_t *conn = call->conn;
 
     /* The same timer carries the deadline and, for a cancel callback

@@ -154,7 +154,7 @@ static int on_invalid_frame_recv(nghttp2_session *session, const nghttp2_frame *
 
 static void on_write(uv_write_t *req, int status)
 {
-    conn_write_t *w = container_of(req, conn_write_t, req);
+    conn_write_t *w = hk_container_of(req, conn_write_t, req);
     hk_conn_t *conn = w->conn;
 
     conn->write_queued -= w->len;
@@ -215,7 +215,7 @@ static void conn_send(hk_conn_t *conn, const uint8_t *data, size_t len)
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
     (void)status;
-    conn_close(container_of(req, hk_conn_t, shutdown));
+    conn_close(hk_container_of(req, hk_conn_t, shutdown));
 }
 
 /* Ends the connection once what is queued is written. Safe from anywhere:
@@ -298,7 +298,7 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
-    hk_conn_t *conn = container_of((uv_pipe_t *)stream, hk_conn_t, pipe);
+    hk_conn_t *conn = hk_container_of((uv_pipe_t *)stream, hk_conn_t, pipe);
 
     if (nread == 0) return;
     if (nread < 0) {
@@ -349,7 +349,7 @@ static void conn_pump(hk_conn_t *conn)
 
 static void on_conn_closed(uv_handle_t *handle)
 {
-    hk_conn_t *conn = container_of((uv_pipe_t *)handle, hk_conn_t, pipe);
+    hk_conn_t *conn = hk_container_of((uv_pipe_t *)handle, hk_conn_t, pipe);
 
     hk_log(HK_LOG_DEBUG, "conn_closed", "pid=%d", (int)conn->peer.pid);
     hk_server_conn_gone(conn->server, conn);
@@ -358,7 +358,7 @@ static void on_conn_closed(uv_handle_t *handle)
 
 static void on_rejected_closed(uv_handle_t *handle)
 {
-    free(container_of((uv_pipe_t *)handle, hk_conn_t, pipe));
+    free(hk_container_of((uv_pipe_t *)handle, hk_conn_t, pipe));
 }
 
 /* Closes at once: every call still on the connection is detached (handlers
@@ -375,7 +375,7 @@ static void conn_close(hk_conn_t *conn)
     conn->reading = 0;
     /* nghttp2_session_del does not report stream closes: do it ourselves. */
     while (!hk_link_empty(&conn->calls))
-        hk_call_detach(container_of(conn->calls.next, hk_call_t, link));
+        hk_call_detach(hk_container_of(conn->calls.next, hk_call_t, link));
     nghttp2_session_del(conn->session);
     conn->session = NULL;
     uv_close((uv_handle_t *)&conn->pipe, on_conn_closed);
@@ -505,7 +505,7 @@ void hk_conn_abort(hk_conn_t *conn, int status, const char *message)
 {
     if (conn->closing) return;
     for (hk_link_t *l = conn->calls.next; l != &conn->calls; l = l->next) {
-        hk_call_t *call = container_of(l, hk_call_t, link);
+        hk_call_t *call = hk_container_of(l, hk_call_t, link);
         hk_call_answer_status(call, 200, status, message);
         hk_call_cancel(call);
     }

@@ -15,10 +15,6 @@
 
 #include "core/list.h"
 
-#ifndef container_of
-#define container_of hk_container_of
-#endif
-
 /* Bounds on what one client can make us hold. */
 #define HK_CONN_HEADER_LIST_MAX (16u << 10) /* per request, as HTTP/2 counts it (name+value+32) */
 #define HK_CONN_MESSAGE_MAX_TEXT 1024       /* grpc-message bytes before percent-encoding */

@@ -61,7 +61,7 @@ static void on_failed_listener_closed(uv_handle_t *handle)
 
 static void on_connection(uv_stream_t *listener, int status)
 {
-    hk_server_t *server = container_of((uv_pipe_t *)listener, hk_server_t, listener);
+    hk_server_t *server = hk_container_of((uv_pipe_t *)listener, hk_server_t, listener);
 
     if (status < 0) {
         hk_log(HK_LOG_WARN, "accept_failed", "error=%s", uv_err_name(status));
@@ -112,7 +112,7 @@ void hk_server_flush(hk_server_t *server)
     /* A flush may answer calls of other connections (a cancel callback):
      * they join the list and are flushed here too. */
     while (!hk_link_empty(&server->flushes)) {
-        hk_conn_t *conn = container_of(server->flushes.next, hk_conn_t, flush_link);
+        hk_conn_t *conn = hk_container_of(server->flushes.next, hk_conn_t, flush_link);
         hk_link_del(&conn->flush_link);
         conn->flush_queued = 0;
         hk_conn_flush(conn);
@@ -121,12 +121,12 @@ void hk_server_flush(hk_server_t *server)
 
 static void on_flush_check(uv_check_t *check)
 {
-    hk_server_flush(container_of(check, hk_server_t, flush_check));
+    hk_server_flush(hk_container_of(check, hk_server_t, flush_check));
 }
 
 static void on_flush_prepare(uv_prepare_t *prepare)
 {
-    hk_server_flush(container_of(prepare, hk_server_t, flush_prepare));
+    hk_server_flush(hk_container_of(prepare, hk_server_t, flush_prepare));
 }
 
 static void server_free(hk_server_t *server)
@@ -226,15 +226,15 @@ static void server_maybe_finish(hk_server_t *server)
 
 static void on_grace_over(uv_timer_t *timer)
 {
-    hk_server_t *server = container_of(timer, hk_server_t, grace);
+    hk_server_t *server = hk_container_of(timer, hk_server_t, grace);
     hk_link_t *l, *next;
 
     hk_log(HK_LOG_WARN, "stop_grace_over", "connections=%llu calls=%llu",
            (unsigned long long)server->n_conns, (unsigned long long)server->n_calls);
     /* Connections stay listed until their close callback: next stays valid. */
-    for (l = server->conns.next; l != &server->conns; l = next) {
-        next = l->next;
-        hk_conn_abort(container_of(l, hk_conn_t, link), HK_STATUS_UNAVAILABLE, "hookd is stopping");
+    hk_link_each_safe(l, next, &server->conns) {
+        hk_conn_abort(hk_container_of(l, hk_conn_t, link), HK_STATUS_UNAVAILABLE,
+                      "hookd is stopping");
     }
 }
 
@@ -260,9 +260,8 @@ void hk_server_stop(hk_server_t *server, uint64_t grace_ms, void (*done)(void *a
     uv_timer_init(server->loop, &server->grace);
     server->grace.data = server;
     uv_timer_start(&server->grace, on_grace_over, grace_ms, 0);
-    for (l = server->conns.next; l != &server->conns; l = next) {
-        next = l->next;
-        hk_conn_goaway(container_of(l, hk_conn_t, link));
+    hk_link_each_safe(l, next, &server->conns) {
+        hk_conn_goaway(hk_container_of(l, hk_conn_t, link));
     }
     server_maybe_finish(server);
 }

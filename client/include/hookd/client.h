@@ -33,32 +33,12 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include <hookd/status.h>
 #include <hookd/v1/webhooks.pb-c.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* gRPC status codes, numbered as gRPC numbers them. */
-typedef enum hk_status {
-    HK_STATUS_OK = 0,
-    HK_STATUS_CANCELLED = 1,
-    HK_STATUS_UNKNOWN = 2,
-    HK_STATUS_INVALID_ARGUMENT = 3,
-    HK_STATUS_DEADLINE_EXCEEDED = 4,
-    HK_STATUS_NOT_FOUND = 5,
-    HK_STATUS_ALREADY_EXISTS = 6,
-    HK_STATUS_PERMISSION_DENIED = 7,
-    HK_STATUS_RESOURCE_EXHAUSTED = 8,
-    HK_STATUS_FAILED_PRECONDITION = 9,
-    HK_STATUS_ABORTED = 10,
-    HK_STATUS_OUT_OF_RANGE = 11,
-    HK_STATUS_UNIMPLEMENTED = 12,
-    HK_STATUS_INTERNAL = 13,
-    HK_STATUS_UNAVAILABLE = 14,
-    HK_STATUS_DATA_LOSS = 15,
-    HK_STATUS_UNAUTHENTICATED = 16
-} hk_status_t;
 
 /* "NOT_FOUND" for HK_STATUS_NOT_FOUND (or -HK_STATUS_NOT_FOUND: the sign is
  * ignored); "UNKNOWN" for a code gRPC does not define. A static string. */

@@ -10,7 +10,6 @@
 #include <uv.h>
 
 #define SMALL_MAP (16u << 20)
-#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 typedef struct {
     hk_commit_waiter_t w;
@@ -23,7 +22,7 @@ static int listened, closed;
 
 static void on_done(hk_commit_waiter_t *w, int err)
 {
-    waiter_t *t = container_of(w, waiter_t, w);
+    waiter_t *t = hk_container_of(w, waiter_t, w);
     t->called++;
     t->err = err;
     hk_commit_stats_t st;
@@ -150,7 +149,7 @@ typedef struct {
 
 static void on_write_timer(uv_timer_t *timer)
 {
-    writer_t *w = container_of(timer, writer_t, timer);
+    writer_t *w = hk_container_of(timer, writer_t, timer);
     if (put(w->s, w->wid, 100) == 0) hk_commit_wait(committer, &w->t[w->rounds].w, on_done);
     if (++w->rounds == 50) uv_timer_stop(timer);
 }

@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <uv.h>
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
-
 static const uint32_t SCHED[] = {0, 5000, 300000, 1800000};
 #define N_SCHED 4
 #define RND_LOW 0    /* -20 % */
@@ -312,7 +310,7 @@ static int change_webhook(rig_t *r)
 
 static void on_poll(uv_timer_t *t)
 {
-    rig_t *r = container_of(t, rig_t, poll);
+    rig_t *r = hk_container_of(t, rig_t, poll);
     if (r->change_after_first && !r->changed && r->rx.requests >= 1)
         r->changed = change_webhook(r) == 0 ? 1 : -1;
     hk_delivery_t *d = get(r);

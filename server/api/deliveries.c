@@ -13,7 +13,8 @@
 #include "deliver/attempt.h"
 #include "deliver/commit.h"
 #include "deliver/scheduler.h"
-#include "store/outbox.h"
+#include "store/deliveries.h"
+#include "store/webhooks.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 

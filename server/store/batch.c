@@ -1,5 +1,4 @@
-/* batch.c -- the store's one writer: the outbox write batch, admin writes, reads beside them, sync
- */
+/* batch.c -- the store's one writer: the outbox write batch, admin writes, sync */
 #include "store/batch.h"
 #include "core/error.h"
 #include "core/log.h"

@@ -1,5 +1,4 @@
-/* deliveries.c -- deliveries in the store: records, bodies, attempts, the pending and by-webhook
- * indexes */
+/* deliveries.c -- deliveries in the store: records, bodies, attempts, their indexes */
 #include "store/deliveries.h"
 #include "core/error.h"
 #include "core/log.h"

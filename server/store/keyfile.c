@@ -1,5 +1,4 @@
-/* keyfile.c -- the key that seals webhook secrets: "<dir>/secret.key", created once, checked on
- * open */
+/* keyfile.c -- the key that seals webhook secrets: "<dir>/secret.key" */
 #include "store/keyfile.h"
 #include "core/error.h"
 #include "core/log.h"

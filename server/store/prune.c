@@ -1,5 +1,4 @@
-/* prune.c -- deleting finished deliveries and seen event ids past their age or beyond their count
- */
+/* prune.c -- deleting finished deliveries and seen event ids past their age or count */
 #include "store/prune.h"
 #include "core/error.h"
 #include "store/store_impl.h"

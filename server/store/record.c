@@ -1,5 +1,4 @@
-/* record.c -- the webhook record at rest (message and sealed secret), and whether a webhook is
- * active */
+/* record.c -- the webhook record at rest, and whether a webhook is active */
 #include "core/error.h"
 #include "core/log.h"
 #include "store/store_impl.h"

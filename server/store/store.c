@@ -1,5 +1,4 @@
-/* store.c -- opening and closing the store: the LMDB environment, every table, schema and key
- * checks */
+/* store.c -- opening and closing the store: the environment, every table, checks */
 #include "store/store.h"
 #include "core/crypto.h"
 #include "core/error.h"

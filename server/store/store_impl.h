@@ -1,4 +1,4 @@
-/* store_impl.h -- the store's insides, shared by its own modules (the .c files of server/store) only */
+/* store_impl.h -- the store's insides, shared by the modules of server/store only */
 #ifndef HK_STORE_IMPL_H
 #define HK_STORE_IMPL_H
 

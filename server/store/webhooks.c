@@ -1,5 +1,4 @@
-/* webhooks.c -- webhooks in the store: create, read, update, delete, walk; the name and match
- * indexes */
+/* webhooks.c -- webhooks in the store: records, name and match indexes, walks */
 #include "store/webhooks.h"
 #include "core/crypto.h"
 #include "core/error.h"

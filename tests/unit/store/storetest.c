@@ -1,5 +1,4 @@
-/* storetest.c -- what the store's unit tests share: stores in temp dirs, webhooks and deliveries to
- * fill them */
+/* storetest.c -- what the store's unit tests share: stores, webhooks, deliveries */
 #include "storetest.h"
 
 #include <stdio.h>

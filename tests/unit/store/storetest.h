@@ -1,5 +1,4 @@
-/* storetest.h -- what the store's unit tests share: stores in temp dirs, webhooks and deliveries to
- * fill them */
+/* storetest.h -- what the store's unit tests share: stores, webhooks, deliveries */
 #ifndef HK_STORETEST_H
 #define HK_STORETEST_H
 

@@ -1,5 +1,4 @@
-/* test_batch.c -- the write batch: commits, ids, admin writes, reads of the open batch, a full map
- */
+/* test_batch.c -- the write batch: commits, ids, admin writes, reads, a full map */
 #include "core/error.h"
 #include "storetest.h"
 #include "unit.h"

@@ -1,5 +1,4 @@
-/* test_deliveries.c -- deliveries in the store: attempts and states, synchronous ones, ids out of
- * order, listing */
+/* test_deliveries.c -- deliveries: attempts, states, ids out of order, listing */
 #include "core/error.h"
 #include "storetest.h"
 #include "unit.h"

@@ -1,5 +1,4 @@
-/* test_due.c -- the due index: order and take, in-flight skips, park and unpark, cancel on delete,
- * resume */
+/* test_due.c -- the due index: take, skips, park and unpark, cancel, resume */
 #include "core/error.h"
 #include "storetest.h"
 #include "unit.h"

@@ -1,5 +1,4 @@
-/* test_events.c -- seen event ids: recorded in the batch, re-recorded, pruned by window and count
- */
+/* test_events.c -- seen event ids: recorded, re-recorded, pruned */
 #include "core/error.h"
 #include "storetest.h"
 #include "unit.h"

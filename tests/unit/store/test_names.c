@@ -1,5 +1,4 @@
 /* test_names.c -- webhook names compared case-insensitively (the names index) */
-
 #include "core/error.h"
 #include "storetest.h"
 #include "unit.h"

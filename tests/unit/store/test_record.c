@@ -1,5 +1,4 @@
-/* test_record.c -- the webhook record at rest: sealed secrets, tampering, the remembered active
- * flag */
+/* test_record.c -- the webhook record at rest: sealed secrets, tampering, active flag */
 #define _GNU_SOURCE /* memmem */
 #include "core/crypto.h"
 #include "core/error.h"

@@ -1,10 +1,12 @@
 /* test_names.c -- webhook names compared case-insensitively (the names index) */
 #include "core/error.h"
+#include "store/names.h"
 #include "storetest.h"
 #include "unit.h"
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 TEST(find_case_insensitive)
 {
     hk_store_t *s = NULL;
@@ -57,4 +59,23 @@ TEST(find_case_insensitive)
     CHECK_INT(create(s, "third", 1, "AccountUpdated", &id3), 0);
     CHECK_INT(id3, n + 1);
     hk_store_close(s);
+}
+
+/* The key itself, without a store: folded bytes, and the length limit. */
+TEST(name_key_folds)
+{
+    uint8_t out[64];
+    size_t n = 0;
+    CHECK_INT(hk_name_key(u8"\u00c9COLE \u03a9 \u0414 \u0531", 63, out, &n), 0);
+    const char *want = u8"\u00e9cole \u03c9 \u0434 \u0561";
+    CHECK_INT(n, strlen(want));
+    CHECK(memcmp(out, want, n) == 0);
+    /* The micro sign folds to Greek mu; a lone lead byte stays as it is. */
+    CHECK_INT(hk_name_key("\xc2\xb5x\xc3", 63, out, &n), 0);
+    CHECK_INT(n, 4);
+    CHECK(memcmp(out, u8"\u03bcx\xc3", 4) == 0);
+    CHECK_INT(hk_name_key("abcd", 4, out, &n), 0);
+    CHECK_INT(hk_name_key("abcde", 4, out, &n), HK_EINVAL);
+    CHECK_INT(hk_name_key("", 4, out, &n), HK_EINVAL);
+    CHECK_INT(hk_name_key(NULL, 4, out, &n), HK_EINVAL);
 }

@@ -26,7 +26,7 @@
 
 #include "bench.h"
 #include "core/crypto.h"
-#include "store/store.h"
+#include "store/webhooks.h"
 
 #define MAX_CALLERS 256
 

@@ -14,7 +14,8 @@
 #include "deliver/attempt.h"
 #include "deliver/commit.h"
 #include "deliver/scheduler.h"
-#include "store/outbox.h"
+#include "store/deliveries.h"
+#include "store/webhooks.h"
 
 /* Records one ListDeliveries call may read: a rare state filter over a long
  * log ends a page early (with a token) instead of stalling the loop. */

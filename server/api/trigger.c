@@ -17,7 +17,9 @@
 #include "deliver/json.h"
 #include "deliver/scheduler.h"
 #include "deliver/sign.h"
-#include "store/outbox.h"
+#include "store/deliveries.h"
+#include "store/events.h"
+#include "store/webhooks.h"
 
 /*
  * One TriggerEvent:

@@ -11,7 +11,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/status.h"
-#include "store/store.h"
+#include "store/webhooks.h"
 
 #define LIST_REPLY_MAX (4u << 20)
 

@@ -7,8 +7,8 @@
 
 #include "deliver/http.h"
 #include "deliver/sign.h"
-#include "store/outbox.h"
-#include "store/store.h"
+#include "store/deliveries.h"
+#include "store/webhooks.h"
 
 #define HK_ATTEMPT_LOG_BODY_MAX 4096   /* bytes of an answer the delivery log keeps */
 #define HK_ATTEMPT_SYNC_BODY_MAX 65536 /* bytes of an answer a SyncResult carries */

@@ -2,7 +2,7 @@
 #include "deliver/commit.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "store/outbox.h"
+#include "store/batch.h"
 
 #include <stdlib.h>
 #include <uv.h>

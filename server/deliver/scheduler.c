@@ -5,7 +5,10 @@
 #include "core/list.h"
 #include "core/log.h"
 #include "deliver/attempt.h"
-#include "store/outbox.h"
+#include "store/deliveries.h"
+#include "store/due.h"
+#include "store/prune.h"
+#include "store/webhooks.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -12,8 +12,11 @@
 #include "core/status.h"
 #include "fake_call.h"
 #include "hookd/v1/webhooks.pb-c.h"
-#include "store/outbox.h"
+#include "store/batch.h"
+#include "store/deliveries.h"
+#include "store/events.h"
 #include "store/store.h"
+#include "store/webhooks.h"
 #include "unit.h"
 
 #define TRIGGER "/hookd.v1.Webhooks/TriggerEvent"

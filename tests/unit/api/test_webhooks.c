@@ -9,6 +9,7 @@
 #include "fake_call.h"
 #include "hookd/v1/webhooks.pb-c.h"
 #include "store/store.h"
+#include "store/webhooks.h"
 #include "unit.h"
 
 #define PATH(m) ("/hookd.v1.Webhooks/" m)

@@ -1,8 +1,8 @@
 /* test_commit.c -- group commit: batches end with the iteration, one sync serves many waiters */
 #include "core/error.h"
 #include "deliver/commit.h"
-#include "store/outbox.h"
-#include "store/store.h"
+#include "store/deliveries.h"
+#include "store/webhooks.h"
 #include "unit.h"
 
 #include <stdint.h>

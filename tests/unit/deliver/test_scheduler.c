@@ -5,8 +5,8 @@
 #include "deliver/http.h"
 #include "deliver/scheduler.h"
 #include "deliver/sign.h"
-#include "store/outbox.h"
-#include "store/store.h"
+#include "store/deliveries.h"
+#include "store/webhooks.h"
 #include "unit.h"
 
 #include <limits.h>

@@ -1,0 +1,413 @@
+/* deliveries.c -- deliveries in the store: records, bodies, attempts, their indexes */
+#include "store/deliveries.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "store/store_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The layout of the outbox tables is in store_impl.h. */
+#define CHUNK HK_STORE_CHUNK
+
+uint64_t hk_outbox_delivery_id(hk_store_t *s)
+{
+    return s->next_delivery_id++;
+}
+
+/* ---- records -------------------------------------------------------------------- */
+
+int hk_delivery_rec_get(hk_store_t *s, MDB_txn *txn, uint64_t id, hk_delivery_t **out)
+{
+    uint8_t k[8];
+    hk_store_be64_put(k, id);
+    MDB_val key = hk_store_val(k, 8), v;
+    int rc = mdb_get(txn, s->deliveries, &key, &v);
+    if (rc) return hk_store_mdb_err(rc, "deliveries_get");
+    const uint8_t *p = v.mv_data;
+    hk_delivery_t *d = NULL;
+    if (v.mv_size >= 1 && p[0] == HK_DELIVERY_V1)
+        d = hookd__v1__delivery__unpack(NULL, v.mv_size - 1, p + 1);
+    if (!d || d->id != id) {
+        if (d) hookd__v1__delivery__free_unpacked(d, NULL);
+        hk_log(HK_LOG_ERROR, "store_corrupt", "delivery=%llu what=record", (unsigned long long)id);
+        return HK_ECORRUPT;
+    }
+    *out = d;
+    return 0;
+}
+
+/* Writes d without its attempts and payload. */
+int hk_delivery_rec_put(hk_store_t *s, MDB_txn *txn, const hk_delivery_t *d, unsigned flags)
+{
+    hk_delivery_t bare = *d;
+    bare.n_attempts = 0;
+    bare.attempts = NULL;
+    bare.payload.len = 0;
+    bare.payload.data = NULL;
+    uint8_t k[8];
+    hk_store_be64_put(k, d->id);
+    size_t n = hookd__v1__delivery__get_packed_size(&bare);
+    MDB_val key = hk_store_val(k, 8), v = hk_store_val(NULL, 1 + n);
+    int rc = mdb_put(txn, s->deliveries, &key, &v, flags | MDB_RESERVE);
+    /* Not past the last key after all (a synchronous delivery is written
+     * when its attempt ends, after younger ones): an ordinary insert. */
+    if (rc == MDB_KEYEXIST && (flags & MDB_APPEND))
+        rc = mdb_put(txn, s->deliveries, &key, &v, (flags & ~MDB_APPEND) | MDB_RESERVE);
+    if (rc == MDB_KEYEXIST) {
+        hk_log(HK_LOG_ERROR, "store_corrupt", "delivery=%llu what=id_reused",
+               (unsigned long long)d->id);
+        return HK_ECORRUPT;
+    }
+    if (rc) return hk_store_mdb_err(rc, "deliveries_put");
+    uint8_t *p = v.mv_data;
+    p[0] = HK_DELIVERY_V1;
+    hookd__v1__delivery__pack(&bare, p + 1);
+    return 0;
+}
+
+static int attempt_put(hk_store_t *s, MDB_txn *txn, uint64_t id, uint32_t seq,
+                       const hk_attempt_t *a)
+{
+    uint8_t k[12];
+    hk_store_be64_put(k, id);
+    hk_store_be32_put(k + 8, seq);
+    size_t n = hookd__v1__attempt__get_packed_size(a);
+    MDB_val key = hk_store_val(k, 12), v = hk_store_val(NULL, n);
+    /* An all-default attempt packs to nothing: an empty value then. */
+    int rc = mdb_put(txn, s->attempts, &key, &v, n ? MDB_RESERVE : 0);
+    if (rc) return hk_store_mdb_err(rc, "attempts_put");
+    if (n) hookd__v1__attempt__pack(a, v.mv_data);
+    return 0;
+}
+
+/* Collects up to max keys' second halves under the 8-byte prefix a of an
+ * index (a | b keys), b > after; *done when the range ended. */
+/* ---- deliveries ------------------------------------------------------------------ */
+
+void hk_delivery_free(hk_delivery_t *d)
+{
+    if (d) hookd__v1__delivery__free_unpacked(d, NULL);
+}
+
+static int delivery_put_in(hk_store_t *s, MDB_txn *txn, const hk_delivery_t *d, const uint8_t *body,
+                           size_t body_len, size_t data_len, const hk_attempt_t *attempt,
+                           int active)
+{
+    int rc, err;
+    uint8_t k[8];
+    /* New ids are (nearly always) the largest yet: appended, the insert
+     * skips the search and fills pages whole instead of splitting them in
+     * half, so a batch dirties fewer pages. */
+    if ((err = hk_delivery_rec_put(s, txn, d, MDB_NOOVERWRITE | MDB_APPEND))) return err;
+
+    hk_store_be64_put(k, d->id);
+    MDB_val key = hk_store_val(k, 8), v = hk_store_val(NULL, 4 + body_len);
+    rc = mdb_put(txn, s->bodies, &key, &v, MDB_RESERVE | MDB_APPEND);
+    if (rc == MDB_KEYEXIST) rc = mdb_put(txn, s->bodies, &key, &v, MDB_RESERVE);
+    if (rc) return hk_store_mdb_err(rc, "bodies_put");
+    hk_store_be32_put(v.mv_data, (uint32_t)data_len);
+    if (body_len) memcpy((uint8_t *)v.mv_data + 4, body, body_len);
+
+    if ((err = hk_store_idx_put(txn, s->by_webhook, d->webhook_id, d->id, "by_webhook_put")))
+        return err;
+    if (attempt && (err = attempt_put(s, txn, d->id, 0, attempt))) return err;
+    if (d->state == HK_DELIVERY_PENDING) {
+        if ((err = hk_store_idx_put(txn, s->pending, d->webhook_id, d->id, "pending_put")))
+            return err;
+        if (active && (err = hk_store_idx_put(txn, s->due, hk_store_time_key(d->next_attempt_time),
+                                              d->id, "due_put")))
+            return err;
+    }
+    return 0;
+}
+
+int hk_outbox_delivery_put(hk_store_t *s, const hk_delivery_t *d, const uint8_t *body,
+                           size_t body_len, size_t data_len, const hk_attempt_t *attempt)
+{
+    MDB_txn *txn;
+    int active = 0, err;
+    if (!d || d->id == 0 || d->id >= s->next_delivery_id || d->webhook_id == 0 ||
+        d->state < HK_DELIVERY_PENDING || d->state > HK_DELIVERY_CANCELLED || (body_len && !body) ||
+        data_len + 1 > body_len || body_len > UINT32_MAX - 4 || (attempt && d->attempt_count != 1))
+        return HK_EINVAL;
+    if ((err = hk_batch_txn(s, &txn))) return err;
+    if (d->state == HK_DELIVERY_PENDING) {
+        /* A webhook deleted since it matched has nothing to wait for. */
+        err = hk_store_webhook_active_in(s, txn, d->webhook_id, &active);
+        if (err) return hk_batch_end(s, err);
+        if (d->id < s->batch_first_id) s->batch_first_id = d->id;
+    }
+    return hk_batch_end(s, delivery_put_in(s, txn, d, body, body_len, data_len, attempt, active));
+}
+
+static int attempts_load(hk_store_t *s, MDB_txn *txn, hk_delivery_t *d)
+{
+    MDB_cursor *cur;
+    uint8_t k[12];
+    int rc, err = 0;
+    size_t cap = d->attempt_count ? d->attempt_count : 4;
+    d->attempts = calloc(cap, sizeof *d->attempts);
+    if (!d->attempts) return HK_ENOMEM;
+    if ((rc = mdb_cursor_open(txn, s->attempts, &cur))) return hk_store_mdb_err(rc, "cursor_open");
+    hk_store_be64_put(k, d->id);
+    hk_store_be32_put(k + 8, 0);
+    MDB_val key = hk_store_val(k, 12), v;
+    for (rc = mdb_cursor_get(cur, &key, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &v, MDB_NEXT)) {
+        if (key.mv_size != 12 || hk_store_be64_get(key.mv_data) != d->id) break;
+        if (d->n_attempts == cap) {
+            hk_attempt_t **a = realloc(d->attempts, 2 * cap * sizeof *a);
+            if (!a) {
+                err = HK_ENOMEM;
+                break;
+            }
+            d->attempts = a;
+            cap *= 2;
+        }
+        hk_attempt_t *a = hookd__v1__attempt__unpack(NULL, v.mv_size, v.mv_data);
+        if (!a) {
+            err = HK_ECORRUPT;
+            break;
+        }
+        d->attempts[d->n_attempts++] = a;
+    }
+    if (!err && rc && rc != MDB_NOTFOUND) err = hk_store_mdb_err(rc, "cursor_get");
+    mdb_cursor_close(cur);
+    return err;
+}
+
+static int body_in(hk_store_t *s, MDB_txn *txn, uint64_t id, const uint8_t **body, size_t *len,
+                   size_t *data_len)
+{
+    uint8_t k[8];
+    hk_store_be64_put(k, id);
+    MDB_val key = hk_store_val(k, 8), v;
+    int rc = mdb_get(txn, s->bodies, &key, &v);
+    if (rc) return hk_store_mdb_err(rc, "bodies_get");
+    if (v.mv_size < 4) return HK_ECORRUPT;
+    *data_len = hk_store_be32_get(v.mv_data);
+    *body = (const uint8_t *)v.mv_data + 4;
+    *len = v.mv_size - 4;
+    if (*data_len + 1 > *len) return HK_ECORRUPT;
+    return 0;
+}
+
+int hk_outbox_delivery_get(hk_store_t *s, uint64_t id, int details, hk_delivery_t **out)
+{
+    MDB_txn *txn;
+    hk_delivery_t *d = NULL;
+    int err = hk_batch_read_begin(s, &txn);
+    if (err) return err;
+    if ((err = hk_delivery_rec_get(s, txn, id, &d))) goto out;
+    if (details) {
+        const uint8_t *body;
+        size_t len, data_len;
+        if ((err = attempts_load(s, txn, d))) goto out;
+        if ((err = body_in(s, txn, id, &body, &len, &data_len))) goto out;
+        err = HK_ENOMEM;
+        if (!(d->payload.data = malloc(data_len ? data_len : 1))) goto out;
+        /* The body ends "<payload>}". */
+        memcpy(d->payload.data, body + len - 1 - data_len, data_len);
+        d->payload.len = data_len;
+        err = 0;
+    }
+out:
+    hk_batch_read_end(s, txn);
+    if (err) {
+        hk_delivery_free(d);
+        return err;
+    }
+    *out = d;
+    return 0;
+}
+
+int hk_outbox_body_get(hk_store_t *s, uint64_t id, uint8_t **out, size_t *outlen, size_t *data_len)
+{
+    MDB_txn *txn;
+    const uint8_t *body;
+    size_t len;
+    int err = hk_batch_read_begin(s, &txn);
+    if (err) return err;
+    if ((err = body_in(s, txn, id, &body, &len, data_len)) == 0) {
+        uint8_t *copy = malloc(len ? len : 1);
+        if (!copy) {
+            err = HK_ENOMEM;
+        } else {
+            memcpy(copy, body, len);
+            *out = copy;
+            *outlen = len;
+        }
+    }
+    hk_batch_read_end(s, txn);
+    return err;
+}
+
+/* Positions cur on the last key < (prefix | before) (prefix unused when
+ * plen is 0: plain u64 keys) and reads it. */
+static int seek_before(MDB_cursor *cur, uint8_t *k, size_t klen, MDB_val *key, MDB_val *v)
+{
+    *key = hk_store_val(k, klen);
+    int rc = mdb_cursor_get(cur, key, v, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND) return mdb_cursor_get(cur, key, v, MDB_LAST);
+    if (rc) return rc;
+    return mdb_cursor_get(cur, key, v, MDB_PREV);
+}
+
+typedef struct {
+    hk_delivery_t *items[CHUNK];
+    size_t n;
+} dchunk_t;
+
+/* Reads the next chunk of the walk (newest first) into c. */
+static int list_chunk(hk_store_t *s, MDB_txn *txn, uint64_t webhook_id, uint64_t *before, int state,
+                      size_t *budget, dchunk_t *c, int *done)
+{
+    MDB_cursor *cur;
+    uint8_t k[16];
+    size_t klen;
+    MDB_val key, v;
+    int rc, err = 0;
+    MDB_dbi dbi = webhook_id ? s->by_webhook : s->deliveries;
+    *done = 0;
+    if (*before <= 1) {
+        *done = 1;
+        return 0;
+    }
+    if ((rc = mdb_cursor_open(txn, dbi, &cur))) return hk_store_mdb_err(rc, "cursor_open");
+    if (webhook_id) {
+        hk_store_key2(k, webhook_id, *before);
+        klen = 16;
+    } else {
+        hk_store_be64_put(k, *before);
+        klen = 8;
+    }
+    for (rc = seek_before(cur, k, klen, &key, &v); rc == 0 && c->n < CHUNK && *budget;
+         rc = mdb_cursor_get(cur, &key, &v, MDB_PREV)) {
+        uint64_t id;
+        if (webhook_id) {
+            if (key.mv_size != 16 || hk_store_be64_get(key.mv_data) != webhook_id) {
+                rc = MDB_NOTFOUND;
+                break;
+            }
+            id = hk_store_be64_get((const uint8_t *)key.mv_data + 8);
+        } else {
+            if (key.mv_size != 8) {
+                err = HK_ECORRUPT;
+                break;
+            }
+            id = hk_store_be64_get(key.mv_data);
+        }
+        (*budget)--;
+        *before = id;
+        hk_delivery_t *d;
+        err = hk_delivery_rec_get(s, txn, id, &d);
+        if (err == HK_ENOTFOUND) { /* pruned under a stale index entry */
+            err = 0;
+            continue;
+        }
+        if (err) break;
+        if (state && (int)d->state != state) {
+            hk_delivery_free(d);
+            continue;
+        }
+        c->items[c->n++] = d;
+    }
+    if (!err && rc == MDB_NOTFOUND)
+        *done = 1;
+    else if (!err && rc)
+        err = hk_store_mdb_err(rc, "cursor_get");
+    mdb_cursor_close(cur);
+    return err;
+}
+
+int hk_outbox_delivery_list(hk_store_t *s, uint64_t webhook_id, uint64_t before_id, int state,
+                            size_t max_scan, hk_delivery_visit_fn visit, void *arg,
+                            uint64_t *resume)
+{
+    uint64_t before = before_id ? before_id : UINT64_MAX;
+    size_t budget = max_scan ? max_scan : SIZE_MAX;
+    int done = 0, err = 0;
+    *resume = 0;
+    while (!done) {
+        dchunk_t c = {.n = 0};
+        MDB_txn *txn;
+        if ((err = hk_batch_read_begin(s, &txn))) return err;
+        err = list_chunk(s, txn, webhook_id, &before, state, &budget, &c, &done);
+        hk_batch_read_end(s, txn);
+        size_t i = 0;
+        for (; !err && i < c.n; i++) {
+            if (visit(c.items[i], arg)) {
+                for (i++; i < c.n; i++)
+                    hk_delivery_free(c.items[i]);
+                return 0;
+            }
+        }
+        for (; i < c.n; i++)
+            hk_delivery_free(c.items[i]);
+        if (err) return err;
+        if (!done && budget == 0) {
+            *resume = before;
+            return 0;
+        }
+    }
+    return 0;
+}
+
+int hk_outbox_attempt_record(hk_store_t *s, uint64_t id, const hk_attempt_t *a, int state,
+                             int64_t next_time, int *webhook_active)
+{
+    MDB_txn *txn;
+    hk_delivery_t *d = NULL;
+    int active = 0, exists, err;
+    if (state < HK_DELIVERY_PENDING || state > HK_DELIVERY_CANCELLED) return HK_EINVAL;
+    if ((err = hk_batch_txn(s, &txn))) return err;
+    if ((err = hk_delivery_rec_get(s, txn, id, &d))) return hk_batch_end(s, err);
+    err = hk_store_webhook_active_in(s, txn, d->webhook_id, &active);
+    if (err && err != HK_ENOTFOUND) goto out;
+    exists = err == 0;
+    if (!exists) active = 0;
+
+    /* The due entry may be back (the webhook was re-activated while the
+     * attempt ran): the new one replaces it. */
+    if ((err =
+             hk_store_idx_del(txn, s->due, hk_store_time_key(d->next_attempt_time), id, "due_del")))
+        goto out;
+    if ((err = attempt_put(s, txn, id, d->attempt_count, a))) goto out;
+    d->attempt_count++;
+    if (d->state == HK_DELIVERY_PENDING) {
+        d->state = exists ? state : HK_DELIVERY_CANCELLED;
+        if (d->state == HK_DELIVERY_PENDING) {
+            d->next_attempt_time = next_time;
+            if (active &&
+                (err = hk_store_idx_put(txn, s->due, hk_store_time_key(next_time), id, "due_put")))
+                goto out;
+        } else {
+            d->next_attempt_time = 0;
+            if ((err = hk_store_idx_del(txn, s->pending, d->webhook_id, id, "pending_del")))
+                goto out;
+        }
+    }
+    err = hk_delivery_rec_put(s, txn, d, 0);
+out:
+    hk_delivery_free(d);
+    if (!err && webhook_active) *webhook_active = active;
+    /* Nothing is written before the record is read, so a failure after it
+     * must not leave half an attempt: throw the batch away. */
+    if (err && err != HK_ENOTFOUND) return hk_batch_fail(s, err);
+    return err;
+}
+
+int hk_outbox_stats(hk_store_t *s, hk_outbox_stats_t *out)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    int rc = 0, err = hk_batch_read_begin(s, &txn);
+    if (err) return err;
+    if (!(rc = mdb_stat(txn, s->deliveries, &st))) out->deliveries = st.ms_entries;
+    if (!rc && !(rc = mdb_stat(txn, s->pending, &st))) out->pending = st.ms_entries;
+    if (!rc && !(rc = mdb_stat(txn, s->due, &st))) out->due = st.ms_entries;
+    if (!rc && !(rc = mdb_stat(txn, s->events, &st))) out->events = st.ms_entries;
+    hk_batch_read_end(s, txn);
+    return rc ? hk_store_mdb_err(rc, "stat") : 0;
+}

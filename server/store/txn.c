@@ -1,0 +1,193 @@
+/* txn.c -- what every store module stands on: LMDB's errors, big-endian keys, read txns, meta */
+#include "core/error.h"
+#include "core/log.h"
+#include "store/store_impl.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- keys ------------------------------------------------------------------ */
+
+void hk_store_be64_put(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+uint64_t hk_store_be64_get(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+void hk_store_be32_put(uint8_t *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+uint32_t hk_store_be32_get(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+int64_t hk_store_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void hk_store_key2(uint8_t k[16], uint64_t a, uint64_t b)
+{
+    hk_store_be64_put(k, a);
+    hk_store_be64_put(k + 8, b);
+}
+
+uint64_t hk_store_time_key(int64_t t)
+{
+    return t < 0 ? 0 : (uint64_t)t;
+}
+
+/* ---- errors ------------------------------------------------------------------ */
+
+/* LMDB's errors become hookd's here and nowhere else. The expected outcomes
+ * (not found, key exists) are the caller's business; the rest are logged. */
+int hk_store_mdb_err(int rc, const char *op)
+{
+    int err;
+    switch (rc) {
+    case MDB_SUCCESS: return 0;
+    case MDB_NOTFOUND: return HK_ENOTFOUND;
+    case MDB_KEYEXIST: return HK_EEXIST;
+    case MDB_MAP_FULL: err = HK_EFULL; break;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH: err = HK_ECORRUPT; break;
+    case ENOMEM: err = HK_ENOMEM; break;
+    case ENOSPC: /* the disk, not the map, is full: to callers the same story */
+    case EDQUOT: err = HK_EFULL; break;
+    default: err = HK_EIO; break;
+    }
+    char q[160];
+    hk_log(err == HK_EFULL ? HK_LOG_WARN : HK_LOG_ERROR, "store_error", "op=%s error=%s", op,
+           hk_log_quote(mdb_strerror(rc), q, sizeof q));
+    return err;
+}
+
+/* ---- read txns --------------------------------------------------------------- */
+
+int hk_store_read_begin(hk_store_t *s, MDB_txn **txn)
+{
+    int rc;
+    if (s->rtxn && !s->rtxn_busy) {
+        if ((rc = mdb_txn_renew(s->rtxn)) == 0) {
+            s->rtxn_busy = 1;
+            *txn = s->rtxn;
+            return 0;
+        }
+        mdb_txn_abort(s->rtxn);
+        s->rtxn = NULL;
+    }
+    /* MDB_NOTLS lets a second read txn exist beside the cached one should a
+     * read ever nest; the cache is then left to the outer one. */
+    if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn)))
+        return hk_store_mdb_err(rc, "read_begin");
+    if (!s->rtxn) {
+        s->rtxn = *txn;
+        s->rtxn_busy = 1;
+    }
+    return 0;
+}
+
+void hk_store_read_end(hk_store_t *s, MDB_txn *txn)
+{
+    if (txn == s->rtxn) {
+        mdb_txn_reset(txn);
+        s->rtxn_busy = 0;
+    } else {
+        mdb_txn_abort(txn);
+    }
+}
+
+/* ---- meta -------------------------------------------------------------------- */
+
+int hk_store_meta_get_u64(hk_store_t *s, MDB_txn *txn, const char *name, uint64_t *out)
+{
+    MDB_val k = hk_store_val(name, strlen(name)), v;
+    int rc = mdb_get(txn, s->meta, &k, &v);
+    if (rc) return rc == MDB_NOTFOUND ? HK_ECORRUPT : hk_store_mdb_err(rc, "meta_get");
+    if (v.mv_size != 8) return HK_ECORRUPT;
+    *out = hk_store_be64_get(v.mv_data);
+    return 0;
+}
+
+int hk_store_meta_put(hk_store_t *s, MDB_txn *txn, const char *name, const void *data, size_t len)
+{
+    MDB_val k = hk_store_val(name, strlen(name)), v = hk_store_val(data, len);
+    int rc = mdb_put(txn, s->meta, &k, &v, 0);
+    return rc ? hk_store_mdb_err(rc, "meta_put") : 0;
+}
+
+int hk_store_meta_put_u64(hk_store_t *s, MDB_txn *txn, const char *name, uint64_t value)
+{
+    uint8_t b[8];
+    hk_store_be64_put(b, value);
+    return hk_store_meta_put(s, txn, name, b, sizeof b);
+}
+
+/* ---- index entries ------------------------------------------------------------ */
+
+int hk_store_idx_put(MDB_txn *txn, MDB_dbi dbi, uint64_t a, uint64_t b, const char *op)
+{
+    uint8_t k[16];
+    hk_store_key2(k, a, b);
+    MDB_val key = hk_store_val(k, 16), v = hk_store_val(NULL, 0);
+    int rc = mdb_put(txn, dbi, &key, &v, 0);
+    return rc ? hk_store_mdb_err(rc, op) : 0;
+}
+
+int hk_store_idx_del(MDB_txn *txn, MDB_dbi dbi, uint64_t a, uint64_t b, const char *op)
+{
+    uint8_t k[16];
+    hk_store_key2(k, a, b);
+    MDB_val key = hk_store_val(k, 16);
+    int rc = mdb_del(txn, dbi, &key, NULL);
+    return rc && rc != MDB_NOTFOUND ? hk_store_mdb_err(rc, op) : 0;
+}
+
+int hk_store_idx_range(MDB_txn *txn, MDB_dbi dbi, uint64_t a, uint64_t after, uint64_t *out,
+                       size_t max, size_t *n, int *done)
+{
+    MDB_cursor *cur;
+    uint8_t k[16];
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc) return hk_store_mdb_err(rc, "cursor_open");
+    *n = 0;
+    *done = 0;
+    if (after == UINT64_MAX) {
+        *done = 1;
+        mdb_cursor_close(cur);
+        return 0;
+    }
+    hk_store_key2(k, a, after + 1);
+    MDB_val key = hk_store_val(k, 16), v;
+    for (rc = mdb_cursor_get(cur, &key, &v, MDB_SET_RANGE); rc == 0 && *n < max;
+         rc = mdb_cursor_get(cur, &key, &v, MDB_NEXT)) {
+        if (key.mv_size != 16 || hk_store_be64_get(key.mv_data) != a) {
+            rc = MDB_NOTFOUND;
+            break;
+        }
+        out[(*n)++] = hk_store_be64_get((const uint8_t *)key.mv_data + 8);
+    }
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND) {
+        *done = 1;
+        return 0;
+    }
+    return rc ? hk_store_mdb_err(rc, "cursor_get") : 0;
+}

@@ -1,0 +1,203 @@
+/* storetest.c -- what the store's unit tests share: stores, webhooks, deliveries */
+#include "storetest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+const char *const actions[3] = {"AccountUpdated", "BookingCreated", "Account"};
+
+struct heard heard;
+
+hk_webhook_t hook(const char *name, int app, const char *action)
+{
+    hk_webhook_t wh = HOOKD__V1__WEBHOOK__INIT;
+    wh.name = (char *)name;
+    wh.application = app;
+    wh.trigger_action = (char *)action;
+    wh.url = (char *)"https://receiver.example/hook";
+    wh.auth_method = HOOKD__V1__AUTH_METHOD__AUTH_METHOD_OAUTH;
+    wh.timeout_seconds = 15;
+    wh.secret_key = (char *)SECRET;
+    wh.active = 1;
+    wh.description = (char *)"a test webhook";
+    return wh;
+}
+
+int create(hk_store_t *s, const char *name, int app, const char *action, uint64_t *id)
+{
+    hk_webhook_t wh = hook(name, app, action);
+    int err = hk_store_webhook_create(s, &wh);
+    if (id) *id = wh.id;
+    return err;
+}
+
+char *path_in(const char *dir, const char *name)
+{
+    static char buf[4][512];
+    static int i;
+    i = (i + 1) % 4;
+    snprintf(buf[i], sizeof buf[i], "%s/%s", dir, name);
+    return buf[i];
+}
+
+/* The whole of a file, in a heap buffer. */
+char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc(n > 0 ? (size_t)n : 1);
+    *len = fread(buf, 1, (size_t)n, f);
+    fclose(f);
+    return buf;
+}
+
+int collect_fn(hk_webhook_t *wh, void *arg)
+{
+    struct collect *c = arg;
+    if (c->n && wh->id <= c->ids[c->n - 1]) c->bad = 1; /* not ascending */
+    if (c->app && (int)wh->application != c->app) c->bad = 1;
+    if (c->action && strcmp(wh->trigger_action, c->action) != 0) c->bad = 1;
+    if (strcmp(wh->secret_key, SECRET) != 0) c->bad = 1;
+    if (c->n < 512) c->ids[c->n] = wh->id;
+    c->n++;
+    hk_webhook_free(wh);
+    return c->stop_at && c->n == c->stop_at;
+}
+
+/* 150 webhooks: id i has application 1 + i % 2 and action actions[i % 3]. */
+int fill(hk_store_t *s)
+{
+    char name[32];
+    for (int i = 1; i <= 150; i++) {
+        uint64_t id;
+        snprintf(name, sizeof name, "hook-%03d", i);
+        if (create(s, name, 1 + i % 2, actions[i % 3], &id) || id != (uint64_t)i) return -1;
+    }
+    return 0;
+}
+
+int write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+    unlink(path);
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t n = fwrite(data, 1, len, f);
+    fclose(f);
+    return n == len ? chmod(path, mode) : -1;
+}
+
+/* Opens the environment behind the store's back (the store closed). */
+int raw_open(const char *dir, MDB_env **env, MDB_txn **txn, const char *db, MDB_dbi *dbi)
+{
+    if (mdb_env_create(env)) return -1;
+    mdb_env_set_maxdbs(*env, 16);
+    mdb_env_set_mapsize(*env, SMALL_MAP);
+    if (mdb_env_open(*env, dir, 0, 0600) || mdb_txn_begin(*env, NULL, 0, txn) ||
+        mdb_dbi_open(*txn, db, 0, dbi)) {
+        mdb_env_close(*env);
+        return -1;
+    }
+    return 0;
+}
+
+static void heard_hook(hk_outbox_event_t ev, uint64_t gen, int err, void *arg)
+{
+    (void)arg;
+    if (ev == HK_OUTBOX_BATCH_OPENED) heard.opened++;
+    if (ev == HK_OUTBOX_BATCH_DONE) heard.done++;
+    if (ev == HK_OUTBOX_DUE_ADDED) heard.due_added++;
+    heard.last_gen = gen;
+    heard.last_err = err;
+}
+
+hk_store_t *open_store(const char *dir, size_t map)
+{
+    hk_store_t *s = NULL;
+    if (hk_store_open(dir, map, &s) != 0) return NULL;
+    memset(&heard, 0, sizeof heard);
+    hk_outbox_set_hook(s, heard_hook, NULL);
+    return s;
+}
+
+uint64_t webhook(hk_store_t *s, const char *name, int active)
+{
+    hk_webhook_t wh = HOOKD__V1__WEBHOOK__INIT;
+    wh.name = (char *)name;
+    wh.application = 1;
+    wh.trigger_action = (char *)"AccountUpdated";
+    wh.url = (char *)"https://receiver.example/hook";
+    wh.auth_method = 1;
+    wh.timeout_seconds = 15;
+    wh.secret_key = (char *)SECRET;
+    wh.asynchronous = 1;
+    wh.active = active;
+    wh.description = (char *)"";
+    return hk_store_webhook_create(s, &wh) == 0 ? wh.id : 0;
+}
+
+int set_active(hk_store_t *s, uint64_t id, int active)
+{
+    hk_webhook_t *wh = NULL;
+    int err = hk_store_webhook_get(s, id, &wh);
+    if (err) return err;
+    wh->active = active;
+    err = hk_store_webhook_update(s, wh);
+    hk_webhook_free(wh);
+    return err;
+}
+
+/* Puts a delivery of webhook wid in state, due at next; returns its id. */
+uint64_t put(hk_store_t *s, uint64_t wid, int state, int64_t next, int64_t created)
+{
+    hk_delivery_t d = HOOKD__V1__DELIVERY__INIT;
+    d.id = hk_outbox_delivery_id(s);
+    d.webhook_id = wid;
+    d.webhook_name = (char *)"hook";
+    d.event_id = (char *)"evt_1";
+    d.application = 1;
+    d.trigger_action = (char *)"AccountUpdated";
+    d.origin = 1;
+    d.asynchronous = 1;
+    d.state = state;
+    d.create_time = created;
+    d.next_attempt_time = next;
+    return hk_outbox_delivery_put(s, &d, (const uint8_t *)BODY, sizeof BODY - 1, DATA_LEN, NULL) ==
+                   0
+               ? d.id
+               : 0;
+}
+
+hk_attempt_t attempt(int outcome, int status)
+{
+    hk_attempt_t a = HOOKD__V1__ATTEMPT__INIT;
+    a.time = 1000;
+    a.outcome = outcome;
+    a.http_status = status;
+    a.duration_ms = 12;
+    a.error = (char *)(status == 200 ? "" : "HTTP 500");
+    return a;
+}
+
+size_t take_all(hk_store_t *s, int64_t now, hk_outbox_due_t *out, size_t max, int64_t *next)
+{
+    size_t n = 0;
+    if (hk_outbox_due_take(s, now, NULL, NULL, out, max, &n, next) != 0) return 999;
+    return n;
+}
+
+int state_of(hk_store_t *s, uint64_t id)
+{
+    hk_delivery_t *d = NULL;
+    if (hk_outbox_delivery_get(s, id, 0, &d) != 0) return -1;
+    int st = d->state;
+    hk_delivery_free(d);
+    return st;
+}

@@ -1,0 +1,194 @@
+/* test_deliveries.c -- deliveries: attempts, states, ids out of order, listing */
+#include "core/error.h"
+#include "storetest.h"
+#include "unit.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+static int collect(hk_delivery_t *d, void *arg)
+{
+    uint64_t *ids = arg;
+    size_t i = 0;
+    while (ids[i])
+        i++;
+    ids[i] = d->id;
+    hk_delivery_free(d);
+    return i + 1 == 15; /* room for 15 */
+}
+
+TEST(attempts_and_states)
+{
+    hk_store_t *s = open_store(hk_test_tmpdir(), SMALL_MAP);
+    CHECK(s);
+    uint64_t wid = webhook(s, "a", 1);
+    uint64_t id = put(s, wid, PENDING, 50, 1);
+    CHECK_INT(hk_outbox_batch_commit(s), 0);
+    hk_outbox_due_t due[4];
+    int64_t next;
+    CHECK_INT(take_all(s, 100, due, 4, &next), 1);
+
+    hk_attempt_t a1 = attempt(2, 500);
+    int active = -1;
+    CHECK_INT(hk_outbox_attempt_record(s, id, &a1, PENDING, 5000, &active), 0);
+    CHECK_INT(active, 1);
+    CHECK_INT(take_all(s, 4999, due, 4, &next), 0);
+    CHECK_INT(next, 5000);
+    CHECK_INT(take_all(s, 5000, due, 4, &next), 1);
+
+    hk_attempt_t a2 = attempt(1, 200);
+    a2.response_body.data = (uint8_t *)"ok";
+    a2.response_body.len = 2;
+    CHECK_INT(hk_outbox_attempt_record(s, id, &a2, HK_DELIVERY_SUCCEEDED, 0, NULL), 0);
+    hk_delivery_t *d = NULL;
+    CHECK_INT(hk_outbox_delivery_get(s, id, 1, &d), 0);
+    CHECK_INT(d->state, HK_DELIVERY_SUCCEEDED);
+    CHECK_INT(d->attempt_count, 2);
+    CHECK_INT(d->next_attempt_time, 0);
+    CHECK_INT(d->n_attempts, 2);
+    CHECK_INT(d->attempts[0]->http_status, 500);
+    CHECK_STR(d->attempts[0]->error, "HTTP 500");
+    CHECK_INT(d->attempts[1]->http_status, 200);
+    CHECK_INT(d->attempts[1]->response_body.len, 2);
+    hk_delivery_free(d);
+    hk_outbox_stats_t st;
+    CHECK_INT(hk_outbox_stats(s, &st), 0);
+    CHECK_INT(st.pending, 0);
+    CHECK_INT(st.due, 0);
+    CHECK_INT(hk_outbox_attempt_record(s, 777, &a2, PENDING, 0, NULL), HK_ENOTFOUND);
+    hk_store_close(s);
+}
+
+TEST(sync_delivery_with_its_attempt)
+{
+    hk_store_t *s = open_store(hk_test_tmpdir(), SMALL_MAP);
+    CHECK(s);
+    uint64_t wid = webhook(s, "a", 1);
+    hk_delivery_t d = HOOKD__V1__DELIVERY__INIT;
+    d.id = hk_outbox_delivery_id(s);
+    d.webhook_id = wid;
+    d.event_id = (char *)"evt";
+    d.state = HK_DELIVERY_FAILED;
+    d.attempt_count = 1;
+    hk_attempt_t a = attempt(3, 0);
+    CHECK_INT(hk_outbox_delivery_put(s, &d, (const uint8_t *)BODY, sizeof BODY - 1, DATA_LEN, &a),
+              0);
+    hk_delivery_t *got = NULL;
+    CHECK_INT(hk_outbox_delivery_get(s, d.id, 1, &got), 0);
+    CHECK_INT(got->n_attempts, 1);
+    CHECK_INT(got->attempts[0]->outcome, 3);
+    hk_delivery_free(got);
+    hk_outbox_stats_t st;
+    CHECK_INT(hk_outbox_stats(s, &st), 0);
+    CHECK_INT(st.pending, 0);
+    CHECK_INT(st.due, 0);
+    /* Bad puts are refused before anything is written. */
+    d.id = hk_outbox_delivery_id(s);
+    CHECK_INT(hk_outbox_delivery_put(s, &d, (const uint8_t *)BODY, 3, 7, NULL), HK_EINVAL);
+    d.state = 9;
+    CHECK_INT(hk_outbox_delivery_put(s, &d, (const uint8_t *)BODY, sizeof BODY - 1, 1, NULL),
+              HK_EINVAL);
+    CHECK_INT(hk_outbox_batch_failures(s), 0);
+    hk_store_close(s);
+}
+
+/* Ids are appended as they come; a delivery written after younger ones (a
+ * synchronous one, logged when its attempt ends) still goes in, in order,
+ * and an id written twice is refused. */
+TEST(deliveries_out_of_order)
+{
+    hk_store_t *s = open_store(hk_test_tmpdir(), SMALL_MAP);
+    CHECK(s);
+    uint64_t wid = webhook(s, "a", 1);
+    uint64_t ids[40];
+    hk_delivery_t d = HOOKD__V1__DELIVERY__INIT;
+    d.webhook_id = wid;
+    d.event_id = (char *)"evt";
+    d.state = HK_DELIVERY_SUCCEEDED;
+    for (int i = 0; i < 40; i++)
+        ids[i] = hk_outbox_delivery_id(s);
+    /* Every other one first, then the rest backwards, across commits. */
+    for (int i = 0; i < 40; i += 2) {
+        d.id = ids[i];
+        CHECK_INT(
+            hk_outbox_delivery_put(s, &d, (const uint8_t *)BODY, sizeof BODY - 1, DATA_LEN, NULL),
+            0);
+    }
+    CHECK_INT(hk_outbox_batch_commit(s), 0);
+    for (int i = 39; i > 0; i -= 2) {
+        d.id = ids[i];
+        CHECK_INT(
+            hk_outbox_delivery_put(s, &d, (const uint8_t *)BODY, sizeof BODY - 1, DATA_LEN, NULL),
+            0);
+    }
+    d.id = ids[7];
+    CHECK_INT(hk_outbox_delivery_put(s, &d, (const uint8_t *)BODY, sizeof BODY - 1, DATA_LEN, NULL),
+              HK_ECORRUPT);
+    CHECK_INT(hk_outbox_batch_failures(s), 1);
+    CHECK_INT(hk_outbox_batch_commit(s), 0);
+    /* The second half went with the failed batch: written again. */
+    for (int i = 39; i > 0; i -= 2) {
+        d.id = ids[i];
+        CHECK_INT(
+            hk_outbox_delivery_put(s, &d, (const uint8_t *)BODY, sizeof BODY - 1, DATA_LEN, NULL),
+            0);
+    }
+    CHECK_INT(hk_outbox_batch_commit(s), 0);
+    for (int i = 0; i < 40; i++) {
+        uint8_t *body = NULL;
+        size_t len = 0, data_len = 0;
+        CHECK_INT(state_of(s, ids[i]), HK_DELIVERY_SUCCEEDED);
+        CHECK_INT(hk_outbox_body_get(s, ids[i], &body, &len, &data_len), 0);
+        CHECK_INT(len, sizeof BODY - 1);
+        CHECK(memcmp(body, BODY, len) == 0);
+        free(body);
+    }
+    hk_outbox_stats_t st;
+    CHECK_INT(hk_outbox_stats(s, &st), 0);
+    CHECK_INT(st.deliveries, 40);
+    hk_store_close(s);
+}
+
+TEST(list_newest_first)
+{
+    hk_store_t *s = open_store(hk_test_tmpdir(), SMALL_MAP);
+    CHECK(s);
+    uint64_t w1 = webhook(s, "a", 1), w2 = webhook(s, "b", 1);
+    for (int i = 0; i < 10; i++)
+        CHECK(put(s, i % 2 ? w2 : w1, i % 3 ? HK_DELIVERY_SUCCEEDED : PENDING, 0, i));
+    CHECK_INT(hk_outbox_batch_commit(s), 0);
+    uint64_t ids[16] = {0}, resume = 1;
+    CHECK_INT(hk_outbox_delivery_list(s, 0, 0, 0, 0, collect, ids, &resume), 0);
+    CHECK_INT(resume, 0);
+    CHECK_INT(ids[0], 10);
+    CHECK_INT(ids[9], 1);
+    CHECK_INT(ids[10], 0);
+
+    memset(ids, 0, sizeof ids);
+    CHECK_INT(hk_outbox_delivery_list(s, w2, 0, 0, 0, collect, ids, &resume), 0);
+    CHECK_INT(ids[0], 10);
+    CHECK_INT(ids[1], 8);
+    CHECK_INT(ids[4], 2);
+    CHECK_INT(ids[5], 0);
+
+    memset(ids, 0, sizeof ids);
+    CHECK_INT(hk_outbox_delivery_list(s, w1, 8, PENDING, 0, collect, ids, &resume), 0);
+    CHECK_INT(ids[0], 7); /* ids 1, 4, 7, 10 are pending; w1 has the odd ids */
+    CHECK_INT(ids[1], 1);
+    CHECK_INT(ids[2], 0);
+
+    /* A scan budget ends the walk with a place to resume from. */
+    memset(ids, 0, sizeof ids);
+    CHECK_INT(hk_outbox_delivery_list(s, 0, 0, PENDING, 4, collect, ids, &resume), 0);
+    CHECK_INT(ids[0], 10);
+    CHECK_INT(ids[1], 7);
+    CHECK_INT(ids[2], 0);
+    CHECK_INT(resume, 7);
+    CHECK_INT(hk_outbox_delivery_list(s, 0, resume, PENDING, 4, collect, ids, &resume), 0);
+    CHECK_INT(ids[2], 4);
+    CHECK_INT(ids[3], 0);
+    CHECK_INT(resume, 3);
+    CHECK_INT(hk_outbox_delivery_list(s, 0, resume, PENDING, 4, collect, ids, &resume), 0);
+    CHECK_INT(ids[3], 1);
+    CHECK_INT(resume, 0);
+    hk_store_close(s);
+}

@@ -77,6 +77,7 @@ uint64_t hk_outbox_delivery_id(hk_store_t *s)
 /* The open batch, opening one when none is. */
 static int batch_txn(hk_store_t *s, MDB_txn **txn)
 {
+    *txn = NULL; /* defined on the error path too */
     if (!s->batch) {
         int rc = mdb_txn_begin(s->env, NULL, 0, &s->batch);
         if (rc) {
@@ -137,6 +138,7 @@ int hk_outbox_batch_commit(hk_store_t *s)
 /* Reads see the open batch's writes; else a read txn. */
 static int read_txn(hk_store_t *s, MDB_txn **txn)
 {
+    *txn = NULL; /* defined on the error path too */
     if (s->batch) {
         *txn = s->batch;
         return 0;
@@ -406,6 +408,8 @@ static int attempts_load(hk_store_t *s, MDB_txn *txn, hk_delivery_t *d)
 static int body_in(hk_store_t *s, MDB_txn *txn, uint64_t id, const uint8_t **body, size_t *len,
                    size_t *data_len)
 {
+    *body = NULL; /* defined on the error paths too */
+    *len = *data_len = 0;
     uint8_t k[8];
     hk_store_be64_put(k, id);
     MDB_val key = val(k, 8), v;

@@ -47,6 +47,7 @@ static int no_arguments(hk_ctl_t *ctl, int argc, char **argv, int first)
 /* The one NAME argument of show, edit, activate, deactivate, delete. */
 static int name_argument(hk_ctl_t *ctl, int argc, char **argv, int first, const char **name)
 {
+    *name = NULL; /* defined on the error path too */
     if (first >= argc) return hk_ctl_usage(ctl, "missing the webhook NAME");
     if (first + 1 < argc) return hk_ctl_usage(ctl, "unexpected argument '%s'", argv[first + 1]);
     *name = argv[first];

@@ -133,6 +133,7 @@ static int set_level(hk_config_t *cfg, const setting_t *s, char *value, char *er
 static int parse_ranged(const setting_t *s, const char *value, unsigned long long *v, char *err,
                         size_t errlen)
 {
+    *v = 0; /* defined on the error path too */
     if (parse_u64(value, v) != 0 || *v < s->min || *v > s->max)
         return hk_error_invalid(err, errlen, "%s: must be a whole number from %llu to %llu", s->key,
                                 s->min, s->max);

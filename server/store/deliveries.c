@@ -180,6 +180,8 @@ static int attempts_load(hk_store_t *s, MDB_txn *txn, hk_delivery_t *d)
 static int body_in(hk_store_t *s, MDB_txn *txn, uint64_t id, const uint8_t **body, size_t *len,
                    size_t *data_len)
 {
+    *body = NULL; /* defined on the error paths too */
+    *len = *data_len = 0;
     uint8_t k[8];
     hk_store_be64_put(k, id);
     MDB_val key = hk_store_val(k, 8), v;

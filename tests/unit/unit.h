@@ -13,7 +13,7 @@ void hk_test_failed(const char *file, int line, const char *what);
 const char *hk_test_tmpdir(void);
 
 /* Defines a test; the runner runs every test, or only those named on its
- * command line (`test_store put_get`). */
+ * command line (`unit_store_store put_get`). */
 #define TEST(name)                                                                                 \
     static void test_##name(void);                                                                 \
     __attribute__((constructor)) static void register_##name(void)                                 \

@@ -30,7 +30,10 @@ TEST(refuses_malformed)
     CHECK_INT(dec("\xe0\x80\xaf", 3, &cp), 0);     /* overlong, three bytes */
     CHECK_INT(dec("\xed\xa0\x80", 3, &cp), 0);     /* surrogate U+D800 */
     CHECK_INT(dec("\xf4\x90\x80\x80", 4, &cp), 0); /* above U+10FFFF */
-    CHECK_INT(dec("\xc3" "A", 2, &cp), 0);         /* bad continuation */
-    CHECK_INT(dec("\xe2\x82", 2, &cp), 0);         /* cut short by n */
-    CHECK_INT(dec("\xe2\x82\0", 3, &cp), 0);       /* cut short by a NUL */
+    CHECK_INT(dec("\xc3"
+                  "A",
+                  2, &cp),
+              0);                            /* bad continuation */
+    CHECK_INT(dec("\xe2\x82", 2, &cp), 0);   /* cut short by n */
+    CHECK_INT(dec("\xe2\x82\0", 3, &cp), 0); /* cut short by a NUL */
 }

@@ -142,6 +142,21 @@ int hk_crypto_unb64(const char *in, size_t inlen, uint8_t *out, size_t cap, size
     return unb64_strict(in, inlen, out, cap, outlen);
 }
 
+int hk_crypto_unb64_any(const char *in, size_t inlen, uint8_t *out, size_t cap, size_t *outlen)
+{
+    int url = memchr(in, '-', inlen) != NULL || memchr(in, '_', inlen) != NULL;
+    int padded = inlen > 0 && in[inlen - 1] == '=';
+    int variant =
+        url ? (padded ? sodium_base64_VARIANT_URLSAFE : sodium_base64_VARIANT_URLSAFE_NO_PADDING)
+            : (padded ? sodium_base64_VARIANT_ORIGINAL : sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+    const char *end = NULL;
+    size_t n = 0;
+    if (sodium_base642bin(out, cap, in, inlen, NULL, &n, &end, variant) != 0 || end != in + inlen)
+        return HK_EINVAL;
+    *outlen = n;
+    return 0;
+}
+
 int hk_crypto_equal(const void *a, const void *b, size_t len)
 {
     return sodium_memcmp(a, b, len) == 0;

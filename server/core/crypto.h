@@ -40,6 +40,12 @@ size_t hk_crypto_b64(const uint8_t *in, size_t len, char *out);
 size_t hk_crypto_b64url(const uint8_t *in, size_t len, char *out);
 /* Decodes standard base64 into out (cap bytes). 0 or HK_EINVAL. */
 int hk_crypto_unb64(const char *in, size_t inlen, uint8_t *out, size_t cap, size_t *outlen);
+/* Decodes base64 in any of its four forms, as proto3 JSON accepts bytes: a
+ * '-' or '_' means the URL-safe alphabet, a trailing '=' the padded form.
+ * Otherwise as strict as hk_crypto_unb64 (one alphabet, canonical trailing
+ * bits, nothing ignored). out (cap bytes) needs at most inlen / 4 * 3 + 2.
+ * 0 or HK_EINVAL. */
+int hk_crypto_unb64_any(const char *in, size_t inlen, uint8_t *out, size_t cap, size_t *outlen);
 
 /* Constant-time comparison: 1 when equal. */
 int hk_crypto_equal(const void *a, const void *b, size_t len);

@@ -301,7 +301,6 @@ static void call_send_body(hk_call_t *call, int http_status, const char *content
         hk_connect_body_free(&call->body);
         return;
     }
-    hk_connect_body_free(&call->body);
     char status[8], clen[24];
     snprintf(status, sizeof status, "%d", http_status);
     snprintf(clen, sizeof clen, "%zu", len);
@@ -317,6 +316,8 @@ static void call_send_body(hk_call_t *call, int http_status, const char *content
         if (!call->request_done) call->rst_after_answer = 1;
         rv = nghttp2_submit_response(conn->session, call->stream_id, nv, 3, &prd);
     }
+    /* body may be the request's own bytes (an echo): freed only now. */
+    hk_connect_body_free(&call->body);
     if (rv != 0) {
         hk_log(HK_LOG_WARN, "call_answer_failed", "stream=%d error=\"%s\"", (int)call->stream_id,
                nghttp2_strerror(rv));

@@ -168,8 +168,9 @@ static int fails_with(const char *s, int want_status)
     const char *why = NULL;
     int rc = feed_split(h, s, 4096, &used);
     int status = hk_http1_error(h, &why);
+    int has_why = why && *why; /* why points into h */
     hk_http1_free(h);
-    return rc < 0 && status == want_status && why && *why;
+    return rc < 0 && status == want_status && has_why;
 }
 
 TEST(bad_requests_400)

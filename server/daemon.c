@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/pbjson.h"
 #include "api/rpc.h"
 #include "core/error.h"
 #include "core/fs.h"
@@ -142,6 +143,7 @@ int hk_daemon_start(hk_daemon_t *d, uv_loop_t *loop, hk_config_t *config)
         .max_connections = config->max_connections,
         .on_call = hk_rpc_dispatch,
         .ctx = &d->api,
+        .connect_error = hk_pbjson_error,
     };
     rc = hk_server_start(loop, &opts, &d->server);
     if (rc != 0) {

@@ -1,4 +1,5 @@
-/* rpc.c -- the protobuf side of a call: find the method, authorize, decode, answer, log */
+/* rpc.c -- the protobuf side of a call: find the method, authorize, decode, answer, log; in the
+ * call's codec (gRPC and Connect's application/proto: protobuf bytes; application/json: pbjson) */
 #include "api/rpc.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 
 #include "api/api.h"
 #include "api/methods.h"
+#include "api/pbjson.h"
 #include "api/wire.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -83,6 +85,9 @@ static const char *printable(const char *s, char *buf, size_t n)
     return buf;
 }
 
+static void fail_http(hk_call_t *call, int http_status, int status, const char *message);
+static void log_call(hk_call_t *call, const rpc_call_t *rpc, int status, const char *message);
+
 void hk_rpc_dispatch(hk_call_t *call, void *ctx)
 {
     const hk_api_t *api = ctx;
@@ -91,8 +96,10 @@ void hk_rpc_dispatch(hk_call_t *call, void *ctx)
     char safe[200];
 
     if (!m) {
-        hk_rpc_fail(call, HK_STATUS_UNIMPLEMENTED, "unknown method %s",
-                    printable(path, safe, sizeof safe));
+        /* Connect answers an unknown path 404, as an HTTP router would. */
+        char message[300];
+        snprintf(message, sizeof message, "unknown method %s", printable(path, safe, sizeof safe));
+        fail_http(call, 404, HK_STATUS_UNIMPLEMENTED, message);
         return;
     }
     const hk_peer_t *peer = hk_call_peer(call);
@@ -116,7 +123,17 @@ void hk_rpc_dispatch(hk_call_t *call, void *ctx)
         return;
     }
     rpc->start_us = now_us();
-    rpc->request = protobuf_c_message_unpack(m->request, NULL, len, bytes);
+    if (hk_call_codec(call) == HK_CALL_CONNECT_JSON) {
+        char err[256] = "";
+        if (hk_pbjson_decode(m->request, bytes, len, &rpc->request, err, sizeof err) != 0) {
+            free(rpc);
+            hk_rpc_fail(call, HK_STATUS_INVALID_ARGUMENT, "request does not parse as %s: %s",
+                        m->request->name, err);
+            return;
+        }
+    } else {
+        rpc->request = protobuf_c_message_unpack(m->request, NULL, len, bytes);
+    }
     if (!rpc->request) {
         free(rpc);
         hk_rpc_fail(call, HK_STATUS_INVALID_ARGUMENT, "request does not parse as %s",
@@ -145,6 +162,22 @@ static void log_call(hk_call_t *call, const rpc_call_t *rpc, int status, const c
 
 void hk_rpc_reply(hk_call_t *call, const ProtobufCMessage *resp)
 {
+    if (hk_call_codec(call) == HK_CALL_CONNECT_JSON) {
+        char *json = NULL;
+        size_t n = 0;
+        int rc = hk_pbjson_encode(resp, &json, &n);
+        if (rc != 0) {
+            hk_rpc_fail(call, HK_STATUS_INTERNAL, "reply: cannot encode %s as JSON: %s",
+                        resp->descriptor->name, hk_strerror(rc));
+            return;
+        }
+        rpc_call_t *rpc = take(call);
+        log_call(call, rpc, HK_STATUS_OK, NULL);
+        hk_call_reply(call, (const uint8_t *)json, n);
+        free(json);
+        release(rpc);
+        return;
+    }
     /* Most answers are small: packed on the stack (the transport copies). */
     uint8_t small[4096];
     size_t len = protobuf_c_message_get_packed_size(resp);
@@ -162,6 +195,14 @@ void hk_rpc_reply(hk_call_t *call, const ProtobufCMessage *resp)
     release(rpc);
 }
 
+static void fail_http(hk_call_t *call, int http_status, int status, const char *message)
+{
+    rpc_call_t *rpc = take(call);
+    log_call(call, rpc, status, message);
+    hk_call_fail_http(call, http_status, status, message);
+    release(rpc);
+}
+
 void hk_rpc_fail(hk_call_t *call, int status, const char *fmt, ...)
 {
     char message[1024];
@@ -169,11 +210,8 @@ void hk_rpc_fail(hk_call_t *call, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
-
-    rpc_call_t *rpc = take(call);
-    log_call(call, rpc, status, message);
-    hk_call_fail(call, status, message);
-    release(rpc);
+    /* 200: the Connect table's HTTP status for status. */
+    fail_http(call, 200, status, message);
 }
 
 void hk_rpc_fail_err(hk_call_t *call, int err, const char *what)

@@ -1,5 +1,5 @@
-/* call.c -- one gRPC call on one HTTP/2 stream: request headers and message, deadline, answer,
- * cancel */
+/* call.c -- one call on one HTTP/2 stream or HTTP/1.1 request, in gRPC or Connect: request
+ * headers and message, deadline, answer, cancel */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "transport/conn.h"
+#include "transport/h1conn.h"
 
 #define NV(n, v)                                                                                   \
     {                                                                                              \
@@ -25,6 +26,7 @@ hk_call_t *hk_call_new(hk_conn_t *conn, int32_t stream_id)
     call->ctx = conn->server->opts.ctx;
     call->peer = conn->peer;
     call->reader.max = conn->server->opts.max_message_bytes;
+    call->body.max = conn->server->opts.max_message_bytes;
     call->stream_ref = 1;
     hk_link_add(&conn->calls, &call->link);
     return call;
@@ -40,6 +42,7 @@ static void call_release(hk_call_t *call)
 {
     if (call->stream_ref || call->handler_ref) return;
     hk_grpc_reader_free(&call->reader);
+    hk_connect_body_free(&call->body);
     free(call->path);
     free(call->encoding);
     free(call->resp);
@@ -108,8 +111,20 @@ void hk_call_on_header(hk_call_t *call, const uint8_t *name, size_t namelen, con
         free(call->path);
         call->path = strndup(v, valuelen);
     } else if (namelen == 12 && memcmp(n, "content-type", 12) == 0) {
-        call->content_type_ok = hk_grpc_content_type_ok(v, valuelen);
+        /* gRPC on HTTP/2 only; Connect on both. */
+        int codec = hk_connect_codec(v, valuelen);
+        int h1 = call->conn && call->conn->proto == HK_CONN_H1;
+        call->content_type_ok = codec > HK_CALL_GRPC || (codec == HK_CALL_GRPC && !h1);
+        if (call->content_type_ok) call->codec = codec;
         snprintf(call->content_type, sizeof call->content_type, "%.*s", (int)valuelen, v);
+    } else if (namelen == 18 && memcmp(n, "connect-timeout-ms", 18) == 0) {
+        call->has_connect_timeout = 1;
+        call->bad_connect_timeout =
+            hk_connect_timeout_parse(v, valuelen, &call->connect_timeout_ms) != 0;
+    } else if (namelen == 24 && memcmp(n, "connect-protocol-version", 24) == 0) {
+        call->bad_protocol_version = !(valuelen == 1 && v[0] == '1');
+    } else if (namelen == 16 && memcmp(n, "content-encoding", 16) == 0) {
+        call->bad_encoding = !(valuelen == 8 && strncasecmp(v, "identity", 8) == 0);
     } else if (namelen == 12 && memcmp(n, "grpc-timeout", 12) == 0) {
         call->bad_timeout = hk_grpc_timeout_parse(v, valuelen, &call->timeout_ns) != 0;
     } else if (namelen == 13 && memcmp(n, "grpc-encoding", 13) == 0) {
@@ -123,30 +138,68 @@ void hk_call_on_headers_end(hk_call_t *call)
     char msg[256];
 
     if (call->answered) return;
+    int connect = call->codec != HK_CALL_GRPC;
     if (call->headers_too_big) {
         snprintf(msg, sizeof msg, "request headers exceed the limit of %u bytes",
                  HK_CONN_HEADER_LIST_MAX);
         /* A gRPC request all the same: :status 200, or clients that map
          * HTTP statuses would report UNKNOWN instead of our status. */
-        hk_call_answer_status(call, 200, HK_STATUS_RESOURCE_EXHAUSTED, msg);
+        hk_call_answer_status(call, connect ? 431 : 200, HK_STATUS_RESOURCE_EXHAUSTED, msg);
         return;
     }
     if (call->bad_method) {
-        hk_call_answer_status(call, 405, HK_STATUS_INTERNAL, "gRPC requires the POST method");
+        hk_call_answer_status(call, 405, connect ? HK_STATUS_UNIMPLEMENTED : HK_STATUS_INTERNAL,
+                              connect ? "Connect requires the POST method"
+                                      : "gRPC requires the POST method");
         return;
     }
     /* gRPC's HTTP mapping: a request that is not gRPC at all gets HTTP 415,
-     * which clients turn into a status themselves. */
+     * which clients turn into a status themselves. An HTTP/1.1 request is
+     * Connect's (a JSON error): gRPC needs HTTP/2. */
     if (!call->content_type_ok) {
         char q[160];
-        snprintf(msg, sizeof msg, "invalid gRPC request content-type %s",
-                 hk_log_quote(call->content_type, q, sizeof q));
-        hk_call_answer_status(call, 415, HK_STATUS_INTERNAL, msg);
+        if (connect)
+            snprintf(msg, sizeof msg,
+                     "unsupported content-type %s: use application/proto or application/json%s",
+                     hk_log_quote(call->content_type, q, sizeof q),
+                     hk_grpc_content_type_ok(call->content_type, strlen(call->content_type))
+                         ? " (gRPC needs HTTP/2)"
+                         : "");
+        else
+            snprintf(msg, sizeof msg, "invalid gRPC request content-type %s",
+                     hk_log_quote(call->content_type, q, sizeof q));
+        hk_call_answer_status(call, 415, connect ? HK_STATUS_INVALID_ARGUMENT : HK_STATUS_INTERNAL,
+                              msg);
         return;
     }
     if (!call->path || call->path[0] != '/') {
-        hk_call_answer_status(call, 200, HK_STATUS_UNIMPLEMENTED, "missing or malformed :path");
+        hk_call_answer_status(call, connect ? 404 : 200, HK_STATUS_UNIMPLEMENTED,
+                              "missing or malformed :path");
         return;
+    }
+    if (connect) {
+        if (call->bad_protocol_version) {
+            hk_call_answer_status(call, 200, HK_STATUS_INVALID_ARGUMENT,
+                                  "Connect-Protocol-Version must be 1");
+            return;
+        }
+        if (call->bad_encoding) {
+            hk_call_answer_status(call, 200, HK_STATUS_UNIMPLEMENTED,
+                                  "compressed requests are not supported; hookd accepts identity");
+            return;
+        }
+        if (call->bad_connect_timeout) {
+            hk_call_answer_status(call, 200, HK_STATUS_INVALID_ARGUMENT,
+                                  "malformed Connect-Timeout-Ms");
+            return;
+        }
+        /* grpc-timeout is gRPC's: a Connect request has only its own. */
+        call->bad_timeout = 0;
+        call->timeout_ns = 0;
+        if (call->has_connect_timeout)
+            call->timeout_ns = call->connect_timeout_ms > UINT64_MAX / 1000000
+                                   ? UINT64_MAX
+                                   : call->connect_timeout_ms * 1000000;
     }
     /* A malformed grpc-timeout is a broken client: answer INTERNAL, as
      * grpc-go does, rather than run the call with no deadline at all (what
@@ -171,6 +224,17 @@ void hk_call_on_headers_end(hk_call_t *call)
 void hk_call_on_data(hk_call_t *call, const uint8_t *data, size_t len)
 {
     if (call->answered) return; /* an early answer went out: the rest is ignored */
+    if (call->codec != HK_CALL_GRPC) {
+        int rc = hk_connect_body_append(&call->body, data, len);
+        if (rc == HK_ETOOBIG) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "message exceeds the limit of %zu bytes", call->body.max);
+            hk_call_answer_status(call, 413, HK_STATUS_RESOURCE_EXHAUSTED, msg);
+        } else if (rc != 0) {
+            hk_call_answer_status(call, 200, HK_STATUS_INTERNAL, "out of memory");
+        }
+        return;
+    }
     if (hk_grpc_reader_feed(&call->reader, data, len) == 0) return;
     if (call->reader.status == HK_STATUS_UNIMPLEMENTED && call->reader.compressed) {
         char msg[256], q[96];
@@ -190,7 +254,11 @@ void hk_call_on_request_end(hk_call_t *call)
 
     call->request_done = 1;
     if (call->answered) return;
-    if (hk_grpc_reader_finish(&call->reader, &call->request, &call->request_len) != 0) {
+    if (call->codec != HK_CALL_GRPC) {
+        /* The whole body is the message; an empty one is valid. */
+        call->request = call->body.buf ? call->body.buf : (const uint8_t *)"";
+        call->request_len = call->body.len;
+    } else if (hk_grpc_reader_finish(&call->reader, &call->request, &call->request_len) != 0) {
         hk_call_answer_status(call, 200, call->reader.status, call->reader.error);
         return;
     }
@@ -216,6 +284,66 @@ void hk_call_on_answer_sent(hk_call_t *call)
                                   NGHTTP2_NO_ERROR);
 }
 
+/* Sends one whole answer with a body: HTTP/1.1's response, or an HTTP/2
+ * response whose last DATA frame ends the stream (Connect has no
+ * trailers). The call counts as answered. */
+static void call_send_body(hk_call_t *call, int http_status, const char *content_type,
+                           const uint8_t *body, size_t len)
+{
+    hk_conn_t *conn = call->conn;
+
+    call->answered = 1;
+    call_timer_stop(call);
+    hk_grpc_reader_free(&call->reader);
+    call->request = NULL;
+    if (conn->proto == HK_CONN_H1) {
+        hk_h1conn_answer(call, http_status, content_type, body, len);
+        hk_connect_body_free(&call->body);
+        return;
+    }
+    char status[8], clen[24];
+    snprintf(status, sizeof status, "%d", http_status);
+    snprintf(clen, sizeof clen, "%zu", len);
+    nghttp2_nv nv[] = {NV(":status", status), NV("content-type", content_type),
+                       NV("content-length", clen)};
+    nghttp2_data_provider prd = {.source.ptr = call, .read_callback = hk_call_read_body};
+    int rv = NGHTTP2_ERR_NOMEM;
+    free(call->resp);
+    call->resp_len = call->resp_off = 0;
+    if ((call->resp = malloc(len ? len : 1))) {
+        if (len) memcpy(call->resp, body, len);
+        call->resp_len = len;
+        if (!call->request_done) call->rst_after_answer = 1;
+        rv = nghttp2_submit_response(conn->session, call->stream_id, nv, 3, &prd);
+    }
+    /* body may be the request's own bytes (an echo): freed only now. */
+    hk_connect_body_free(&call->body);
+    if (rv != 0) {
+        hk_log(HK_LOG_WARN, "call_answer_failed", "stream=%d error=\"%s\"", (int)call->stream_id,
+               nghttp2_strerror(rv));
+        nghttp2_submit_rst_stream(conn->session, NGHTTP2_FLAG_NONE, call->stream_id,
+                                  NGHTTP2_INTERNAL_ERROR);
+    }
+}
+
+/* A Connect error: the HTTP status (http_status, or the Connect table's for
+ * status when http_status is 200) and a JSON body. */
+static void call_connect_error(hk_call_t *call, int http_status, int status, const char *message)
+{
+    char *body = NULL;
+    size_t len = 0;
+
+    if (status <= HK_STATUS_OK || status > HK_STATUS_UNAUTHENTICATED) status = HK_STATUS_UNKNOWN;
+    if (http_status == 200) http_status = hk_connect_http_status(status);
+    if (hk_connect_error_body(call->conn->server->opts.connect_error, status, message,
+                              HK_CONN_MESSAGE_MAX_TEXT, &body, &len) != 0) {
+        body = NULL;
+        len = 0;
+    }
+    call_send_body(call, http_status, "application/json", (const uint8_t *)body, len);
+    free(body);
+}
+
 void hk_call_answer_status(hk_call_t *call, int http_status, int status, const char *message)
 {
     hk_conn_t *conn = call->conn;
@@ -224,6 +352,10 @@ void hk_call_answer_status(hk_call_t *call, int http_status, int status, const c
     size_t n = 0;
 
     if (call->answered || !conn || conn->closing) return;
+    if (call->codec != HK_CALL_GRPC || conn->proto == HK_CONN_H1) {
+        call_connect_error(call, http_status, status, message);
+        return;
+    }
     call->answered = 1;
     call_timer_stop(call);
     if (status < 0 || status > HK_STATUS_UNAUTHENTICATED) status = HK_STATUS_UNKNOWN;
@@ -280,6 +412,11 @@ ssize_t hk_call_read_body(nghttp2_session *session, int32_t stream_id, uint8_t *
     memcpy(buf, call->resp + call->resp_off, k);
     call->resp_off += k;
     if (call->resp_off < call->resp_len) return (ssize_t)k;
+    if (call->codec != HK_CALL_GRPC) {
+        /* Connect: the body is the whole answer. */
+        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        return (ssize_t)k;
+    }
 
     /* The message is out; the stream ends with the trailers instead. */
     *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
@@ -315,6 +452,11 @@ static void on_call_timer(uv_timer_t *t)
 const char *hk_call_path(const hk_call_t *call)
 {
     return call->path;
+}
+
+hk_call_codec_t hk_call_codec(const hk_call_t *call)
+{
+    return (hk_call_codec_t)call->codec;
 }
 
 const hk_peer_t *hk_call_peer(const hk_call_t *call)
@@ -371,6 +513,11 @@ void hk_call_reply(hk_call_t *call, const uint8_t *msg, size_t len)
         call_release(call);
         return;
     }
+    if (call->codec != HK_CALL_GRPC) {
+        call_send_body(call, 200, hk_connect_content_type(call->codec), msg, len);
+        if (conn->proto == HK_CONN_H2) hk_conn_flush_soon(conn);
+        return;
+    }
     if (len > UINT32_MAX - HK_GRPC_PREFIX_BYTES ||
         !(call->resp = malloc(HK_GRPC_PREFIX_BYTES + len))) {
         hk_call_answer_status(call, 200, HK_STATUS_INTERNAL, "cannot build the response");
@@ -400,7 +547,7 @@ void hk_call_reply(hk_call_t *call, const uint8_t *msg, size_t len)
     hk_conn_flush_soon(conn);
 }
 
-void hk_call_fail(hk_call_t *call, int status, const char *message)
+void hk_call_fail_http(hk_call_t *call, int http_status, int status, const char *message)
 {
     hk_conn_t *conn = call->conn;
 
@@ -410,6 +557,12 @@ void hk_call_fail(hk_call_t *call, int status, const char *message)
         call_release(call);
         return;
     }
-    hk_call_answer_status(call, 200, status, message);
-    hk_conn_flush_soon(conn);
+    /* gRPC's answers to the handlers' statuses always carry :status 200. */
+    hk_call_answer_status(call, call->codec == HK_CALL_GRPC ? 200 : http_status, status, message);
+    if (conn->proto == HK_CONN_H2) hk_conn_flush_soon(conn);
+}
+
+void hk_call_fail(hk_call_t *call, int status, const char *message)
+{
+    hk_call_fail_http(call, 200, status, message);
 }

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "transport/conn.h"
+#include "transport/h1conn.h"
 
 /* Write backpressure. Above HIGH bytes queued to the socket we stop taking
  * frames from nghttp2 and stop reading: a client that does not read its
@@ -42,6 +43,12 @@ typedef struct {
 
 static void conn_close(hk_conn_t *conn);
 static void conn_pump(hk_conn_t *conn);
+static int conn_session_new(hk_conn_t *conn);
+static void conn_close_later(hk_conn_t *conn);
+
+/* Every HTTP/2 connection opens with these bytes; anything else is HTTP/1.x. */
+static const uint8_t h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+#define H2_PREFACE_LEN (sizeof h2_preface - 1)
 
 static hk_call_t *stream_call(nghttp2_session *session, int32_t stream_id)
 {
@@ -239,7 +246,7 @@ void hk_conn_flush(hk_conn_t *conn)
     uint8_t send_buf[CONN_WRITE_CHUNK];
     size_t len = 0;
 
-    if (conn->closing || conn->in_session || conn->broken) return;
+    if (conn->closing || conn->in_session || conn->broken || conn->proto != HK_CONN_H2) return;
     /* Callbacks run inside mem_send (a stream closes, a handler's cancel
      * callback answers another call): they must not re-enter this loop,
      * which picks their frames up anyway. */
@@ -296,6 +303,54 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(read_buf, sizeof read_buf);
 }
 
+/* Until the first bytes decide, a connection is neither HTTP/2 nor
+ * HTTP/1.x: bytes that match the HTTP/2 preface so far are held back (they
+ * are the preface's own, so nothing is buffered). Returns 1 when the bytes
+ * left in *data and *len go to the new HTTP/2 session (which has had the
+ * preface), 0 when they were dealt with here. */
+static int conn_sniff(hk_conn_t *conn, const uint8_t **data, size_t *len)
+{
+    size_t i = 0, k = conn->preface_have;
+
+    if (conn->proto == HK_CONN_H1) {
+        hk_h1conn_read(conn, *data, *len);
+        return 0;
+    }
+    while (i < *len && k < H2_PREFACE_LEN && (*data)[i] == h2_preface[k]) {
+        i++;
+        k++;
+    }
+    if (k < H2_PREFACE_LEN && i == *len) {
+        conn->preface_have = k;
+        return 0;
+    }
+    if (k < H2_PREFACE_LEN) {
+        conn->proto = HK_CONN_H1;
+        if (hk_h1conn_start(conn) != 0) {
+            conn_close(conn);
+            return 0;
+        }
+        if (conn->preface_have) hk_h1conn_read(conn, h2_preface, conn->preface_have);
+        hk_h1conn_read(conn, *data, *len);
+        return 0;
+    }
+    conn->proto = HK_CONN_H2;
+    if (conn_session_new(conn) != 0) {
+        conn_close(conn);
+        return 0;
+    }
+    conn->in_session = 1;
+    ssize_t rv = nghttp2_session_mem_recv(conn->session, h2_preface, H2_PREFACE_LEN);
+    conn->in_session = 0;
+    if (rv < 0) {
+        conn_close(conn);
+        return 0;
+    }
+    *data += i;
+    *len -= i;
+    return 1;
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     hk_conn_t *conn = hk_container_of((uv_pipe_t *)stream, hk_conn_t, pipe);
@@ -308,8 +363,11 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         conn_close(conn);
         return;
     }
+    const uint8_t *data = (const uint8_t *)buf->base;
+    size_t len = (size_t)nread;
+    if (conn->proto != HK_CONN_H2 && !conn_sniff(conn, &data, &len)) return;
     conn->in_session = 1;
-    ssize_t rv = nghttp2_session_mem_recv(conn->session, (const uint8_t *)buf->base, (size_t)nread);
+    ssize_t rv = nghttp2_session_mem_recv(conn->session, data, len);
     conn->in_session = 0;
     if (rv < 0) {
         /* Not HTTP/2 at all (bad preface), or a fatal session error: this
@@ -327,6 +385,14 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
  * own loop callbacks (it may close the connection). */
 static void conn_pump(hk_conn_t *conn)
 {
+    if (conn->proto != HK_CONN_H2) {
+        if (conn->closing || conn->shutting) return;
+        if (conn->broken)
+            conn_close(conn);
+        else if (conn->proto == HK_CONN_H1)
+            hk_h1conn_pump(conn);
+        return;
+    }
     hk_conn_flush(conn);
     if (conn->closing || conn->shutting) return;
     if (conn->broken) {
@@ -378,6 +444,7 @@ static void conn_close(hk_conn_t *conn)
         hk_call_detach(hk_container_of(conn->calls.next, hk_call_t, link));
     nghttp2_session_del(conn->session);
     conn->session = NULL;
+    hk_h1conn_close(conn);
     uv_close((uv_handle_t *)&conn->pipe, on_conn_closed);
 }
 
@@ -469,7 +536,7 @@ int hk_conn_accept(hk_server_t *server)
     conn->peer.pid = cred.pid;
     conn->peer.uid = cred.uid;
     conn->peer.gid = cred.gid;
-    if ((err = conn_session_new(conn)) != 0) goto reject;
+    /* The session (HTTP/2) or parser (HTTP/1.x) comes with the first bytes. */
 
     hk_link_add(&server->conns, &conn->link);
     server->n_conns++;
@@ -479,8 +546,6 @@ int hk_conn_accept(hk_server_t *server)
         conn->reading = 1;
     else
         conn->broken = 1;
-    /* Our SETTINGS go out at once; the client's preface is read later. */
-    hk_conn_flush(conn);
     if (conn->broken) conn_close_later(conn);
     return 0;
 
@@ -492,6 +557,14 @@ reject:
 void hk_conn_goaway(hk_conn_t *conn)
 {
     if (conn->closing || conn->shutting) return;
+    if (conn->proto == HK_CONN_H1) {
+        hk_h1conn_goaway(conn);
+        return;
+    }
+    if (conn->proto == HK_CONN_UNDECIDED) {
+        conn_close_later(conn);
+        return;
+    }
     /* Streams the client already opened are served; later ones are refused
      * and the client knows to retry them elsewhere. The connection ends by
      * itself (conn_pump) once its last stream has. */
@@ -512,4 +585,33 @@ void hk_conn_abort(hk_conn_t *conn, int status, const char *message)
     /* What fits in the socket now reaches the client; the rest is dropped. */
     hk_conn_flush(conn);
     conn_close(conn);
+}
+
+/* --- for h1conn.c ----------------------------------------------------------- */
+
+void hk_conn_send(hk_conn_t *conn, const uint8_t *data, size_t len)
+{
+    conn_send(conn, data, len);
+}
+
+void hk_conn_close(hk_conn_t *conn)
+{
+    conn_close(conn);
+}
+
+void hk_conn_close_later(hk_conn_t *conn)
+{
+    conn_close_later(conn);
+}
+
+void hk_conn_read_start(hk_conn_t *conn)
+{
+    if (!conn->reading && uv_read_start((uv_stream_t *)&conn->pipe, on_alloc, on_read) == 0)
+        conn->reading = 1;
+}
+
+void hk_conn_read_stop(hk_conn_t *conn)
+{
+    if (conn->reading) uv_read_stop((uv_stream_t *)&conn->pipe);
+    conn->reading = 0;
 }

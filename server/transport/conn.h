@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "transport/call.h"
+#include "transport/connect.h"
 #include "transport/grpc.h"
 #include "transport/server.h"
 
@@ -20,6 +21,10 @@
 #define HK_CONN_MESSAGE_MAX_TEXT 1024       /* grpc-message bytes before percent-encoding */
 
 typedef struct hk_conn hk_conn_t;
+typedef struct hk_h1conn hk_h1conn_t;
+
+/* What a connection speaks, told by its first bytes. */
+enum { HK_CONN_UNDECIDED, HK_CONN_H2, HK_CONN_H1 };
 
 struct hk_server {
     uv_loop_t *loop;
@@ -63,9 +68,12 @@ struct hk_conn {
     int broken;             /* the session failed: close at the next chance */
     int shutting;           /* uv_shutdown pending */
     int closing;            /* conn_close ran: the session is gone, uv_close pending */
+    int proto;              /* HK_CONN_*: the session exists once HK_CONN_H2 */
+    size_t preface_have;    /* while undecided: bytes of the HTTP/2 preface matched */
+    hk_h1conn_t *h1;        /* HK_CONN_H1: requests, timers (h1conn.c) */
 };
 
-/* One stream of a connection and the call it carries. Two owners keep it
+/* One stream of a connection (or one HTTP/1.1 request) and the call it carries. Two owners keep it
  * alive: the stream (until nghttp2 closes it, or the connection goes) and
  * the handler (from dispatch until hk_call_reply/hk_call_fail). It is freed
  * when both have let go. */
@@ -90,6 +98,15 @@ struct hk_call {
     uint64_t deadline_hr;  /* uv_hrtime() deadline; 0 = none */
     uint64_t deadline_ms;  /* uv_now() deadline for hk_call_deadline; 0 = none */
     hk_grpc_reader_t reader;
+    /* Connect (HTTP/1.1, or HTTP/2 with a Connect content-type). */
+    int codec;                /* hk_call_codec_t */
+    int bad_content_type;     /* HTTP/1.1: a content-type Connect does not take */
+    int bad_protocol_version; /* Connect-Protocol-Version other than 1 */
+    int bad_encoding;         /* Content-Encoding other than identity */
+    int has_connect_timeout;  /* Connect-Timeout-Ms was sent */
+    int bad_connect_timeout;  /* ... and did not parse */
+    uint64_t connect_timeout_ms;
+    hk_connect_body_t body; /* the unframed request */
     const uint8_t *request;
     size_t request_len;
 
@@ -133,8 +150,17 @@ void hk_conn_abort(hk_conn_t *conn, int status, const char *message);
 void hk_conn_flush(hk_conn_t *conn);
 /* hk_conn_flush at the end of this loop iteration (hk_server_flush). */
 void hk_conn_flush_soon(hk_conn_t *conn);
+/* For h1conn.c: send bytes (what the socket does not take now is copied
+ * and queued; a failure sets conn->broken), close now (calls detached,
+ * queued writes dropped), close once queued writes are out, and reading. */
+void hk_conn_send(hk_conn_t *conn, const uint8_t *data, size_t len);
+void hk_conn_close(hk_conn_t *conn);
+void hk_conn_close_later(hk_conn_t *conn);
+void hk_conn_read_start(hk_conn_t *conn);
+void hk_conn_read_stop(hk_conn_t *conn);
 
-/* call.c: the gRPC side of one stream. The hk_call_on_* functions run from
+/* call.c: the RPC side of one stream (or of one HTTP/1.1 request, fed as
+ * the same steps with stream id 0). The hk_call_on_* functions run from
  * nghttp2's callbacks (conn->in_session is set, so nothing flushes inside). */
 /* A new stream's call, attached to conn. NULL when out of memory. */
 hk_call_t *hk_call_new(hk_conn_t *conn, int32_t stream_id);

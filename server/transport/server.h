@@ -1,4 +1,4 @@
-/* server.h -- the gRPC server: a libuv pipe listener and its HTTP/2 connections */
+/* server.h -- the RPC server: a libuv pipe listener and its HTTP/2 and HTTP/1.1 connections */
 #ifndef HK_SERVER_H
 #define HK_SERVER_H
 
@@ -23,6 +23,12 @@ typedef struct {
     uint32_t max_connections; /* beyond: accepted and closed at once; 0: no limit */
     hk_server_call_fn on_call;
     void *ctx;
+    /* Connect error bodies; NULL: {"code":...} without the message. */
+    hk_call_error_body_fn connect_error;
+    /* HTTP/1.1: first byte to end of headers, and a kept-alive connection
+     * waiting for its next request; longer closes it. 0: 10 s and 60 s. */
+    uint64_t http1_header_timeout_ms;
+    uint64_t http1_idle_timeout_ms;
 } hk_server_opts_t;
 
 /* Binds and listens on opts->socket_path. A stale socket file (nobody

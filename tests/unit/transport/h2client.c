@@ -57,6 +57,12 @@ static void client_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     } else if (nread > 0 && c->session) {
         nghttp2_session_mem_recv(c->session, (const uint8_t *)buf->base, (size_t)nread);
         client_flush(c);
+    } else if (nread > 0) {
+        size_t room = sizeof c->raw_in - 1 - c->raw_len;
+        size_t k = (size_t)nread < room ? (size_t)nread : room;
+        memcpy(c->raw_in + c->raw_len, buf->base, k);
+        c->raw_len += k;
+        c->raw_in[c->raw_len] = '\0';
     }
     free(buf->base);
 }

@@ -39,6 +39,8 @@ struct client {
     int goaway; /* GOAWAY frames received */
     uint32_t goaway_code;
     const char *extra_name, *extra_value; /* one more header on the next call */
+    char raw_in[65536];                   /* raw clients: what the server sent */
+    size_t raw_len;
 };
 
 /* Connects to the Unix socket at path on loop (the connect completes from

@@ -35,6 +35,9 @@ echo
 echo "== unary RPC (GetWebhook), one connection"
 $build/bench/bench_rpc --seconds "$secs"
 echo
+echo "== the JSON API beside gRPC (GetWebhook, 8 in flight)"
+$build/bench/bench_connect --seconds "$secs"
+echo
 echo "== delivery rate into nginx (return 204), $conns connections"
 printf 'wrk.method="POST"\nwrk.body="{\\"data\\":{}}"\nwrk.headers["Content-Type"]="application/json"\n' >"$work/post.lua"
 for t in 2 1; do # -t1: one thread, as hookd delivers from its one loop thread

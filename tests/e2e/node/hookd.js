@@ -81,7 +81,7 @@ async function startHookd(config = '') {
     }
     fs.rmSync(base, { recursive: true, force: true });
   };
-  return { client, call, stop };
+  return { client, call, stop, socket };
 }
 
 module.exports = { startHookd };

@@ -254,7 +254,7 @@ static int decode_string(ctx_t *c, json_t *v, char **out)
     if (!json_is_string(v)) return fail(c, "expected a string");
     const char *s = json_string_value(v);
     size_t n = json_string_length(v);
-    if (memchr(s, '\0', n)) return fail(c, "contains a NUL character (\\u0000)");
+    if (memchr(s, '\0', n)) return fail(c, "contains a NUL byte");
     if (!utf8_valid(s, n)) return fail(c, "not valid UTF-8");
     char *copy = malloc(n + 1);
     if (!copy) return HK_ENOMEM;

@@ -117,7 +117,8 @@ void hk_rpc_dispatch(hk_call_t *call, void *ctx)
     size_t len;
     const uint8_t *bytes = hk_call_request(call, &len);
     char why[256];
-    if (hk_wire_check_strings(m->request, bytes, len, why, sizeof why) != 0) {
+    if (hk_call_codec(call) != HK_CALL_CONNECT_JSON &&
+        hk_wire_check_strings(m->request, bytes, len, why, sizeof why) != 0) {
         free(rpc);
         hk_rpc_fail(call, HK_STATUS_INVALID_ARGUMENT, "%s", why);
         return;
@@ -127,8 +128,9 @@ void hk_rpc_dispatch(hk_call_t *call, void *ctx)
         char err[256] = "";
         if (hk_pbjson_decode(m->request, bytes, len, &rpc->request, err, sizeof err) != 0) {
             free(rpc);
-            hk_rpc_fail(call, HK_STATUS_INVALID_ARGUMENT, "request does not parse as %s: %s",
-                        m->request->name, err);
+            /* err names the field ("event_id: ...") as validation does, or says
+             * "invalid JSON: ...": the same words the gRPC side and the page use. */
+            hk_rpc_fail(call, HK_STATUS_INVALID_ARGUMENT, "%s", err);
             return;
         }
     } else {

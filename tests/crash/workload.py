@@ -1,6 +1,6 @@
 """workload.py -- runs the real hookd under the crash shim, then has crash_replay check its crash states.
 
-Usage: workload.py [--events N] [--states N] [--seed S] [--expect-fail] [--keep DIR]
+Usage: workload.py [--events N] [--states N] [--seed S] [--expect-fail] [--keep DIR] [--save DIR]
 
 Environment (set by CTest or scripts/crash-test): HOOKD_BIN, HK_CRASH_SHIM (the
 LD_PRELOAD library), HK_CRASH_REPLAY (the checker), PYTHONPATH with the
@@ -22,6 +22,7 @@ builds and checks the states.
 import argparse
 import mmap
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -113,6 +114,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--expect-fail", action="store_true")
     ap.add_argument("--keep", help="copy the first failing states here")
+    ap.add_argument("--save", help="copy the log and the acks here (crash_replay can rerun on them)")
     args = ap.parse_args()
 
     shim, replay = os.environ["HK_CRASH_SHIM"], os.environ["HK_CRASH_REPLAY"]
@@ -180,6 +182,10 @@ def main():
         with open(acks_path, "w") as f:
             for event_id, seq in acks:
                 f.write("%s %d\n" % (event_id, seq))
+        if args.save:
+            os.makedirs(args.save, exist_ok=True)
+            shutil.copy(log_path, args.save)
+            shutil.copy(acks_path, args.save)
         cmd = [replay, "--log", log_path, "--acks", acks_path, "--states", str(args.states),
                "--seed", str(args.seed)]
         if args.expect_fail:

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -70,6 +69,7 @@
  * write (what kill -9 leaves) fails. 2: usage, or the log is unreadable. */
 
 #define BLOCK 4096
+#define CHECK_SECONDS 10 /* a check (the store's, mdb_dump's) that takes longer hangs */
 
 typedef struct {
     uint64_t seq, durable; /* durable: the seq from which it is on disk (UINT64_MAX: never) */
@@ -116,9 +116,11 @@ typedef struct {
 
 typedef struct {
     uint64_t built, ok, open, walk, missing;
-    uint64_t full_failed;               /* of the "all pending" states (a process crash) */
-    uint64_t first_built, first_failed; /* states cut before first_sync */
-    int shown[5];                       /* FAIL lines printed, per reason (4: the first start) */
+    uint64_t full_failed;                 /* of the "all pending" states (a process crash) */
+    uint64_t first_built, first_failed;   /* states cut before first_sync */
+    uint64_t hung;                        /* checks that did not end in time */
+    uint64_t prefix_built, prefix_failed; /* after the first start, in log order */
+    int shown[5];                         /* FAIL lines printed, per reason (4: the first start) */
 } tally_t;
 
 static uint64_t rng_state;
@@ -456,23 +458,27 @@ static const char *const reason_name[] = {"ok", "open failed", "walk failed",
 
 static int dump_state(const char *dir, char *detail, size_t n)
 {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    char *argv[] = {"mdb_dump", "-a", (char *)dir, NULL};
-    extern char **environ;
-    pid_t pid;
-    int st, rc = posix_spawnp(&pid, "mdb_dump", &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-        fprintf(stderr, "crash_replay: cannot run mdb_dump (lmdb-utils): %s\n", strerror(rc));
-        exit(2);
+    pid_t pid = fork();
+    if (pid < 0) exit(2);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        alarm(CHECK_SECONDS); /* kept across exec: a walk that loops is a failure */
+        execlp("mdb_dump", "mdb_dump", "-a", dir, (char *)NULL);
+        _exit(127);
     }
+    int st;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
-    if (WIFSIGNALED(st))
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 127) {
+        fprintf(stderr, "crash_replay: cannot run mdb_dump (lmdb-utils)\n");
+        exit(2);
+    }
+    if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
+        snprintf(detail, n, "mdb_dump -a did not end within %d s", CHECK_SECONDS);
+    else if (WIFSIGNALED(st))
         snprintf(detail, n, "mdb_dump -a died of signal %d", WTERMSIG(st));
     else
         snprintf(detail, n, "mdb_dump -a exited %d", WEXITSTATUS(st));
@@ -588,6 +594,7 @@ static int check_state(const model_t *m, uint64_t cut, const char *dir, char *de
         close(pfd[0]);
         int null = open("/dev/null", O_WRONLY);
         dup2(null, 2); /* the store's log lines */
+        alarm(CHECK_SECONDS);
         _exit(check_child(m, cut, dir, pfd[1]));
     }
     close(pfd[1]);
@@ -610,7 +617,10 @@ static int check_state(const model_t *m, uint64_t cut, const char *dir, char *de
             snprintf(detail, n, "%s", line + 3);
         }
     }
-    if (reason == ST_OK && WIFSIGNALED(st)) {
+    if (reason == ST_OK && WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM) {
+        reason = stage;
+        snprintf(detail, n, "did not end within %d s", CHECK_SECONDS);
+    } else if (reason == ST_OK && WIFSIGNALED(st)) {
         reason = stage;
         snprintf(detail, n, "died of signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
     } else if (reason == ST_OK && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
@@ -810,6 +820,11 @@ int main(int argc, char **argv)
             }
             if (reason != ST_OK && s == 1) t.full_failed++;
             t.first_built += cut < m.first_sync;
+            t.hung += strstr(detail, "did not end") != NULL;
+            if (cut >= m.first_sync && mode[0] == 'p') {
+                t.prefix_built++;
+                t.prefix_failed += reason != ST_OK;
+            }
             t.first_failed += cut < m.first_sync && reason != ST_OK;
             int *shown = &t.shown[cut < m.first_sync ? 4 : reason];
             if (reason != ST_OK && *shown < 3) {
@@ -840,9 +855,10 @@ int main(int argc, char **argv)
            " acknowledged event missing; %" PRIu64 " of the failing are a process crash (all "
            "pending blocks kept); %" PRIu64 " of %" PRIu64
            " states cut in the first start (before data.mdb was first synced) fail; %" PRIu64
-           " event lookups\n",
+           " event lookups; %" PRIu64 " checks hung; after the first start, %" PRIu64 " of %" PRIu64
+           " prefix states (writes in log order) fail\n",
            t.built, n_cuts, seed, t.ok, failed, t.open, t.walk, t.missing, t.full_failed,
-           t.first_failed, t.first_built, acked_checked);
+           t.first_failed, t.first_built, acked_checked, t.hung, t.prefix_failed, t.prefix_built);
     if (t.full_failed) {
         printf("FAIL: a state with every write kept (what kill -9 leaves) fails: not a power-cut "
                "question, a plain bug\n");

@@ -711,6 +711,7 @@ int main(int argc, char **argv)
     if (!tmp) tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
     rng_state = seed;
     hk_log_set_level(HK_LOG_ERROR);
+    setvbuf(stdout, NULL, _IOLBF, 0);
 
     static model_t m;
     if (load_log(&m, log_path) || load_acks(&m, acks_path)) return 2;
@@ -848,6 +849,11 @@ int main(int argc, char **argv)
         free(pidx);
     }
     rm_tree(root);
+    free(keep);
+    free(cuts);
+    free(pre);
+    free(cands);
+    free(pend);
 
     uint64_t failed = t.open + t.walk + t.missing;
     printf("crash states: %" PRIu64 " built over %zu cut points (seed %" PRIu64 "), %" PRIu64

@@ -272,7 +272,11 @@ static ssize_t send_some(hkc_conn_t *conn, const uint8_t *data, size_t len)
         } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             break;
         } else {
-            conn_fail(conn, "connection to hookd lost: %s", n < 0 ? strerror(errno) : "send");
+            int e = n < 0 ? errno : 0;
+            /* A peer that said GOAWAY and closed may be gone before we read it: hear
+             * what it sent first, so calls it never processed are retried, not failed. */
+            if (e == EPIPE || e == ECONNRESET) hkc_conn_read(conn);
+            conn_fail(conn, "connection to hookd lost: %s", e ? strerror(e) : "send");
             return -1;
         }
     }

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# bench/durable.sh -- durable accept rate side by side in one run: hookd's async TriggerEvent
+# (answered after its commit is on disk) driven by a stock gRPC C++ client (../shared/tools/
+# grpc-bench's grpc-load, Debian libgrpc++-dev) at 64 in flight on 1 and on 8 connections, against
+# PostgreSQL 15's durable one-row INSERT (pgbench, 64 clients, synchronous_commit=on), the store
+# Svix, Convoy and Hook0 acknowledge from. The receiver holds connections without answering so
+# delivery does not compete. Also: hookd's bytes written to disk and CPU per event.
+# usage: bench/durable.sh [BUILD_DIR] [GRPC_BENCH_SRC]   (run scripts/deps --test first)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+kit=${2:-../shared/tools/grpc-bench}
+secs=${BENCH_SECONDS:-10}
+work=$(mktemp -d /tmp/hk-bench-durable-XXXXXX)
+chmod 755 "$work"
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    [ -d "$work/pg" ] && su postgres -c "/usr/lib/postgresql/15/bin/pg_ctl -D $work/pg -m immediate stop" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+for p in libgrpc++-dev g++ postgresql-15; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" >/dev/null
+done
+cmake -S "$kit" -B "$work/kit" -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build "$work/kit" -j2 >/dev/null
+load=$work/kit/grpc-load
+
+payload=$(head -c 241 /dev/zero | tr '\0' 'x')
+payload="{\"account\":42,\"note\":\"$payload\",\"ok\":true}" # 275 bytes, as the issue's figure
+echo "== machine: $(nproc) cores, $(uname -r), $(date -u +%FT%TZ); payload ${#payload} bytes; ${secs}s each"
+
+# --- PostgreSQL 15: durable one-row INSERT -------------------------------------------------
+mkdir -p "$work/pg" "$work/pgsock" && chown postgres "$work/pg" "$work/pgsock"
+su postgres -c "/usr/lib/postgresql/15/bin/initdb -D $work/pg -A trust" >/dev/null
+su postgres -c "/usr/lib/postgresql/15/bin/pg_ctl -D $work/pg -l $work/pgsock/pg.log -w -o '-k $work/pgsock -c listen_addresses= -c synchronous_commit=on -c fsync=on -c max_connections=100' start" >/dev/null
+su postgres -c "psql -qh $work/pgsock -c 'CREATE TABLE events (id bigserial PRIMARY KEY, payload text)' postgres"
+echo "INSERT INTO events (payload) VALUES ('$payload');" >"$work/insert.sql"
+chmod 644 "$work/insert.sql"
+pg=$(su postgres -c "pgbench -h $work/pgsock -n -c 64 -j 2 -T $secs -f $work/insert.sql postgres" 2>&1 |
+    awk '/^tps/ {print int($3)}')
+echo "PostgreSQL 15 INSERT, 64 clients, synchronous_commit=on:   $pg rows/s"
+
+# --- hookd ---------------------------------------------------------------------------------
+/usr/bin/python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0)); s.listen(4096); print(s.getsockname()[1], flush=True)
+held = []
+while True:
+    c, _ = s.accept(); held.append(c)  # holds it, never answers
+' >"$work/rx.port" &
+pids+=($!)
+sleep 0.3
+rxport=$(head -1 "$work/rx.port")
+$build/hookd --socket "$work/hookd.sock" --data "$work/data" --log-level warn \
+    --set max_transfers=16 >"$work/hookd.log" 2>&1 &
+hpid=$!
+pids+=($hpid)
+for _ in $(seq 100); do [ -S "$work/hookd.sock" ] && break; sleep 0.05; done
+cat >"$work/create.txt" <<TXT
+name: "durable" application: APPLICATION_ENTERPRISE trigger_action: "AccountUpdated"
+url: "http://127.0.0.1:$rxport/hook" asynchronous: true timeout_seconds: 600
+TXT
+protoc -I proto --encode=hookd.v1.CreateWebhookRequest hookd/v1/webhooks.proto <"$work/create.txt" >"$work/create.bin"
+$load --target "unix://$work/hookd.sock" --method /hookd.v1.Webhooks/CreateWebhook \
+    --request "$work/create.bin" --inflight 1 --seconds 0.01 --warmup 0 >/dev/null 2>&1 || true
+printf 'application: APPLICATION_ENTERPRISE trigger_action: "AccountUpdated" payload: "%s"\n' \
+    "$(printf '%s' "$payload" | sed 's/"/\\"/g')" >"$work/trigger.txt"
+protoc -I proto --encode=hookd.v1.TriggerEventRequest hookd/v1/webhooks.proto <"$work/trigger.txt" >"$work/trigger.bin"
+
+io() { awk -v k="$1" '$1 == k":" {print $2}' /proc/$hpid/io; }
+cpu() { awk '{print $14 + $15}' /proc/$hpid/stat; }
+for ch in 1 8; do
+    w0=$(io write_bytes); c0=$(cpu)
+    out=$($load --target "unix://$work/hookd.sock" --method /hookd.v1.Webhooks/TriggerEvent \
+        --request "$work/trigger.bin" --inflight 64 --channels $ch --threads 2 --seconds "$secs" --warmup 1)
+    w1=$(io write_bytes); c1=$(cpu)
+    rate=$(sed -n 's/.* rate=\([0-9.]*\).*/\1/p' <<<"$out" | cut -d. -f1)
+    calls=$(sed -n 's/.* ok=\([0-9]*\).*/\1/p' <<<"$out")
+    p50=$(sed -n 's/.* p50_us=\([0-9.]*\).*/\1/p' <<<"$out")
+    p99=$(sed -n 's/.* p99_us=\([0-9.]*\).*/\1/p' <<<"$out")
+    tck=$(getconf CLK_TCK)
+    printf 'hookd TriggerEvent, 64 in flight on %d connection(s):  %s events/s  p50 %s us  p99 %s us  %s bytes written/event  %s us CPU/event  = %s x PostgreSQL\n' \
+        $ch "$rate" "$p50" "$p99" "$(( (w1 - w0) / (calls > 0 ? calls : 1) ))" \
+        "$(( (c1 - c0) * 1000000 / tck / (calls > 0 ? calls : 1) ))" \
+        "$(awk -v a="$rate" -v b="$pg" 'BEGIN {printf "%.2f", a / b}')"
+done

@@ -36,6 +36,7 @@ int hk_client_open(const char *socket_path, hk_client_t **out)
     hk_client_t *c = calloc(1, sizeof *c);
     if (!c) return -HK_STATUS_RESOURCE_EXHAUSTED;
     if (!socket_path || !*socket_path) socket_path = getenv("HOOKD_SOCKET");
+    if (socket_path && strncmp(socket_path, "unix://", 7) == 0) socket_path += 7; /* gRPC's form */
     int rc;
     if (socket_path && *socket_path)
         rc = strlen(socket_path) < sizeof c->path ? (strcpy(c->path, socket_path), 0) : -1;

@@ -7,9 +7,11 @@
 
 #include "hookd/client.h"
 
-/* Exit codes: 0 done, 1 hookd refused or failed (status on stderr), 2 bad usage. */
+/* Exit codes: 0 done, 1 hookd refused or failed (status on stderr), 2 bad
+ * usage, 3 `trigger` was answered but a synchronous receiver failed. */
 #define HK_CTL_EXIT_FAILED 1
 #define HK_CTL_EXIT_USAGE 2
+#define HK_CTL_EXIT_RECEIVER 3
 
 /* Deadlines: admin calls are quick; a trigger waits for synchronous receivers
  * (up to 600 s each, in parallel). */
@@ -17,7 +19,12 @@
 #define HK_CTL_TRIGGER_DEADLINE_MS 660000
 
 /* Long options every command has; command options use values from 'a'. */
-enum { HK_CTL_OPT_SOCKET = 1000, HK_CTL_OPT_JSON, HK_CTL_OPT_HELP };
+enum { HK_CTL_OPT_SOCKET = 1000, HK_CTL_OPT_JSON, HK_CTL_OPT_HELP, HK_CTL_OPT_WIDE };
+/* --wide, for the commands whose tables may be cut to the terminal's width. */
+#define HK_CTL_WIDE_OPTION                                                                         \
+    {                                                                                              \
+        "wide", no_argument, NULL, HK_CTL_OPT_WIDE                                                 \
+    }
 #define HK_CTL_COMMON_OPTIONS                                                                      \
     {"socket", required_argument, NULL, HK_CTL_OPT_SOCKET},                                        \
         {"help", no_argument, NULL, HK_CTL_OPT_HELP},                                              \
@@ -37,9 +44,12 @@ typedef struct hk_ctl_command {
 
 struct hk_ctl {
     const char *socket; /* --socket; NULL: HOOKD_SOCKET, else hookd's default */
-    int json;
+    int json;           /* --json, anywhere on the line */
+    int wide;           /* --wide: no cell is cut to the terminal's width */
     const hk_ctl_command_t *cmd;
     hk_client_t *client;
+    Hookd__V1__ListTriggerActionsResponse *catalog; /* hk_ctl_action_name's, on first use */
+    int catalog_failed;
 };
 
 /* ---- hookctl.c ------------------------------------------------------------ */
@@ -64,6 +74,15 @@ hk_client_t *hk_ctl_client(hk_ctl_t *ctl);
 /* Prints "hookctl: STATUS: message" for the client's last failed call;
  * returns HK_CTL_EXIT_FAILED. */
 int hk_ctl_fail(hk_ctl_t *ctl);
+
+/* The display name of trigger action key of application ("Account Update"),
+ * from hookd's catalog (ListTriggerActions, read once); key itself when the
+ * catalog has no such entry or cannot be read. */
+const char *hk_ctl_action_name(hk_ctl_t *ctl, int application, const char *key);
+
+/* The terminal's width in columns when stdout is one, else $COLUMNS, else 0
+ * (no limit). 0 too with --wide. */
+int hk_ctl_width(const hk_ctl_t *ctl);
 
 /* ---- hookctl_args.c: words and values on the command line ------------------ */
 
@@ -90,6 +109,10 @@ hk_table_t *hk_table_new(int ncols, const char *const *headers);
 /* Adds a row of ncols cells (copied; control characters are shown escaped). */
 int hk_table_add(hk_table_t *t, const char *const *cells);
 void hk_table_print(const hk_table_t *t, FILE *out);
+/* As hk_table_print, but when a row would be wider than width (> 0), column
+ * col is narrowed to fit (to 12 characters at the least) and its longer
+ * cells are cut, ending in "...". */
+void hk_table_print_fit(const hk_table_t *t, FILE *out, int width, int col);
 void hk_table_free(hk_table_t *t);
 
 /* "Label:" value lines, labels padded to one width. */
@@ -99,8 +122,12 @@ void hk_print_field(FILE *out, const char *label, const char *value);
  * their prefix ("enterprise", "http_error"), 64-bit numbers as numbers, bytes
  * as UTF-8 text, two-space indentation. */
 void hk_json_message(FILE *out, const ProtobufCMessage *m, int indent);
-/* {"key": [ items ]} */
-void hk_json_list(FILE *out, const char *key, const ProtobufCMessage *const *items, size_t n);
+/* As hk_json_message, without the fields named in omit (NULL-terminated). */
+void hk_json_message_omit(FILE *out, const ProtobufCMessage *m, int indent,
+                          const char *const *omit);
+/* {"key": [ items ]}, each item without the fields in omit (may be NULL). */
+void hk_json_list(FILE *out, const char *key, const ProtobufCMessage *const *items, size_t n,
+                  const char *const *omit);
 
 /* The lowercase word for an enum value ("enterprise"), as hk_json_message
  * writes it, into buf. */
@@ -112,13 +139,14 @@ const char *hk_print_time(long long ms, char *buf, size_t len);
 /* Writes s fit for a terminal: control characters escaped (\n, \x1b). */
 void hk_print_safe(FILE *out, const char *s);
 
-/* The webhook as the details page shows it. */
-void hk_print_webhook(FILE *out, const Hookd__V1__Webhook *w);
+/* The webhook as the details page shows it; action_name is its trigger
+ * action's display name (NULL: the key alone). */
+void hk_print_webhook(FILE *out, const Hookd__V1__Webhook *w, const char *action_name);
 
 /* ---- the commands ---------------------------------------------------------- */
 
 extern const hk_ctl_command_t hk_cmd_list, hk_cmd_show, hk_cmd_create, hk_cmd_edit, hk_cmd_activate,
     hk_cmd_deactivate, hk_cmd_delete, hk_cmd_actions, hk_cmd_trigger, hk_cmd_deliveries,
-    hk_cmd_redeliver;
+    hk_cmd_delivery, hk_cmd_redeliver;
 
 #endif

@@ -130,23 +130,61 @@ int hk_table_add(hk_table_t *t, const char *const *cells)
     return 0;
 }
 
-void hk_table_print(const hk_table_t *t, FILE *out)
+#define FIT_MIN 12 /* a cut column keeps at least this many characters */
+#define CUT_MARK "..."
+
+/* Writes at most max characters of cell; a longer one is cut to end in
+ * CUT_MARK. Returns the characters written. */
+static size_t put_cell(FILE *out, const char *cell, size_t max)
 {
-    size_t width[32] = {0};
+    size_t w = text_width(cell);
+    if (w <= max) {
+        fputs(cell, out);
+        return w;
+    }
+    size_t keep = max > 3 ? max - 3 : 0, n = 0;
+    const char *p = cell;
+    for (; *p; p++) {
+        if (((unsigned char)*p & 0xc0) != 0x80 && n++ == keep) break;
+    }
+    fwrite(cell, 1, (size_t)(p - cell), out);
+    fputs(CUT_MARK, out);
+    return keep + 3;
+}
+
+void hk_table_print_fit(const hk_table_t *t, FILE *out, int width, int col)
+{
+    size_t colw[32] = {0};
     int ncols = t->ncols < 32 ? t->ncols : 32;
     for (size_t r = 0; r < t->nrows; r++)
         for (int c = 0; c < ncols; c++) {
             size_t w = text_width(t->cells[r * (size_t)t->ncols + (size_t)c]);
-            if (w > width[c]) width[c] = w;
+            if (w > colw[c]) colw[c] = w;
         }
+    if (width > 0 && col >= 0 && col < ncols) {
+        size_t total = 0;
+        for (int c = 0; c < ncols; c++)
+            total += colw[c] + (c < ncols - 1 ? 3 : 0);
+        if (total > (size_t)width) {
+            size_t over = total - (size_t)width;
+            size_t min = colw[col] < FIT_MIN ? colw[col] : FIT_MIN;
+            size_t want = colw[col] > over ? colw[col] - over : 0;
+            colw[col] = want > min ? want : min;
+        }
+    }
     for (size_t r = 0; r < t->nrows; r++) {
         for (int c = 0; c < ncols; c++) {
             const char *cell = t->cells[r * (size_t)t->ncols + (size_t)c];
-            fputs(cell, out);
-            if (c < ncols - 1) fprintf(out, "%*s", (int)(width[c] - text_width(cell) + 3), "");
+            size_t w = put_cell(out, cell, colw[c]);
+            if (c < ncols - 1) fprintf(out, "%*s", (int)(colw[c] - w + 3), "");
         }
         fputc('\n', out);
     }
+}
+
+void hk_table_print(const hk_table_t *t, FILE *out)
+{
+    hk_table_print_fit(t, out, 0, -1);
 }
 
 void hk_table_free(hk_table_t *t)
@@ -215,14 +253,19 @@ void hk_print_field(FILE *out, const char *label, const char *value)
     fputc('\n', out);
 }
 
-void hk_print_webhook(FILE *out, const Hookd__V1__Webhook *w)
+void hk_print_webhook(FILE *out, const Hookd__V1__Webhook *w, const char *action_name)
 {
-    char buf[64];
+    char buf[640], when[32];
     hk_print_field(out, "Name", w->name);
     snprintf(buf, sizeof buf, "%" PRIu64, w->id);
     hk_print_field(out, "ID", buf);
     hk_print_field(out, "Application", hk_print_application(w->application));
-    hk_print_field(out, "Trigger Action", w->trigger_action);
+    if (action_name && strcmp(action_name, w->trigger_action) != 0) {
+        snprintf(buf, sizeof buf, "%s (%s)", action_name, w->trigger_action);
+        hk_print_field(out, "Trigger Action", buf);
+    } else {
+        hk_print_field(out, "Trigger Action", w->trigger_action);
+    }
     hk_print_field(out, "Web Service URL", w->url);
     hk_print_field(out, "Authentication Method",
                    w->auth_method == HOOKD__V1__AUTH_METHOD__AUTH_METHOD_OAUTH ? "OAuth" : "-");
@@ -231,7 +274,16 @@ void hk_print_webhook(FILE *out, const Hookd__V1__Webhook *w)
     hk_print_field(out, "Secret Key", w->secret_key);
     hk_print_field(out, "Asynchronous", w->asynchronous ? "Yes" : "No");
     hk_print_field(out, "Ignore for API", w->ignore_for_api ? "Yes" : "No");
-    hk_print_field(out, "Status", w->active ? "Active" : "Inactive");
+    /* Inactive since when, and why when hookd made it so (410 Gone). */
+    if (w->active || !w->deactivate_time)
+        snprintf(buf, sizeof buf, "%s", w->active ? "Active" : "Inactive");
+    else if (*w->deactivated_reason)
+        snprintf(buf, sizeof buf, "Inactive since %s: %s",
+                 hk_print_time(w->deactivate_time, when, sizeof when), w->deactivated_reason);
+    else
+        snprintf(buf, sizeof buf, "Inactive since %s",
+                 hk_print_time(w->deactivate_time, when, sizeof when));
+    hk_print_field(out, "Status", buf);
     hk_print_field(out, "Description", w->description);
     hk_print_field(out, "Created", hk_print_time(w->create_time, buf, sizeof buf));
     hk_print_field(out, "Updated", hk_print_time(w->update_time, buf, sizeof buf));
@@ -339,7 +391,19 @@ static void json_value(FILE *out, const ProtobufCFieldDescriptor *f, const void 
     }
 }
 
+static int omitted(const char *const *omit, const char *name)
+{
+    for (; omit && *omit; omit++)
+        if (strcmp(*omit, name) == 0) return 1;
+    return 0;
+}
+
 void hk_json_message(FILE *out, const ProtobufCMessage *m, int indent)
+{
+    hk_json_message_omit(out, m, indent, NULL);
+}
+
+void hk_json_message_omit(FILE *out, const ProtobufCMessage *m, int indent, const char *const *omit)
 {
     const ProtobufCMessageDescriptor *d = m->descriptor;
     const char *base = (const char *)m;
@@ -348,6 +412,7 @@ void hk_json_message(FILE *out, const ProtobufCMessage *m, int indent)
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
         const void *member = base + f->offset;
+        if (omitted(omit, f->name)) continue;
         /* A oneof member (and a proto3 `optional`) only when it is the one set. */
         if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
             *(const uint32_t *)(base + f->quantifier_offset) != f->id)
@@ -379,7 +444,8 @@ void hk_json_message(FILE *out, const ProtobufCMessage *m, int indent)
     fputc('}', out);
 }
 
-void hk_json_list(FILE *out, const char *key, const ProtobufCMessage *const *items, size_t n)
+void hk_json_list(FILE *out, const char *key, const ProtobufCMessage *const *items, size_t n,
+                  const char *const *omit)
 {
     fputs("{", out);
     json_indent(out, 1);
@@ -388,7 +454,7 @@ void hk_json_list(FILE *out, const char *key, const ProtobufCMessage *const *ite
     for (size_t i = 0; i < n; i++) {
         fputs(i ? "," : "", out);
         json_indent(out, 2);
-        hk_json_message(out, items[i], 2);
+        hk_json_message_omit(out, items[i], 2, omit);
     }
     if (n) json_indent(out, 1);
     fputs("]\n}\n", out);

@@ -20,6 +20,7 @@ enum {
     OPT_IGNORE = 'i',
     OPT_NO_IGNORE = 'I',
     OPT_INACTIVE = 'x',
+    OPT_ACTIVE = 'y',
     OPT_DESCRIPTION = 'd',
     OPT_AUTH_METHOD = 'm',
     OPT_REVEAL = 'r',
@@ -33,9 +34,26 @@ static int print_webhook(hk_ctl_t *ctl, const Hookd__V1__Webhook *w)
         hk_json_message(stdout, &w->base, 0);
         putchar('\n');
     } else {
-        hk_print_webhook(stdout, w);
+        hk_print_webhook(stdout, w, hk_ctl_action_name(ctl, w->application, w->trigger_action));
     }
     return 0;
+}
+
+/* An RPC on one webhook, by name (name set) or by id. Returns the client's
+ * result (0 or a negative status). */
+typedef int (*keyed_fn)(hk_ctl_t *ctl, uint64_t id, const char *name, void *data);
+
+/* Runs fn on the webhook arg names: the webhook of that name, else, when
+ * arg is a number and no webhook has that name, the webhook of that id.
+ * Returns 0 or the exit code after printing why. */
+static int on_webhook(hk_ctl_t *ctl, const char *arg, keyed_fn fn, void *data)
+{
+    unsigned long long id;
+    if (!hk_ctl_client(ctl)) return HK_CTL_EXIT_FAILED;
+    int rc = fn(ctl, 0, arg, data);
+    if (rc == -HK_STATUS_NOT_FOUND && hk_args_uint(arg, 1, UINT64_MAX, &id) == 0)
+        rc = fn(ctl, id, NULL, data);
+    return rc ? hk_ctl_fail(ctl) : 0;
 }
 
 static int no_arguments(hk_ctl_t *ctl, int argc, char **argv, int first)
@@ -48,7 +66,7 @@ static int no_arguments(hk_ctl_t *ctl, int argc, char **argv, int first)
 static int name_argument(hk_ctl_t *ctl, int argc, char **argv, int first, const char **name)
 {
     *name = NULL; /* defined on the error path too */
-    if (first >= argc) return hk_ctl_usage(ctl, "missing the webhook NAME");
+    if (first >= argc) return hk_ctl_usage(ctl, "missing the webhook NAME (or ID)");
     if (first + 1 < argc) return hk_ctl_usage(ctl, "unexpected argument '%s'", argv[first + 1]);
     *name = argv[first];
     return 0;
@@ -89,6 +107,7 @@ static int run_list(hk_ctl_t *ctl, int argc, char **argv)
         {"application", required_argument, NULL, OPT_APPLICATION},
         {"trigger", required_argument, NULL, OPT_TRIGGER},
         {"status", required_argument, NULL, OPT_STATUS},
+        HK_CTL_WIDE_OPTION,
         HK_CTL_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -129,13 +148,15 @@ static int run_list(hk_ctl_t *ctl, int argc, char **argv)
     }
 
     if (ctl->json) {
-        hk_json_list(stdout, "webhooks", items, nitems);
+        hk_json_list(stdout, "webhooks", items, nitems, NULL);
     } else {
-        static const char *const headers[] = {"NAME", "TRIGGER ACTION", "ENDPOINT", "STATUS"};
-        hk_table_t *t = hk_table_new(4, headers);
+        static const char *const headers[] = {"NAME", "APPLICATION", "TRIGGER ACTION", "ENDPOINT",
+                                              "STATUS"};
+        hk_table_t *t = hk_table_new(5, headers);
         for (size_t i = 0; t && i < nitems; i++) {
             const Hookd__V1__Webhook *w = (const Hookd__V1__Webhook *)items[i];
-            const char *row[] = {w->name, w->trigger_action, w->url,
+            const char *row[] = {w->name, hk_print_application(w->application),
+                                 hk_ctl_action_name(ctl, w->application, w->trigger_action), w->url,
                                  w->active ? "Active" : "Inactive"};
             if (hk_table_add(t, row) != 0) {
                 hk_table_free(t);
@@ -147,7 +168,7 @@ static int run_list(hk_ctl_t *ctl, int argc, char **argv)
             rc = HK_CTL_EXIT_FAILED;
             goto out;
         }
-        hk_table_print(t, stdout);
+        hk_table_print_fit(t, stdout, hk_ctl_width(ctl), 3); /* the URL gives way */
         hk_table_free(t);
     }
 out:
@@ -161,11 +182,13 @@ out:
 const hk_ctl_command_t hk_cmd_list = {
     "list",
     run_list,
-    "[--application enterprise|elite] [--trigger ACTION] [--status active|inactive] [--json]",
-    "list the webhooks: name, trigger action, endpoint, status",
+    "[--application enterprise|elite] [--trigger ACTION] [--status active|inactive] [--wide] "
+    "[--json]",
+    "list the webhooks: name, application, trigger action, endpoint, status",
     "  --application APP  only webhooks of enterprise or elite\n"
-    "  --trigger ACTION   only webhooks of this trigger action (e.g. AccountUpdated)\n"
-    "  --status STATUS    only active or only inactive webhooks\n",
+    "  --trigger ACTION   only webhooks of this trigger action (its key, e.g. AccountUpdated)\n"
+    "  --status STATUS    only active or only inactive webhooks\n"
+    "  --wide             never cut a long URL to the terminal's width\n",
 };
 
 /* ---- show ------------------------------------------------------------------ */
@@ -178,6 +201,23 @@ static int show_option(hk_ctl_t *ctl, int opt, const char *arg, void *data)
     return 0;
 }
 
+typedef struct {
+    Hookd__V1__GetWebhookRequest req;
+    Hookd__V1__Webhook *w;
+} show_t;
+
+static int get_keyed(hk_ctl_t *ctl, uint64_t id, const char *name, void *data)
+{
+    show_t *a = data;
+    a->req.key_case =
+        name ? HOOKD__V1__GET_WEBHOOK_REQUEST__KEY_NAME : HOOKD__V1__GET_WEBHOOK_REQUEST__KEY_ID;
+    if (name)
+        a->req.name = (char *)name;
+    else
+        a->req.id = id;
+    return hk_client_get_webhook(ctl->client, &a->req, HK_CTL_DEADLINE_MS, &a->w);
+}
+
 static int run_show(hk_ctl_t *ctl, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -185,28 +225,25 @@ static int run_show(hk_ctl_t *ctl, int argc, char **argv)
         HK_CTL_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    Hookd__V1__GetWebhookRequest req = HOOKD__V1__GET_WEBHOOK_REQUEST__INIT;
-    Hookd__V1__Webhook *w;
+    show_t a = {HOOKD__V1__GET_WEBHOOK_REQUEST__INIT, NULL};
     const char *name;
     int first, rc;
-    if (hk_ctl_parse(ctl, argc, argv, opts, show_option, &req, &first, &rc) != 0) return rc;
+    if (hk_ctl_parse(ctl, argc, argv, opts, show_option, &a.req, &first, &rc) != 0) return rc;
     if ((rc = name_argument(ctl, argc, argv, first, &name)) != 0) return rc;
-    if (!hk_ctl_client(ctl)) return HK_CTL_EXIT_FAILED;
-    req.key_case = HOOKD__V1__GET_WEBHOOK_REQUEST__KEY_NAME;
-    req.name = (char *)name;
-    if (hk_client_get_webhook(ctl->client, &req, HK_CTL_DEADLINE_MS, &w) != 0)
-        return hk_ctl_fail(ctl);
-    print_webhook(ctl, w);
-    protobuf_c_message_free_unpacked(&w->base, NULL);
+    if ((rc = on_webhook(ctl, name, get_keyed, &a)) != 0) return rc;
+    print_webhook(ctl, a.w);
+    protobuf_c_message_free_unpacked(&a.w->base, NULL);
     return 0;
 }
 
 const hk_ctl_command_t hk_cmd_show = {
     "show",
     run_show,
-    "NAME [--reveal-secret] [--json]",
+    "NAME|ID [--reveal-secret] [--json]",
     "show a webhook's details: every field, the secret key masked",
-    "  --reveal-secret    show the secret key in clear\n",
+    "  --reveal-secret    show the secret key in clear\n"
+    "An Inactive webhook shows since when, and why when hookd deactivated it\n"
+    "(the receiver answered 410 Gone).\n",
 };
 
 /* ---- create ---------------------------------------------------------------- */
@@ -298,15 +335,30 @@ const hk_ctl_command_t hk_cmd_create = {
 
 /* ---- edit, activate, deactivate ------------------------------------------------ */
 
+typedef struct {
+    Hookd__V1__UpdateWebhookRequest *req;
+    Hookd__V1__Webhook *w;
+} update_t;
+
+static int update_keyed(hk_ctl_t *ctl, uint64_t id, const char *name, void *data)
+{
+    update_t *u = data;
+    u->req->key_case = name ? HOOKD__V1__UPDATE_WEBHOOK_REQUEST__KEY_NAME
+                            : HOOKD__V1__UPDATE_WEBHOOK_REQUEST__KEY_ID;
+    if (name)
+        u->req->name = (char *)name;
+    else
+        u->req->id = id;
+    return hk_client_update_webhook(ctl->client, u->req, HK_CTL_DEADLINE_MS, &u->w);
+}
+
 static int update(hk_ctl_t *ctl, const char *name, Hookd__V1__UpdateWebhookRequest *req,
                   Hookd__V1__Webhook **w)
 {
-    if (!hk_ctl_client(ctl)) return HK_CTL_EXIT_FAILED;
-    req->key_case = HOOKD__V1__UPDATE_WEBHOOK_REQUEST__KEY_NAME;
-    req->name = (char *)name;
-    if (hk_client_update_webhook(ctl->client, req, HK_CTL_DEADLINE_MS, w) != 0)
-        return hk_ctl_fail(ctl);
-    return 0;
+    update_t u = {req, NULL};
+    int rc = on_webhook(ctl, name, update_keyed, &u);
+    *w = u.w;
+    return rc;
 }
 
 static int edit_option(hk_ctl_t *ctl, int opt, const char *arg, void *data)
@@ -350,6 +402,11 @@ static int edit_option(hk_ctl_t *ctl, int opt, const char *arg, void *data)
             HOOKD__V1__UPDATE_WEBHOOK_REQUEST___IGNORE_FOR_API_IGNORE_FOR_API;
         req->ignore_for_api = opt == OPT_IGNORE;
         return 0;
+    case OPT_ACTIVE:
+    case OPT_INACTIVE:
+        req->_active_case = HOOKD__V1__UPDATE_WEBHOOK_REQUEST___ACTIVE_ACTIVE;
+        req->active = opt == OPT_ACTIVE;
+        return 0;
     case OPT_DESCRIPTION:
         req->_description_case = HOOKD__V1__UPDATE_WEBHOOK_REQUEST___DESCRIPTION_DESCRIPTION;
         req->description = (char *)arg;
@@ -384,6 +441,8 @@ static int run_edit(hk_ctl_t *ctl, int argc, char **argv)
         {"sync", no_argument, NULL, OPT_SYNC},
         {"ignore-for-api", no_argument, NULL, OPT_IGNORE},
         {"no-ignore-for-api", no_argument, NULL, OPT_NO_IGNORE},
+        {"active", no_argument, NULL, OPT_ACTIVE},
+        {"inactive", no_argument, NULL, OPT_INACTIVE},
         {"description", required_argument, NULL, OPT_DESCRIPTION},
         {"application", required_argument, NULL, OPT_APPLICATION},
         {"auth-method", required_argument, NULL, OPT_AUTH_METHOD},
@@ -405,8 +464,9 @@ static int run_edit(hk_ctl_t *ctl, int argc, char **argv)
 const hk_ctl_command_t hk_cmd_edit = {
     "edit",
     run_edit,
-    "NAME [--name NEW] [--trigger ACTION] [--url URL] [--timeout S] [--secret KEY] "
-    "[--async|--sync] [--ignore-for-api|--no-ignore-for-api] [--description TEXT] [--json]",
+    "NAME|ID [--name NEW] [--trigger ACTION] [--url URL] [--timeout S] [--secret KEY] "
+    "[--async|--sync] [--ignore-for-api|--no-ignore-for-api] [--active|--inactive] "
+    "[--description TEXT] [--json]",
     "change a webhook; only the fields named change",
     "  --name NEW             rename it\n"
     "  --trigger ACTION       the trigger action that fires it\n"
@@ -416,6 +476,7 @@ const hk_ctl_command_t hk_cmd_edit = {
     "  --async, --sync        asynchronous or synchronous\n"
     "  --ignore-for-api, --no-ignore-for-api\n"
     "                         whether events caused by API calls fire it\n"
+    "  --active, --inactive   Status: Active or Inactive\n"
     "  --description TEXT     the description\n"
     "The application and the authentication method cannot be edited: hookd refuses\n"
     "--application and --auth-method with another value (FAILED_PRECONDITION).\n",
@@ -457,7 +518,7 @@ static int run_deactivate(hk_ctl_t *ctl, int argc, char **argv)
 const hk_ctl_command_t hk_cmd_activate = {
     "activate",
     run_activate,
-    "NAME [--json]",
+    "NAME|ID [--json]",
     "make a webhook Active: trigger actions fire it again",
     "",
 };
@@ -465,27 +526,35 @@ const hk_ctl_command_t hk_cmd_activate = {
 const hk_ctl_command_t hk_cmd_deactivate = {
     "deactivate",
     run_deactivate,
-    "NAME [--json]",
+    "NAME|ID [--json]",
     "make a webhook Inactive: trigger actions no longer fire it",
     "",
 };
 
 /* ---- delete ---------------------------------------------------------------- */
 
+static int delete_keyed(hk_ctl_t *ctl, uint64_t id, const char *name, void *data)
+{
+    Hookd__V1__DeleteWebhookRequest req = HOOKD__V1__DELETE_WEBHOOK_REQUEST__INIT;
+    req.key_case = name ? HOOKD__V1__DELETE_WEBHOOK_REQUEST__KEY_NAME
+                        : HOOKD__V1__DELETE_WEBHOOK_REQUEST__KEY_ID;
+    if (name)
+        req.name = (char *)name;
+    else
+        req.id = id;
+    return hk_client_delete_webhook(ctl->client, &req, HK_CTL_DEADLINE_MS,
+                                    (Hookd__V1__Webhook **)data);
+}
+
 static int run_delete(hk_ctl_t *ctl, int argc, char **argv)
 {
     static const struct option opts[] = {HK_CTL_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
-    Hookd__V1__DeleteWebhookRequest req = HOOKD__V1__DELETE_WEBHOOK_REQUEST__INIT;
-    Hookd__V1__Webhook *w;
+    Hookd__V1__Webhook *w = NULL;
     const char *name;
     int first, rc;
     if (hk_ctl_parse(ctl, argc, argv, opts, NULL, NULL, &first, &rc) != 0) return rc;
     if ((rc = name_argument(ctl, argc, argv, first, &name)) != 0) return rc;
-    if (!hk_ctl_client(ctl)) return HK_CTL_EXIT_FAILED;
-    req.key_case = HOOKD__V1__DELETE_WEBHOOK_REQUEST__KEY_NAME;
-    req.name = (char *)name;
-    if (hk_client_delete_webhook(ctl->client, &req, HK_CTL_DEADLINE_MS, &w) != 0)
-        return hk_ctl_fail(ctl);
+    if ((rc = on_webhook(ctl, name, delete_keyed, &w)) != 0) return rc;
     if (ctl->json) {
         print_webhook(ctl, w);
     } else {
@@ -504,7 +573,7 @@ static int run_delete(hk_ctl_t *ctl, int argc, char **argv)
 const hk_ctl_command_t hk_cmd_delete = {
     "delete",
     run_delete,
-    "NAME [--json]",
+    "NAME|ID [--json]",
     "delete a webhook at once (no confirmation); its pending deliveries are cancelled",
     "",
 };
@@ -539,7 +608,7 @@ static int run_actions(hk_ctl_t *ctl, int argc, char **argv)
     if (ctl->json) {
         hk_json_list(stdout, "trigger_actions",
                      (const ProtobufCMessage *const *)resp->trigger_actions,
-                     resp->n_trigger_actions);
+                     resp->n_trigger_actions, NULL);
     } else {
         static const char *const headers[] = {"APPLICATION", "TRIGGER ACTION", "DISPLAY NAME"};
         hk_table_t *t = hk_table_new(3, headers);

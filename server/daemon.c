@@ -223,12 +223,18 @@ static void on_http_closed(void *arg)
         hk_commit_stats_t cs;
         hk_scheduler_stats(d->scheduler, &ss);
         hk_commit_stats(d->commit, &cs);
+        /* attempts, succeeded and failed count both kinds; sync_* the
+         * synchronous part. */
         hk_log(HK_LOG_INFO, "delivery_stats",
                "attempts=%llu succeeded=%llu failed=%llu retried=%llu pruned=%llu "
+               "sync_attempts=%llu sync_failed=%llu "
                "batches=%llu batches_failed=%llu syncs=%llu durable_waits=%llu",
-               (unsigned long long)ss.attempts, (unsigned long long)ss.succeeded,
-               (unsigned long long)ss.failed, (unsigned long long)ss.retried,
-               (unsigned long long)ss.pruned, (unsigned long long)cs.batches,
+               (unsigned long long)(ss.attempts + d->api.sync_stats.attempts),
+               (unsigned long long)(ss.succeeded + d->api.sync_stats.succeeded),
+               (unsigned long long)(ss.failed + d->api.sync_stats.failed),
+               (unsigned long long)ss.retried, (unsigned long long)ss.pruned,
+               (unsigned long long)d->api.sync_stats.attempts,
+               (unsigned long long)d->api.sync_stats.failed, (unsigned long long)cs.batches,
                (unsigned long long)cs.failed, (unsigned long long)cs.syncs,
                (unsigned long long)cs.waiters);
     }

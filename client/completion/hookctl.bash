@@ -3,7 +3,7 @@ _hookctl()
 {
     local cur prev words cword
     _init_completion || return
-    local commands="list show create edit activate deactivate delete actions trigger deliveries delivery redeliver ui help"
+    local commands="list show create edit activate deactivate delete actions trigger deliveries delivery redeliver help"
     local common="--json --socket --help"
     local cmd="" i
     for ((i = 1; i < cword; i++)); do
@@ -19,10 +19,12 @@ _hookctl()
         --status) COMPREPLY=($(compgen -W "active inactive" -- "$cur")); return ;;
         --state) COMPREPLY=($(compgen -W "pending succeeded failed cancelled" -- "$cur")); return ;;
         --origin) COMPREPLY=($(compgen -W "user api" -- "$cur")); return ;;
-        --trigger|--action|--name|--url|--timeout|--secret|--description|--payload|--event-id) return ;;
+        --auth-method) COMPREPLY=($(compgen -W "oauth" -- "$cur")); return ;;
+        --payload) [[ "$cur" == @* ]] && COMPREPLY=($(compgen -f -P @ -- "${cur#@}")); return ;;
+        --trigger|--action|--name|--url|--timeout|--secret|--description|--event-id) return ;;
     esac
     if [[ -z "$cmd" ]]; then
-        COMPREPLY=($(compgen -W "$commands $common" -- "$cur"))
+        COMPREPLY=($(compgen -W "$commands $common --version" -- "$cur"))
         return
     fi
     local flags=""
@@ -30,7 +32,7 @@ _hookctl()
         list) flags="--application --trigger --status --wide" ;;
         show) flags="--reveal-secret" ;;
         create) flags="--application --trigger --name --url --timeout --secret --async --ignore-for-api --inactive --description" ;;
-        edit) flags="--name --trigger --url --timeout --secret --async --sync --ignore-for-api --no-ignore-for-api --active --inactive --description" ;;
+        edit) flags="--name --trigger --url --timeout --secret --async --sync --ignore-for-api --no-ignore-for-api --active --inactive --description --application --auth-method" ;;
         actions) flags="--application" ;;
         trigger) flags="--application --action --payload --origin --event-id" ;;
         deliveries) flags="--state --wide" ;;
@@ -44,7 +46,7 @@ _hookctl()
         show|edit|activate|deactivate|delete|deliveries)
             # Webhook names from hookd itself, when it answers.
             local IFS=$'\n'
-            COMPREPLY=($(compgen -W "$(hookctl list 2>/dev/null | awk 'NR > 1 { print $1 }')" -- "$cur"))
+            COMPREPLY=($(compgen -W "$(hookctl --json list 2>/dev/null | sed -n 's/^      "name": "\(.*\)",$/\1/p')" -- "$cur"))
             ;;
     esac
 } && complete -F _hookctl hookctl

@@ -21,6 +21,11 @@ typedef struct hk_api {
     hk_http_t *http;           /* synchronous webhooks' attempts */
     hk_inflight_t *inflight;   /* TriggerEvent calls in flight, by event id */
     int stopping;              /* set by the owner when it starts to stop: health NOT_SERVING */
+    /* Synchronous attempts TriggerEvent made (the scheduler counts the
+     * asynchronous ones), for the owner's stop-time delivery_stats. */
+    struct {
+        uint64_t attempts, succeeded, failed;
+    } sync_stats;
 } hk_api_t;
 
 /* The context of a call hk_rpc_dispatch runs. */

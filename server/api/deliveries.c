@@ -87,6 +87,13 @@ void hk_api_list_deliveries(hk_call_t *call, const ProtobufCMessage *request)
         hk_rpc_fail_err(call, rc, "list deliveries");
         goto out;
     }
+    /* Why each one failed, and when: its newest attempt. */
+    for (size_t i = 0; !rc && i < page.n; i++)
+        rc = hk_outbox_attempt_last(api->store, page.items[i]);
+    if (rc) {
+        hk_rpc_fail_err(call, rc, "list deliveries");
+        goto out;
+    }
     if (page.more)
         snprintf(token, sizeof token, "%llu", (unsigned long long)page.items[page.n - 1]->id);
     else if (resume)
@@ -117,7 +124,17 @@ void hk_api_get_delivery(hk_call_t *call, const ProtobufCMessage *request)
         hk_rpc_fail_err(call, rc, what);
         return;
     }
+    char *own_error = del->last_error;
+    if (del->n_attempts) {
+        /* Borrowed from the newest attempt: put back before the free. */
+        const hk_attempt_t *a = del->attempts[del->n_attempts - 1];
+        del->last_outcome = a->outcome;
+        del->last_http_status = a->http_status;
+        del->last_error = a->error;
+        del->last_attempt_time = a->time;
+    }
     hk_rpc_reply(call, &del->base);
+    del->last_error = own_error;
     hk_delivery_free(del);
 }
 

@@ -71,6 +71,8 @@ struct trig {
     size_t n_sync;
     Hookd__V1__QueuedDelivery *queued;
     size_t n_queued;
+    Hookd__V1__SkippedWebhook *skipped; /* webhook_name owned */
+    size_t n_skipped;
 
     hk_commit_waiter_t waiter;
     size_t pending; /* sync attempts and the commit still to come */
@@ -94,8 +96,11 @@ static void trig_free(trig_t *t)
     }
     for (size_t i = 0; i < t->n_queued; i++)
         free(t->queued[i].webhook_name);
+    for (size_t i = 0; i < t->n_skipped; i++)
+        free(t->skipped[i].webhook_name);
     free(t->sync);
     free(t->queued);
+    free(t->skipped);
     free(t->body);
     free(t->event_id);
     free(t->trigger_action);
@@ -109,13 +114,17 @@ static int response_of(trig_t *t, Hookd__V1__TriggerEventResponse *resp)
     resp->event_id = t->event_id;
     resp->n_results = t->n_sync;
     resp->n_queued = t->n_queued;
+    resp->n_skipped = t->n_skipped;
     resp->results = calloc(t->n_sync ? t->n_sync : 1, sizeof *resp->results);
     resp->queued = calloc(t->n_queued ? t->n_queued : 1, sizeof *resp->queued);
-    if (!resp->results || !resp->queued) return HK_ENOMEM;
+    resp->skipped = calloc(t->n_skipped ? t->n_skipped : 1, sizeof *resp->skipped);
+    if (!resp->results || !resp->queued || !resp->skipped) return HK_ENOMEM;
     for (size_t i = 0; i < t->n_sync; i++)
         resp->results[i] = &t->sync[i].result;
     for (size_t i = 0; i < t->n_queued; i++)
         resp->queued[i] = &t->queued[i];
+    for (size_t i = 0; i < t->n_skipped; i++)
+        resp->skipped[i] = &t->skipped[i];
     return 0;
 }
 
@@ -123,6 +132,7 @@ static void response_release(Hookd__V1__TriggerEventResponse *resp)
 {
     free(resp->results);
     free(resp->queued);
+    free(resp->skipped);
 }
 
 /* Records the answer for the event id, so repeats within the window get it. */
@@ -247,6 +257,26 @@ static void keep_result(sync_hook_t *h, const hk_http_result_t *r)
     s->response_body.len = r->body_len;
 }
 
+/* Counts and logs a synchronous attempt as the scheduler does an
+ * asynchronous one (it is never retried: next_in_ms=-1). */
+static void count_sync(trig_t *t, sync_hook_t *h, const hk_attempt_t *a)
+{
+    char q[200];
+    int ok = a->outcome == HOOKD__V1__OUTCOME__OUTCOME_SUCCEEDED;
+    t->api->sync_stats.attempts++;
+    if (ok)
+        t->api->sync_stats.succeeded++;
+    else
+        t->api->sync_stats.failed++;
+    hk_log(ok ? HK_LOG_DEBUG : HK_LOG_INFO, "attempt",
+           "delivery=%llu webhook=%llu attempt=1 outcome=%s status=%u ms=%u next_in_ms=-1 "
+           "sync=1%s%s",
+           (unsigned long long)h->result.delivery_id, (unsigned long long)h->wh->id,
+           hk_outcome_name((hk_outcome_t)a->outcome), a->http_status, a->duration_ms,
+           a->error && *a->error ? " error=" : "",
+           a->error && *a->error ? hk_log_quote(a->error, q, sizeof q) : "");
+}
+
 static void on_sync_result(hk_http_request_t *req, const hk_http_result_t *r, void *arg)
 {
     (void)req;
@@ -257,6 +287,7 @@ static void on_sync_result(hk_http_request_t *req, const hk_http_result_t *r, vo
     if (r->http_status == 410) hk_attempt_gone(t->api->store, h->wh->id);
     hk_attempt_t a;
     hk_attempt_record_of(r, h->start_ms, &a);
+    count_sync(t, h, &a);
     log_sync(t, h, &a);
     settle(t);
 }
@@ -286,6 +317,8 @@ typedef struct {
     hk_store_t *store;
     hk_webhook_t **sync, **async;
     size_t n_sync, n_async, cap_sync, cap_async;
+    Hookd__V1__SkippedWebhook *skipped; /* webhook_name owned */
+    size_t n_skipped, cap_skipped;
     int skip_api; /* origin is API: webhooks ignoring API events are skipped */
     int err;
 } match_t;
@@ -303,6 +336,24 @@ static int push(hk_webhook_t ***arr, size_t *n, size_t *cap, hk_webhook_t *wh)
     return 0;
 }
 
+static int skip(match_t *m, const hk_webhook_t *wh)
+{
+    if (m->n_skipped == m->cap_skipped) {
+        size_t c = m->cap_skipped ? m->cap_skipped * 2 : 4;
+        Hookd__V1__SkippedWebhook *a = realloc(m->skipped, c * sizeof *a);
+        if (!a) return HK_ENOMEM;
+        m->skipped = a;
+        m->cap_skipped = c;
+    }
+    Hookd__V1__SkippedWebhook *k = &m->skipped[m->n_skipped];
+    hookd__v1__skipped_webhook__init(k);
+    k->webhook_id = wh->id;
+    k->reason = (char *)"ignore_for_api";
+    if (!(k->webhook_name = strdup(wh->name))) return HK_ENOMEM;
+    m->n_skipped++;
+    return 0;
+}
+
 /* Matches come without their secrets: a queued delivery needs none, and a
  * synchronous webhook, which is called at once, is read again whole. */
 static int on_match(hk_webhook_t *wh, void *arg)
@@ -310,7 +361,14 @@ static int on_match(hk_webhook_t *wh, void *arg)
     match_t *m = arg;
     hk_webhook_t *whole = NULL;
     int err;
-    if (!wh->active || (m->skip_api && wh->ignore_for_api)) {
+    if (wh->active && m->skip_api && wh->ignore_for_api) {
+        /* Told in the answer: a caller wondering why nothing came sees it. */
+        err = skip(m, wh);
+        hk_webhook_free(wh);
+        if (err) m->err = err;
+        return err ? 1 : 0;
+    }
+    if (!wh->active) {
         hk_webhook_free(wh);
         return 0;
     }
@@ -340,8 +398,11 @@ static void match_free(match_t *m)
         hk_webhook_free(m->sync[i]);
     for (size_t i = 0; i < m->n_async; i++)
         hk_webhook_free(m->async[i]);
+    for (size_t i = 0; i < m->n_skipped; i++)
+        free(m->skipped[i].webhook_name);
     free(m->sync);
     free(m->async);
+    free(m->skipped);
 }
 
 /* ---- the handler ------------------------------------------------------------------------- */
@@ -502,6 +563,7 @@ static void start_sync(trig_t *t, match_t *m)
             h->result.outcome = a.outcome;
             char *error = strdup(a.error);
             if (error) h->result.error = error;
+            count_sync(t, h, &a);
             log_sync(t, h, &a);
             t->pending--;
         }
@@ -579,6 +641,11 @@ void hk_api_trigger_event(hk_call_t *call, const ProtobufCMessage *request)
     t->origin = req->origin;
     t->time_ms = now;
     t->keyed = *req->event_id != 0;
+    /* The skipped webhooks move into the answer. */
+    t->skipped = m.skipped;
+    t->n_skipped = m.n_skipped;
+    m.skipped = NULL;
+    m.n_skipped = 0;
     if (!(t->event_id = strdup(event_id)) || !(t->trigger_action = strdup(req->trigger_action)))
         goto fail;
     hk_sign_envelope_t ev = {
@@ -605,8 +672,9 @@ void hk_api_trigger_event(hk_call_t *call, const ProtobufCMessage *request)
     if (t->keyed) hk_inflight_add(api->inflight, &t->inflight, t->event_id);
     start_sync(t, &m);
     hk_log(HK_LOG_DEBUG, "trigger",
-           "event_id=%s application=%s trigger_action=%s sync=%zu async=%zu", t->event_id,
-           hk_application_name(t->application), t->trigger_action, t->n_sync, t->n_queued);
+           "event_id=%s application=%s trigger_action=%s sync=%zu async=%zu skipped=%zu",
+           t->event_id, hk_application_name(t->application), t->trigger_action, t->n_sync,
+           t->n_queued, t->n_skipped);
     if (t->pending == 0) {
         t->pending = 1;
         settle(t);

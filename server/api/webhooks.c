@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "deliver/attempt.h"
 #include "store/webhooks.h"
 
 #define LIST_REPLY_MAX (4u << 20)
@@ -342,6 +343,9 @@ void hk_api_update_webhook(hk_call_t *call, const ProtobufCMessage *request)
     }
     if (HK_HAS(req, active) && !req->active != !cur->active) {
         upd.active = req->active;
+        /* A reason hookd gave (410 Gone) goes with the state it explained. */
+        upd.deactivated_reason = (char *)"";
+        upd.deactivate_time = req->active ? 0 : hk_attempt_now_ms();
         note(changed, sizeof changed, "active");
     }
     if (HK_HAS(req, description) && str_changed(req->description, cur->description)) {

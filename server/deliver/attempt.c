@@ -89,8 +89,14 @@ void hk_attempt_gone(hk_store_t *store, uint64_t webhook_id)
     hk_webhook_t *wh = NULL;
     if (hk_store_webhook_get(store, webhook_id, &wh) != 0) return;
     if (wh->active) {
+        /* The reason is kept with the webhook, so that `hookctl show` and the
+         * page say why it went Inactive; activating it clears it. */
+        char *own_reason = wh->deactivated_reason;
         wh->active = 0;
+        wh->deactivated_reason = (char *)"the receiver answered 410 Gone";
+        wh->deactivate_time = hk_attempt_now_ms();
         int err = hk_store_webhook_update(store, wh);
+        wh->deactivated_reason = own_reason;
         hk_log(err ? HK_LOG_ERROR : HK_LOG_WARN, "webhook_deactivated",
                "id=%llu reason=\"410 Gone\"%s%s", (unsigned long long)webhook_id,
                err ? " error=" : "", err ? hk_strerror(err) : "");

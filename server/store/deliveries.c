@@ -413,3 +413,42 @@ int hk_outbox_stats(hk_store_t *s, hk_outbox_stats_t *out)
     hk_batch_read_end(s, txn);
     return rc ? hk_store_mdb_err(rc, "stat") : 0;
 }
+
+/* ---- the newest attempt, for the delivery log ------------------------------------------ */
+
+int hk_outbox_attempt_last(hk_store_t *s, hk_delivery_t *d)
+{
+    MDB_txn *txn;
+    uint8_t k[12];
+    MDB_val key, v;
+    if (d->attempt_count == 0) return 0;
+    int err = hk_batch_read_begin(s, &txn);
+    if (err) return err;
+    hk_store_be64_put(k, d->id);
+    hk_store_be32_put(k + 8, d->attempt_count - 1);
+    key = hk_store_val(k, 12);
+    int rc = mdb_get(txn, s->attempts, &key, &v);
+    hk_attempt_t *a = NULL;
+    if (rc == MDB_NOTFOUND) {
+        err = 0; /* pruned, or a record older than its attempts */
+    } else if (rc) {
+        err = hk_store_mdb_err(rc, "attempts_get");
+    } else if (!(a = hookd__v1__attempt__unpack(NULL, v.mv_size, v.mv_data))) {
+        err = HK_ECORRUPT;
+    }
+    hk_batch_read_end(s, txn);
+    if (!a) return err;
+    char *error = strdup(a->error ? a->error : "");
+    if (!error) {
+        hookd__v1__attempt__free_unpacked(a, NULL);
+        return HK_ENOMEM;
+    }
+    /* d is an unpacked record: its strings are its own, freed with it. */
+    if (d->last_error && d->last_error != protobuf_c_empty_string) free(d->last_error);
+    d->last_error = error;
+    d->last_outcome = a->outcome;
+    d->last_http_status = a->http_status;
+    d->last_attempt_time = a->time;
+    hookd__v1__attempt__free_unpacked(a, NULL);
+    return 0;
+}

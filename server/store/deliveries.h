@@ -67,6 +67,11 @@ int hk_outbox_delivery_list(hk_store_t *store, uint64_t webhook_id, uint64_t bef
 int hk_outbox_attempt_record(hk_store_t *store, uint64_t id, const hk_attempt_t *a, int state,
                              int64_t next_time, int *webhook_active);
 
+/* Fills d's last_outcome, last_http_status, last_error and last_attempt_time
+ * from its newest attempt (none yet, or pruned: left as they are). d is a
+ * record the outbox handed out. Returns 0, HK_ECORRUPT, HK_ENOMEM, HK_EIO. */
+int hk_outbox_attempt_last(hk_store_t *store, hk_delivery_t *d);
+
 /* Counts for logs and tests. */
 typedef struct {
     uint64_t deliveries, pending, due, events;

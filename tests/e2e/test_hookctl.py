@@ -18,7 +18,7 @@ from harness import HOOKCTL_BIN, HookdTestCase
 
 TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 COMMANDS = ["list", "show", "create", "edit", "activate", "deactivate", "delete", "actions",
-            "trigger", "deliveries", "redeliver"]
+            "trigger", "deliveries", "delivery", "redeliver", "help"]
 
 
 def run(args, env=None, stdin=None):
@@ -71,17 +71,19 @@ class HookctlCase(HookdTestCase):
 
 class ListTest(HookctlCase):
     def test_list_table_golden(self):
-        self.assertEqual(self.ok("list"), "NAME   TRIGGER ACTION   ENDPOINT   STATUS\n")
+        self.assertEqual(self.ok("list"),
+                         "NAME   APPLICATION   TRIGGER ACTION   ENDPOINT   STATUS\n")
         self.create("orders", "AccountUpdated", "https://example.com/orders")
         self.create("billing-sync", "InvoiceCreated", "https://billing.example.com/hooks/invoice",
                     "elite", "--inactive")
         self.create("café", "ContactCreated", "http://127.0.0.1:8080/x")
-        # Columns as wide as their widest cell, in characters ("café" is 4).
+        # Columns as wide as their widest cell, in characters ("café" is 4);
+        # trigger actions by their display names, as the page shows them.
         self.assertEqual(self.ok("list"), textwrap.dedent("""\
-            NAME           TRIGGER ACTION   ENDPOINT                                    STATUS
-            orders         AccountUpdated   https://example.com/orders                  Active
-            billing-sync   InvoiceCreated   https://billing.example.com/hooks/invoice   Inactive
-            café           ContactCreated   http://127.0.0.1:8080/x                     Active
+            NAME           APPLICATION   TRIGGER ACTION   ENDPOINT                                    STATUS
+            orders         Enterprise    Account Update   https://example.com/orders                  Active
+            billing-sync   Elite         Invoice Create   https://billing.example.com/hooks/invoice   Inactive
+            café           Enterprise    Contact Create   http://127.0.0.1:8080/x                     Active
             """))
 
     def test_list_filters(self):
@@ -96,8 +98,8 @@ class ListTest(HookctlCase):
         self.assertEqual(names("--status", "inactive"), ["e1"])
         self.assertEqual(names("--status", "active", "--trigger", "AccountUpdated"), ["a1"])
         out = self.ok("list", "--status", "inactive")
-        self.assertEqual(out.splitlines()[1].split(), ["e1", "AccountUpdated",
-                                                      "https://example.com/e1", "Inactive"])
+        self.assertEqual(re.split(r" {3,}", out.splitlines()[1]),
+                         ["e1", "Elite", "Account Update", "https://example.com/e1", "Inactive"])
 
     def test_list_json(self):
         made = self.create("orders", "AccountUpdated", "https://example.com/orders", "enterprise",
@@ -131,7 +133,7 @@ class ShowCreateTest(HookctlCase):
         Name:                  orders
         ID:                    <ID>
         Application:           Enterprise
-        Trigger Action:        AccountUpdated
+        Trigger Action:        Account Update (AccountUpdated)
         Web Service URL:       https://example.com/orders
         Authentication Method: OAuth
         Timeout:               15 seconds
@@ -339,7 +341,8 @@ class EventCommandsTest(HookctlCase):
     def test_deliveries_and_redeliver(self):
         self.create("orders")
         out = self.answered("deliveries")
-        self.assertRegex(out.splitlines()[0], r"^ID +WEBHOOK +TRIGGER ACTION +STATE")
+        self.assertRegex(out.splitlines()[0], r"^ID +WEBHOOK +TRIGGER ACTION +STATE +ATTEMPTS +"
+                         r"LAST STATUS +NEXT ATTEMPT +CREATED +LAST ERROR$")
         out = self.answered("deliveries", "orders", "--state", "failed", "--json")
         self.assertEqual(json.loads(out).get("deliveries", []), [])
         self.assertIn("--state wants pending, succeeded, failed or cancelled",
@@ -421,8 +424,8 @@ class AdminStoryTest(HookctlCase):
         out = self.ok("create", "--application", "enterprise", "--trigger", "AccountUpdated",
                       "--name", "crm-sync", "--url", "https://crm.example.com/hooks")
         self.assertIn("Status:                Active\n", out)
-        self.assertEqual(self.row("crm-sync"),
-                         ["crm-sync", "AccountUpdated", "https://crm.example.com/hooks", "Active"])
+        self.assertEqual(self.row("crm-sync"), ["crm-sync", "Enterprise", "Account Update",
+                                                "https://crm.example.com/hooks", "Active"])
 
         # View Details Page.
         out = self.ok("show", "crm-sync")
@@ -433,7 +436,7 @@ class AdminStoryTest(HookctlCase):
         self.ok("edit", "crm-sync", "--name", "crm-sync-v2", "--url",
                 "https://crm.example.com/hooks/v2", "--timeout", "60", "--async")
         self.assertIsNone(self.row("crm-sync"))
-        self.assertEqual(self.row("crm-sync-v2"), ["crm-sync-v2", "AccountUpdated",
+        self.assertEqual(self.row("crm-sync-v2"), ["crm-sync-v2", "Enterprise", "Account Update",
                                                    "https://crm.example.com/hooks/v2", "Active"])
         out = self.ok("show", "crm-sync-v2")
         self.assertIn("Timeout:               60 seconds\n", out)
@@ -443,14 +446,15 @@ class AdminStoryTest(HookctlCase):
 
         # Inactivate: the list says Inactive; activate again.
         self.ok("deactivate", "crm-sync-v2")
-        self.assertEqual(self.row("crm-sync-v2")[3], "Inactive")
+        self.assertEqual(self.row("crm-sync-v2")[4], "Inactive")
         self.ok("activate", "crm-sync-v2")
-        self.assertEqual(self.row("crm-sync-v2")[3], "Active")
+        self.assertEqual(self.row("crm-sync-v2")[4], "Active")
 
         # Delete Webhook: no confirmation, gone from the list.
         self.assertTrue(self.ok("delete", "crm-sync-v2").startswith('Deleted webhook "crm-sync-v2"'))
         self.assertIsNone(self.row("crm-sync-v2"))
-        self.assertEqual(self.ok("list"), "NAME   TRIGGER ACTION   ENDPOINT   STATUS\n")
+        self.assertEqual(self.ok("list"),
+                         "NAME   APPLICATION   TRIGGER ACTION   ENDPOINT   STATUS\n")
 
 
 class InstallTest(unittest.TestCase):

@@ -133,7 +133,11 @@ class Trigger(CtlDeliveryCase):
     def test_trigger_shows_a_failed_receiver(self):
         self.hook("orders", "/orders")
         self.rx.answer("/orders", status=503, body=b"maintenance")
-        out = self.trigger()  # the RPC worked: exit 0, the table tells what the receiver said
+        # The RPC worked, a synchronous receiver did not: exit 3, the table says why.
+        code, out, err = self.ctl("trigger", "--application", "enterprise", "--action",
+                                  "AccountUpdated")
+        self.assertEqual(code, 3, err)
+        self.assertEqual(err, "hookctl trigger: 1 of 1 synchronous receivers failed\n")
         name, outcome, status, _, delivery, error = table(out, r"^WEBHOOK +OUTCOME")[0]
         self.assertEqual(outcome, "http_error")
         self.assertEqual(status, "503")
@@ -200,8 +204,10 @@ class Deliveries(CtlDeliveryCase):
         self.ids[self.failed_id] = ("billing", "failed")
 
     def rows(self, *args):
-        return table(self.ok("deliveries", *args),
-                     r"^ID +WEBHOOK +TRIGGER ACTION +STATE +ATTEMPTS +CREATED\s*$")
+        return [r[:5] + r[7:8] for r in table(
+            self.ok("deliveries", "--wide", *args),
+            r"^ID +WEBHOOK +TRIGGER ACTION +STATE +ATTEMPTS +LAST STATUS +NEXT ATTEMPT +CREATED +"
+            r"LAST ERROR\s*$")]
 
     def test_deliveries_table(self):
         rows = self.rows()

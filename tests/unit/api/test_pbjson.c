@@ -206,6 +206,8 @@ static const vector_t vectors[] = {
      "\"responseTruncated\":true,\"deliveryId\":\"9\"}"},
     {D(queued_delivery), "{\"delivery_id\":3,\"webhook_id\":4,\"webhook_name\":\"q\"}",
      "{\"deliveryId\":\"3\",\"webhookId\":\"4\",\"webhookName\":\"q\"}"},
+    {D(skipped_webhook), "{\"webhook_id\":7,\"webhook_name\":\"s\",\"reason\":\"ignore_for_api\"}",
+     "{\"webhookId\":\"7\",\"webhookName\":\"s\",\"reason\":\"ignore_for_api\"}"},
     {D(trigger_event_response),
      "{\"event_id\":\"e\",\"results\":[{\"webhookId\":\"1\",\"outcome\":1,\"httpStatus\":204}],"
      "\"queued\":[{\"deliveryId\":\"2\"},{\"deliveryId\":\"3\",\"webhookName\":\"z\"}],"

@@ -331,8 +331,7 @@ static const setting_t settings[] = {
     {"trigger_action", set_trigger_action, 0, 0, 0},
     /* Hardening (issue 11). */
     {"max_buffer_bytes", set_size, OFF(max_buffer_bytes), 1u << 20, 64 * GIB},
-    {"max_connection_buffer_bytes", set_size, OFF(max_connection_buffer_bytes), 1u << 20,
-     64 * GIB},
+    {"max_connection_buffer_bytes", set_size, OFF(max_connection_buffer_bytes), 1u << 20, 64 * GIB},
     {"max_connections_per_uid", set_u32, OFF(max_connections_per_uid), 1, 65536},
     {"admin_reserve", set_u32, OFF(admin_reserve), 0, 65535},
     {"header_timeout", set_u32, OFF(header_timeout_s), 1, 3600},

@@ -38,7 +38,7 @@ struct hk_http1 {
     int want_continue;
     int stop_at_headers; /* hk_http1_stop_at_headers */
     int at_headers;      /* paused at the end of the headers */
-    int err_status; /* set by a callback that refused the request */
+    int err_status;      /* set by a callback that refused the request */
     char err[160];
     /* Names and values, NUL-terminated, one after another: the parser's
      * header limit bounds what it holds. Fields point into it. */

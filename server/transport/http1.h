@@ -43,8 +43,8 @@ typedef enum {
 
 /* What hk_http1_feed found. */
 enum {
-    HK_HTTP1_MORE = 0,    /* every byte was taken; the request is not complete */
-    HK_HTTP1_REQUEST = 1, /* a whole request; bytes after it were not taken */
+    HK_HTTP1_MORE = 0,         /* every byte was taken; the request is not complete */
+    HK_HTTP1_REQUEST = 1,      /* a whole request; bytes after it were not taken */
     HK_HTTP1_HEADERS_DONE = 2, /* hk_http1_stop_at_headers: a request's headers are
                              complete, its body not read yet; feed on */
 };

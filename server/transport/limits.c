@@ -121,7 +121,7 @@ void hk_conn_refuse(hk_conn_t *conn, const char *why)
      * a GOAWAY (gRPC clients report its text). One non-blocking write: what
      * the socket does not take at once is not worth holding the fd for. */
     ssize_t k = recv(fd, peek, sizeof peek, MSG_PEEK | MSG_DONTWAIT);
-    if (k > 0 && peek[0] != 'P') {
+    if (k > 0 && memcmp(peek, "PRI ", (size_t)k) != 0) {
         char head[256], *body = NULL;
         size_t len = 0;
         if (hk_connect_error_body(server->opts.connect_error, HK_STATUS_UNAVAILABLE, why,

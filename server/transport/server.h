@@ -16,8 +16,8 @@ typedef struct hk_server hk_server_t;
 typedef void (*hk_server_call_fn)(hk_call_t *call, void *ctx);
 
 /* See hk_server_opts_t.authorize and .privileged; ctx is opts.ctx. */
-typedef int (*hk_server_authorize_fn)(void *ctx, const char *path, const hk_peer_t *peer,
-                                      char *msg, size_t msglen);
+typedef int (*hk_server_authorize_fn)(void *ctx, const char *path, const hk_peer_t *peer, char *msg,
+                                      size_t msglen);
 typedef int (*hk_server_privileged_fn)(void *ctx, const hk_peer_t *peer);
 
 typedef struct {

@@ -101,11 +101,13 @@ int hk_rpc_authorize(void *ctx, const char *path, const hk_peer_t *peer, char *m
         status = HK_STATUS_PERMISSION_DENIED;
     }
     /* The same line a refused call logs in dispatch. */
-    if (status != HK_STATUS_OK && hk_log_enabled(HK_LOG_INFO))
+    if (status != HK_STATUS_OK && hk_log_enabled(HK_LOG_INFO)) {
+        char qm[400];
         hk_log(HK_LOG_INFO, "rpc_failed", "status=%s path=%s uid=%u ms=0 message=%s",
                hk_status_name(status),
                hk_log_quote(printable(path, safe, sizeof safe), q, sizeof q), (unsigned)peer->uid,
-               hk_log_quote(msg, safe, sizeof safe));
+               hk_log_quote(msg, qm, sizeof qm));
+    }
     return status;
 }
 

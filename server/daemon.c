@@ -144,6 +144,16 @@ int hk_daemon_start(hk_daemon_t *d, uv_loop_t *loop, hk_config_t *config)
         .on_call = hk_rpc_dispatch,
         .ctx = &d->api,
         .connect_error = hk_pbjson_error,
+        /* Hardening (issue 11). */
+        .authorize = hk_rpc_authorize,
+        .privileged = hk_rpc_privileged,
+        .max_buffer_bytes = config->max_buffer_bytes,
+        .max_conn_buffer_bytes = config->max_connection_buffer_bytes,
+        .max_connections_per_uid = config->max_connections_per_uid,
+        .admin_reserve = config->admin_reserve,
+        .header_timeout_ms = (uint64_t)config->header_timeout_s * 1000,
+        .idle_timeout_ms = (uint64_t)config->idle_timeout_s * 1000,
+        .request_timeout_ms = (uint64_t)config->request_timeout_s * 1000,
     };
     rc = hk_server_start(loop, &opts, &d->server);
     if (rc != 0) {

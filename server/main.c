@@ -38,7 +38,16 @@ static const char usage[] =
     "  retry_after_max (3600), max_transfers (256), idempotency_window (86400)\n"
     "  log_max_age (2592000), log_max_count (100000), ca_file\n"
     "  allow_nets, deny_nets (comma-separated CIDRs for outbound addresses)\n"
-    "  trigger_action = <enterprise|elite> <Key> <Display Name>   (adds to the catalog)\n";
+    "  trigger_action = <enterprise|elite> <Key> <Display Name>   (adds to the catalog)\n"
+    "  Limits on what one client may make hookd hold (a caller's role is checked at the\n"
+    "  request headers, before any body is kept):\n"
+    "  max_buffer_bytes (268435456), max_connection_buffer_bytes (16777216): request\n"
+    "    bytes buffered in all and per connection; past them RESOURCE_EXHAUSTED at once\n"
+    "  max_connections_per_uid (256; admins exempt), admin_reserve (16: the last\n"
+    "    connections of max_connections only admins may take)\n"
+    "  header_timeout (10 s: connect to the first request's headers; HTTP/1.1 each\n"
+    "    request's headers), idle_timeout (120 s: nothing under way), request_timeout\n"
+    "    (30 s: a request's headers to its last byte); GOAWAY (HTTP/1.1: 408) past them\n";
 
 int main(int argc, char **argv)
 {

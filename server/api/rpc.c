@@ -85,6 +85,38 @@ static const char *printable(const char *s, char *buf, size_t n)
     return buf;
 }
 
+int hk_rpc_authorize(void *ctx, const char *path, const hk_peer_t *peer, char *msg, size_t n)
+{
+    const hk_api_t *api = ctx;
+    const hk_rpc_method_t *m = hk_rpc_find(path);
+    char safe[200], q[240];
+    int status = HK_STATUS_OK;
+
+    if (!m) {
+        snprintf(msg, n, "unknown method %s", printable(path, safe, sizeof safe));
+        status = HK_STATUS_UNIMPLEMENTED;
+    } else if (hk_config_role(api->config, peer->uid, peer->gid) < m->role) {
+        const char *slash = strrchr(path, '/');
+        snprintf(msg, n, "uid %u may not call %s", (unsigned)peer->uid, slash ? slash + 1 : path);
+        status = HK_STATUS_PERMISSION_DENIED;
+    }
+    /* The same line a refused call logs in dispatch. */
+    if (status != HK_STATUS_OK && hk_log_enabled(HK_LOG_INFO)) {
+        char qm[400];
+        hk_log(HK_LOG_INFO, "rpc_failed", "status=%s path=%s uid=%u ms=0 message=%s",
+               hk_status_name(status),
+               hk_log_quote(printable(path, safe, sizeof safe), q, sizeof q), (unsigned)peer->uid,
+               hk_log_quote(msg, qm, sizeof qm));
+    }
+    return status;
+}
+
+int hk_rpc_privileged(void *ctx, const hk_peer_t *peer)
+{
+    const hk_api_t *api = ctx;
+    return hk_config_role(api->config, peer->uid, peer->gid) == HK_ROLE_ADMIN;
+}
+
 static void fail_http(hk_call_t *call, int http_status, int status, const char *message);
 static void log_call(hk_call_t *call, const rpc_call_t *rpc, int status, const char *message);
 

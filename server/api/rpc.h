@@ -36,6 +36,16 @@ const hk_rpc_method_t *hk_rpc_find(const char *path);
  * parse) and runs the handler. ctx is the hk_api_t (api/api.h). */
 void hk_rpc_dispatch(hk_call_t *call, void *ctx);
 
+/* The transport's authorize (hk_server_opts_t): at the request headers,
+ * HK_STATUS_OK when path names a method the peer's role may call, else
+ * UNIMPLEMENTED or PERMISSION_DENIED with the message in msg (n bytes),
+ * logged as dispatch logs a refused call. ctx is the hk_api_t. */
+int hk_rpc_authorize(void *ctx, const char *path, const hk_peer_t *peer, char *msg, size_t n);
+
+/* The transport's privileged: 1 when peer has the admin role (it may use
+ * the connections kept for admins). */
+int hk_rpc_privileged(void *ctx, const hk_peer_t *peer);
+
 /* A pointer the handler keeps on a call it finishes later (NULL at first). */
 void hk_rpc_set_data(hk_call_t *call, void *data);
 void *hk_rpc_data(const hk_call_t *call);

@@ -329,6 +329,14 @@ static const setting_t settings[] = {
     {"allow_nets", set_nets, 0, 0, 0},
     {"deny_nets", set_nets, 0, 0, 0},
     {"trigger_action", set_trigger_action, 0, 0, 0},
+    /* Hardening (issue 11). */
+    {"max_buffer_bytes", set_size, OFF(max_buffer_bytes), 1u << 20, 64 * GIB},
+    {"max_connection_buffer_bytes", set_size, OFF(max_connection_buffer_bytes), 1u << 20, 64 * GIB},
+    {"max_connections_per_uid", set_u32, OFF(max_connections_per_uid), 1, 65536},
+    {"admin_reserve", set_u32, OFF(admin_reserve), 0, 65535},
+    {"header_timeout", set_u32, OFF(header_timeout_s), 1, 3600},
+    {"idle_timeout", set_u32, OFF(idle_timeout_s), 1, 86400},
+    {"request_timeout", set_u32, OFF(request_timeout_s), 1, 86400},
 };
 
 /* --- the public interface ------------------------------------------------ */
@@ -368,6 +376,14 @@ int hk_config_defaults(hk_config_t *cfg)
     cfg->idempotency_window_s = 86400;
     cfg->log_max_age_s = 30 * 86400;
     cfg->log_max_count = 100000;
+    /* Hardening (issue 11). */
+    cfg->max_buffer_bytes = (size_t)256 << 20;
+    cfg->max_connection_buffer_bytes = (size_t)16 << 20;
+    cfg->max_connections_per_uid = 256;
+    cfg->admin_reserve = 16;
+    cfg->header_timeout_s = 10;
+    cfg->idle_timeout_s = 120;
+    cfg->request_timeout_s = 30;
 
     if (default_base(base, sizeof base) != 0) base[0] = '.', base[1] = '\0';
     snprintf(path, sizeof path, "%s/hookd.sock", base);

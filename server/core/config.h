@@ -57,6 +57,15 @@ typedef struct {
     unsigned n_deny_nets;
 
     hk_catalog_t *catalog; /* built-in actions plus the config file's */
+
+    /* Hardening (issue 11): what one client may make hookd hold, and how long. */
+    size_t max_buffer_bytes;            /* request bytes buffered in all: 256 MiB */
+    size_t max_connection_buffer_bytes; /* ... by one connection: 16 MiB */
+    uint32_t max_connections_per_uid;   /* a non-admin uid's connections: 256 */
+    uint32_t admin_reserve;             /* of max_connections, kept for admins: 16 */
+    uint32_t header_timeout_s;          /* accept to the first request's headers: 10 */
+    uint32_t idle_timeout_s;            /* a connection with nothing under way: 120 */
+    uint32_t request_timeout_s;         /* a request's headers to its last byte: 30 */
 } hk_config_t;
 
 /* Fills cfg with the embedded defaults (including the built-in catalog).

@@ -16,6 +16,8 @@
         (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NO_COPY_NAME     \
     }
 
+static void call_timer_arm(hk_call_t *call);
+
 hk_call_t *hk_call_new(hk_conn_t *conn, int32_t stream_id)
 {
     hk_call_t *call = calloc(1, sizeof *call);
@@ -29,6 +31,9 @@ hk_call_t *hk_call_new(hk_conn_t *conn, int32_t stream_id)
     call->body.max = conn->server->opts.max_message_bytes;
     call->stream_ref = 1;
     hk_link_add(&conn->calls, &call->link);
+    /* From its first header to its last byte, however slowly it comes. */
+    call->request_deadline_ms = uv_now(call->loop) + conn->server->opts.request_timeout_ms;
+    call_timer_arm(call);
     return call;
 }
 
@@ -76,6 +81,72 @@ static void call_timer_start(hk_call_t *call, uint64_t ms)
 static void call_timer_stop(hk_call_t *call)
 {
     if (call->timer_init) uv_timer_stop(&call->timer);
+}
+
+/* The timer for whichever comes first: the request's own timeout (while it
+ * is still arriving) or the client's deadline. */
+static void call_timer_arm(hk_call_t *call)
+{
+    uint64_t at = 0, now = uv_now(call->loop);
+
+    if (!call->request_done && call->request_deadline_ms) at = call->request_deadline_ms;
+    if (call->deadline_ms && (!at || call->deadline_ms < at)) at = call->deadline_ms;
+    if (!at) {
+        call_timer_stop(call);
+        return;
+    }
+    call_timer_start(call, at > now ? at - now : 0);
+}
+
+/* --- the request-buffer budget ------------------------------------------------ */
+
+static void call_uncharge(hk_call_t *call)
+{
+    if (!call->charged || !call->conn) return;
+    call->conn->buffered -= call->charged;
+    call->conn->server->buffered -= call->charged;
+    call->charged = 0;
+}
+
+int hk_call_reserve(hk_call_t *call, size_t total)
+{
+    hk_conn_t *conn = call->conn;
+    char msg[192];
+
+    if (total <= call->charged) return 0;
+    if (!conn) return HK_ETOOBIG;
+    hk_server_t *server = conn->server;
+    const hk_server_opts_t *o = &server->opts;
+    size_t more = total - call->charged;
+    if (more <= o->max_conn_buffer_bytes - conn->buffered &&
+        more <= o->max_buffer_bytes - server->buffered) {
+        call->charged = total;
+        conn->buffered += more;
+        server->buffered += more;
+        if (server->buffered > server->buffered_peak) server->buffered_peak = server->buffered;
+        return 0;
+    }
+    /* Refused, not held back by flow control: bytes a window already let
+     * in must be stored or dropped, and messages half-in waiting for each
+     * other's budget could wait forever. The client may retry. */
+    int conn_full = more > o->max_conn_buffer_bytes - conn->buffered;
+    snprintf(msg, sizeof msg,
+             "hookd is holding too many request bytes %s (%zu); retry when calls in flight finish",
+             conn_full ? "for this connection" : "in all",
+             conn_full ? o->max_conn_buffer_bytes : o->max_buffer_bytes);
+    hk_log(HK_LOG_INFO, "call_refused", "reason=\"request buffers full\" scope=%s pid=%d uid=%u",
+           conn_full ? "connection" : "server", (int)call->peer.pid, (unsigned)call->peer.uid);
+    hk_call_answer_status(call, 200, HK_STATUS_RESOURCE_EXHAUSTED, msg);
+    return HK_ETOOBIG;
+}
+
+/* The request's bytes are no longer needed: freed, and off the budgets. */
+static void call_drop_request(hk_call_t *call)
+{
+    hk_grpc_reader_free(&call->reader);
+    hk_connect_body_free(&call->body);
+    call->request = NULL;
+    call_uncharge(call);
 }
 
 /* Runs the handler's cancel callback, at most once. The callback may finish
@@ -201,6 +272,18 @@ void hk_call_on_headers_end(hk_call_t *call)
                                    ? UINT64_MAX
                                    : call->connect_timeout_ms * 1000000;
     }
+    /* Who may call what is known now: a caller without the role (or a path
+     * that names no method) is answered before a byte of its body is kept. */
+    const hk_server_opts_t *o = &call->conn->server->opts;
+    if (o->authorize) {
+        char why[256] = "";
+        int st = o->authorize(o->ctx, call->path, &call->peer, why, sizeof why);
+        if (st != HK_STATUS_OK) {
+            hk_call_answer_status(call, connect && st == HK_STATUS_UNIMPLEMENTED ? 404 : 200, st,
+                                  why);
+            return;
+        }
+    }
     /* A malformed grpc-timeout is a broken client: answer INTERNAL, as
      * grpc-go does, rather than run the call with no deadline at all (what
      * grpc-core does) and hide the bug. */
@@ -217,7 +300,7 @@ void hk_call_on_headers_end(hk_call_t *call)
         call->deadline_ms = ms > UINT64_MAX - now_ms ? UINT64_MAX : now_ms + ms;
         /* The deadline runs from now even while the request is still
          * arriving: a slow upload does not get more time than asked for. */
-        call_timer_start(call, ms);
+        call_timer_arm(call);
     }
 }
 
@@ -225,6 +308,9 @@ void hk_call_on_data(hk_call_t *call, const uint8_t *data, size_t len)
 {
     if (call->answered) return; /* an early answer went out: the rest is ignored */
     if (call->codec != HK_CALL_GRPC) {
+        if (len <= call->body.max - call->body.len &&
+            hk_call_reserve(call, hk_connect_body_cap_for(&call->body, call->body.len + len)) != 0)
+            return;
         int rc = hk_connect_body_append(&call->body, data, len);
         if (rc == HK_ETOOBIG) {
             char msg[128];
@@ -235,7 +321,21 @@ void hk_call_on_data(hk_call_t *call, const uint8_t *data, size_t len)
         }
         return;
     }
+    /* The prefix first: the announced length is reserved (or refused)
+     * before any of the message is buffered. */
+    if (call->reader.have_prefix < HK_GRPC_PREFIX_BYTES) {
+        size_t k = HK_GRPC_PREFIX_BYTES - call->reader.have_prefix;
+        if (k > len) k = len;
+        if (hk_grpc_reader_feed(&call->reader, data, k) != 0) goto failed;
+        data += k;
+        len -= k;
+        if (call->reader.have_prefix == HK_GRPC_PREFIX_BYTES &&
+            hk_call_reserve(call, call->reader.len) != 0)
+            return;
+        if (len == 0) return;
+    }
     if (hk_grpc_reader_feed(&call->reader, data, len) == 0) return;
+failed:
     if (call->reader.status == HK_STATUS_UNIMPLEMENTED && call->reader.compressed) {
         char msg[256], q[96];
         snprintf(
@@ -248,12 +348,26 @@ void hk_call_on_data(hk_call_t *call, const uint8_t *data, size_t len)
     hk_call_answer_status(call, 200, call->reader.status, call->reader.error);
 }
 
+void hk_call_on_body(hk_call_t *call, hk_connect_body_t *body)
+{
+    if (!call->answered) {
+        size_t max = call->body.max;
+        hk_connect_body_free(&call->body);
+        call->body = *body;
+        call->body.max = max;
+        body->buf = NULL;
+        body->len = body->cap = 0;
+    }
+    hk_call_on_request_end(call);
+}
+
 void hk_call_on_request_end(hk_call_t *call)
 {
     hk_server_t *server = call->conn->server;
 
     call->request_done = 1;
     if (call->answered) return;
+    call_timer_arm(call); /* the client's deadline only, now */
     if (call->codec != HK_CALL_GRPC) {
         /* The whole body is the message; an empty one is valid. */
         call->request = call->body.buf ? call->body.buf : (const uint8_t *)"";
@@ -294,11 +408,9 @@ static void call_send_body(hk_call_t *call, int http_status, const char *content
 
     call->answered = 1;
     call_timer_stop(call);
-    hk_grpc_reader_free(&call->reader);
-    call->request = NULL;
     if (conn->proto == HK_CONN_H1) {
         hk_h1conn_answer(call, http_status, content_type, body, len);
-        hk_connect_body_free(&call->body);
+        call_drop_request(call);
         return;
     }
     char status[8], clen[24];
@@ -317,7 +429,7 @@ static void call_send_body(hk_call_t *call, int http_status, const char *content
         rv = nghttp2_submit_response(conn->session, call->stream_id, nv, 3, &prd);
     }
     /* body may be the request's own bytes (an echo): freed only now. */
-    hk_connect_body_free(&call->body);
+    call_drop_request(call);
     if (rv != 0) {
         hk_log(HK_LOG_WARN, "call_answer_failed", "stream=%d error=\"%s\"", (int)call->stream_id,
                nghttp2_strerror(rv));
@@ -351,7 +463,7 @@ void hk_call_answer_status(hk_call_t *call, int http_status, int status, const c
     nghttp2_nv nv[5];
     size_t n = 0;
 
-    if (call->answered || !conn || conn->closing) return;
+    if (call->answered || !conn || conn->closing || conn->failed) return;
     if (call->codec != HK_CALL_GRPC || conn->proto == HK_CONN_H1) {
         call_connect_error(call, http_status, status, message);
         return;
@@ -379,8 +491,7 @@ void hk_call_answer_status(hk_call_t *call, int http_status, int status, const c
                                   NGHTTP2_INTERNAL_ERROR);
     }
     free(text);
-    hk_grpc_reader_free(&call->reader);
-    call->request = NULL;
+    call_drop_request(call);
 }
 
 void hk_call_detach(hk_call_t *call)
@@ -390,6 +501,7 @@ void hk_call_detach(hk_call_t *call)
      * the connection closed. The handler's work is now for nobody. */
     if (!call->answered) hk_call_cancel(call);
     call_uncount(call);
+    call_uncharge(call);
     call->answered = 1;
     hk_link_del(&call->link);
     call->conn = NULL;
@@ -434,11 +546,25 @@ static void on_call_timer(uv_timer_t *t)
     hk_call_t *call = hk_container_of(t, hk_call_t, timer);
     hk_conn_t *conn = call->conn;
 
-    /* The same timer carries the deadline and, for a cancel callback
-     * registered after the fact, the deferred notice. */
-    if (!call->cancelled && call->deadline_hr) {
+    /* The same timer carries the request timeout, the deadline and, for a
+     * cancel callback registered after the fact, the deferred notice. */
+    uint64_t now = uv_now(call->loop);
+    if (!call->cancelled && call->deadline_ms && now >= call->deadline_ms) {
         hk_call_answer_status(call, 200, HK_STATUS_DEADLINE_EXCEEDED, "deadline exceeded");
         hk_call_cancel(call);
+    } else if (!call->cancelled && !call->answered && !call->request_done &&
+               call->request_deadline_ms && now >= call->request_deadline_ms && conn) {
+        char msg[128];
+        uint64_t ms = conn->server->opts.request_timeout_ms;
+        snprintf(msg, sizeof msg, "the request did not arrive whole within %llu ms",
+                 (unsigned long long)ms);
+        hk_log(HK_LOG_INFO, "request_timeout", "pid=%d uid=%u stream=%d ms=%llu",
+               (int)call->peer.pid, (unsigned)call->peer.uid, (int)call->stream_id,
+               (unsigned long long)ms);
+        hk_call_answer_status(call, call->codec != HK_CALL_GRPC ? 408 : 200,
+                              HK_STATUS_DEADLINE_EXCEEDED, msg);
+    } else if (!call->cancelled && !call->answered) {
+        call_timer_arm(call); /* early by a tick: wait the rest */
     }
     /* The callback (and then the flush, which may close the stream) can
      * free the call: conn was read before, and is still valid here
@@ -509,7 +635,7 @@ void hk_call_reply(hk_call_t *call, const uint8_t *msg, size_t len)
 
     call->handler_ref = 0;
     call_uncount(call);
-    if (!conn || conn->closing || call->answered) {
+    if (!conn || conn->closing || conn->failed || call->answered) {
         call_release(call);
         return;
     }
@@ -530,8 +656,7 @@ void hk_call_reply(hk_call_t *call, const uint8_t *msg, size_t len)
     call->resp_off = 0;
     call->answered = 1;
     call_timer_stop(call);
-    hk_grpc_reader_free(&call->reader);
-    call->request = NULL;
+    call_drop_request(call);
 
     nghttp2_nv nv[] = {NV(":status", "200"), NV("content-type", "application/grpc")};
     nghttp2_data_provider body = {.source.ptr = call, .read_callback = hk_call_read_body};
@@ -553,7 +678,7 @@ void hk_call_fail_http(hk_call_t *call, int http_status, int status, const char 
 
     call->handler_ref = 0;
     call_uncount(call);
-    if (!conn || conn->closing || call->answered) {
+    if (!conn || conn->closing || conn->failed || call->answered) {
         call_release(call);
         return;
     }

@@ -66,6 +66,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     /* Out of memory: nghttp2 resets this stream; the connection lives on. */
     if (!call) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, call);
+    hk_conn_streams_changed(conn);
     return 0;
 }
 
@@ -96,11 +97,13 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
 {
     hk_call_t *call;
 
-    (void)user_data;
     switch (frame->hd.type) {
     case NGHTTP2_HEADERS:
         if (!(call = stream_call(session, frame->hd.stream_id))) break;
-        if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) hk_call_on_headers_end(call);
+        if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+            hk_conn_first_request(user_data);
+            hk_call_on_headers_end(call);
+        }
         if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) hk_call_on_request_end(call);
         break;
     case NGHTTP2_DATA:
@@ -140,8 +143,8 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
     hk_call_t *call = stream_call(session, stream_id);
 
     (void)error_code;
-    (void)user_data;
     if (call) hk_call_detach(call);
+    hk_conn_streams_changed(user_data);
     return 0;
 }
 
@@ -246,7 +249,9 @@ void hk_conn_flush(hk_conn_t *conn)
     uint8_t send_buf[CONN_WRITE_CHUNK];
     size_t len = 0;
 
-    if (conn->closing || conn->in_session || conn->broken || conn->proto != HK_CONN_H2) return;
+    if (conn->closing || conn->in_session || conn->broken || conn->failed ||
+        conn->proto != HK_CONN_H2)
+        return;
     /* Callbacks run inside mem_send (a stream closes, a handler's cancel
      * callback answers another call): they must not re-enter this loop,
      * which picks their frames up anyway. */
@@ -261,6 +266,7 @@ void hk_conn_flush(hk_conn_t *conn)
             break;
         }
         if (n == 0) break;
+        conn->h2_sent = 1;
         if (len + (size_t)n > sizeof send_buf) {
             conn_send(conn, send_buf, len);
             len = 0;
@@ -370,11 +376,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     ssize_t rv = nghttp2_session_mem_recv(conn->session, data, len);
     conn->in_session = 0;
     if (rv < 0) {
-        /* Not HTTP/2 at all (bad preface), or a fatal session error: this
-         * client is done; every other connection goes on. */
-        hk_log(HK_LOG_WARN, "conn_protocol_error", "pid=%d uid=%u error=\"%s\"",
-               (int)conn->peer.pid, (unsigned)conn->peer.uid, nghttp2_strerror((int)rv));
-        conn_close(conn);
+        /* A fatal session error (a flood, too many CONTINUATIONs): this
+         * client is done, told so with a GOAWAY; every other connection
+         * goes on. */
+        hk_conn_fail(conn, (int)rv);
         return;
     }
     conn_pump(conn);
@@ -413,13 +418,23 @@ static void conn_pump(hk_conn_t *conn)
 
 /* --- lifetime -------------------------------------------------------------- */
 
-static void on_conn_closed(uv_handle_t *handle)
+/* The pipe and the timer close together; the last one frees conn. */
+static void conn_closed_one(hk_conn_t *conn)
 {
-    hk_conn_t *conn = hk_container_of((uv_pipe_t *)handle, hk_conn_t, pipe);
-
+    if (--conn->closes_left > 0) return;
     hk_log(HK_LOG_DEBUG, "conn_closed", "pid=%d", (int)conn->peer.pid);
     hk_server_conn_gone(conn->server, conn);
     free(conn);
+}
+
+static void on_conn_closed(uv_handle_t *handle)
+{
+    conn_closed_one(hk_container_of((uv_pipe_t *)handle, hk_conn_t, pipe));
+}
+
+static void on_conn_timer_closed(uv_handle_t *handle)
+{
+    conn_closed_one(hk_container_of((uv_timer_t *)handle, hk_conn_t, timer));
 }
 
 static void on_rejected_closed(uv_handle_t *handle)
@@ -445,6 +460,8 @@ static void conn_close(hk_conn_t *conn)
     nghttp2_session_del(conn->session);
     conn->session = NULL;
     hk_h1conn_close(conn);
+    conn->closes_left = 2;
+    uv_close((uv_handle_t *)&conn->timer, on_conn_timer_closed);
     uv_close((uv_handle_t *)&conn->pipe, on_conn_closed);
 }
 
@@ -521,12 +538,6 @@ int hk_conn_accept(hk_server_t *server)
         err = HK_EIO;
         goto reject;
     }
-    if (server->opts.max_connections && server->n_conns >= server->opts.max_connections) {
-        hk_log(HK_LOG_WARN, "conn_refused", "reason=\"too many connections\" max=%u",
-               (unsigned)server->opts.max_connections);
-        err = HK_EBUSY;
-        goto reject;
-    }
     if (uv_fileno((uv_handle_t *)&conn->pipe, &fd) != 0 ||
         getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) != 0) {
         hk_log(HK_LOG_WARN, "conn_refused", "reason=\"no peer credentials\"");
@@ -536,7 +547,13 @@ int hk_conn_accept(hk_server_t *server)
     conn->peer.pid = cred.pid;
     conn->peer.uid = cred.uid;
     conn->peer.gid = cred.gid;
+    char why[200];
+    if ((err = hk_conn_admit(server, &conn->peer, why, sizeof why)) != 0) {
+        hk_conn_refuse(conn, why);
+        goto reject;
+    }
     /* The session (HTTP/2) or parser (HTTP/1.x) comes with the first bytes. */
+    hk_conn_timer_init(conn);
 
     hk_link_add(&server->conns, &conn->link);
     server->n_conns++;
@@ -556,7 +573,7 @@ reject:
 
 void hk_conn_goaway(hk_conn_t *conn)
 {
-    if (conn->closing || conn->shutting) return;
+    if (conn->closing || conn->shutting || conn->failed) return;
     if (conn->proto == HK_CONN_H1) {
         hk_h1conn_goaway(conn);
         return;

@@ -49,6 +49,10 @@ struct hk_server {
     int pending_closes; /* listener, grace timer, flush handles: close callbacks to come */
     void (*done)(void *arg);
     void *done_arg;
+    /* Hardening: request bytes charged by calls now (each conn's share in
+     * conn->buffered), and counts for hk_server_stats. */
+    size_t buffered, buffered_peak;
+    uint64_t n_refused, n_dropped;
 };
 
 /* One accepted connection: a pipe and its HTTP/2 session. */
@@ -71,7 +75,18 @@ struct hk_conn {
     int proto;              /* HK_CONN_*: the session exists once HK_CONN_H2 */
     size_t preface_have;    /* while undecided: bytes of the HTTP/2 preface matched */
     hk_h1conn_t *h1;        /* HK_CONN_H1: requests, timers (h1conn.c) */
+    /* Hardening (limits.c): the first-request / idle / linger timer, the
+     * request bytes this connection's calls hold, and session state. */
+    uv_timer_t timer;
+    int timer_for;   /* HK_CONN_TIMER_* */
+    int got_request; /* the first request's headers arrived */
+    int h2_sent;     /* bytes of the HTTP/2 session went out (our SETTINGS) */
+    int failed;      /* the session returned a fatal error: never use it again */
+    int closes_left; /* conn_close: the pipe and the timer */
+    size_t buffered;
 };
+
+enum { HK_CONN_TIMER_NONE, HK_CONN_TIMER_FIRST, HK_CONN_TIMER_IDLE, HK_CONN_TIMER_LINGER };
 
 /* One stream of a connection (or one HTTP/1.1 request) and the call it carries. Two owners keep it
  * alive: the stream (until nghttp2 closes it, or the connection goes) and
@@ -125,8 +140,10 @@ struct hk_call {
     void *cancel_arg;
     void *data;
 
-    uv_timer_t timer; /* deadline, and deferred cancel notices */
+    uv_timer_t timer; /* deadline, request timeout, and deferred cancel notices */
     int timer_init;
+    size_t charged;               /* request bytes counted against the budgets */
+    uint64_t request_deadline_ms; /* uv_now() by which the request must be whole; 0 = none */
 };
 
 /* server.c */
@@ -159,6 +176,30 @@ void hk_conn_close_later(hk_conn_t *conn);
 void hk_conn_read_start(hk_conn_t *conn);
 void hk_conn_read_stop(hk_conn_t *conn);
 
+/* limits.c: admission, timers and GOAWAYs for limits (issue 11). */
+/* Whether a new connection from peer may be served: 0, or HK_EBUSY with the
+ * reason in why (it is then refused with a GOAWAY or a 503 and closed). */
+int hk_conn_admit(hk_server_t *server, const hk_peer_t *peer, char *why, size_t n);
+/* Refuses an accepted connection: a GOAWAY (or an HTTP/1.1 503 when the
+ * client already sent a request line) written at once, then closed. */
+void hk_conn_refuse(hk_conn_t *conn, const char *why);
+/* Starts the connection's timer (the first request's headers are due). */
+void hk_conn_timer_init(hk_conn_t *conn);
+/* The first request's headers arrived (stops that timer). */
+void hk_conn_first_request(hk_conn_t *conn);
+/* A stream opened or closed (HTTP/2): arms or stops the idle timer. */
+void hk_conn_streams_changed(hk_conn_t *conn);
+/* Ends a connection for a limit: GOAWAY (HTTP/2 and undecided), 408 for an
+ * HTTP/1.1 request under way, one log line, closed once written. */
+void hk_conn_drop(hk_conn_t *conn, const char *reason);
+/* The HTTP/2 session failed (rv from nghttp2_session_mem_recv): a GOAWAY
+ * with the matching error code, written around the session, then close. */
+void hk_conn_fail(hk_conn_t *conn, int rv);
+/* Raw frames, for limits.c: writes a GOAWAY (after an empty SETTINGS when
+ * with_settings) straight to the socket, bypassing any session. */
+void hk_conn_send_goaway(hk_conn_t *conn, int with_settings, uint32_t error_code,
+                         const char *debug);
+
 /* call.c: the RPC side of one stream (or of one HTTP/1.1 request, fed as
  * the same steps with stream id 0). The hk_call_on_* functions run from
  * nghttp2's callbacks (conn->in_session is set, so nothing flushes inside). */
@@ -184,6 +225,13 @@ void hk_call_cancel(hk_call_t *call);
 /* The stream closed, or its connection went away: release the stream's
  * hold, cancel the handler's call if unanswered. */
 void hk_call_detach(hk_call_t *call);
+/* Raises the call's share of the request-buffer budgets to total bytes.
+ * When the connection's or the server's budget cannot cover it, answers
+ * the call RESOURCE_EXHAUSTED and returns HK_ETOOBIG; else 0. */
+int hk_call_reserve(hk_call_t *call, size_t total);
+/* An HTTP/1.1 request's whole body (moved into the call; body is left
+ * empty), then the request's end. */
+void hk_call_on_body(hk_call_t *call, hk_connect_body_t *body);
 /* The data source for a reply's DATA frames (nghttp2_data_source_read_callback). */
 ssize_t hk_call_read_body(nghttp2_session *session, int32_t stream_id, uint8_t *buf, size_t length,
                           uint32_t *data_flags, nghttp2_data_source *source, void *user_data);

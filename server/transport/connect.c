@@ -113,15 +113,21 @@ int hk_connect_error_body(hk_call_error_body_fn fn, int status, const char *mess
     return 0;
 }
 
+size_t hk_connect_body_cap_for(const hk_connect_body_t *b, size_t need)
+{
+    if (need <= b->cap) return b->cap;
+    /* Grows with what arrives (doubling), never past max. */
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < need)
+        cap *= 2;
+    return cap > b->max ? b->max : cap;
+}
+
 int hk_connect_body_append(hk_connect_body_t *b, const uint8_t *data, size_t n)
 {
     if (n > b->max - b->len) return HK_ETOOBIG;
     if (b->len + n > b->cap) {
-        /* Grows with what arrives (doubling), never past max. */
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n)
-            cap *= 2;
-        if (cap > b->max) cap = b->max;
+        size_t cap = hk_connect_body_cap_for(b, b->len + n);
         uint8_t *buf = realloc(b->buf, cap ? cap : 1);
         if (!buf) return HK_ENOMEM;
         b->buf = buf;

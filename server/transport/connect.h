@@ -61,6 +61,10 @@ typedef struct {
  * (nothing is appended), or HK_ENOMEM. */
 int hk_connect_body_append(hk_connect_body_t *b, const uint8_t *data, size_t n);
 
+/* The capacity the buffer has once it holds need bytes (need <= max): what
+ * appending up to need costs in memory. */
+size_t hk_connect_body_cap_for(const hk_connect_body_t *b, size_t need);
+
 void hk_connect_body_free(hk_connect_body_t *b);
 
 #endif

@@ -17,7 +17,7 @@
  * request waits (conn.c's high-water mark, for the same reason). */
 #define H1_WRITE_HIGH (1u << 20)
 
-enum { TIMER_NONE, TIMER_IDLE, TIMER_HEADERS, TIMER_BODY, TIMER_RESUME };
+enum { TIMER_NONE, TIMER_IDLE, TIMER_HEADERS, TIMER_RESUME };
 
 struct hk_h1conn {
     hk_conn_t *conn;
@@ -26,7 +26,8 @@ struct hk_h1conn {
     int timer_for;    /* TIMER_* */
     uint8_t *pending; /* read, not parsed yet */
     size_t pending_len, pending_cap;
-    hk_call_t *call;   /* the request being served */
+    hk_call_t *call;   /* the request being served, from the end of its headers */
+    int in_body;       /* ... whose body is still arriving */
     int call_answered; /* its answer went to the socket; released from the loop */
     int keep_alive;    /* the current request allows another after it */
     unsigned minor;    /* its HTTP minor version */
@@ -93,11 +94,8 @@ static void on_h1_timer(uv_timer_t *t)
 
     h1->timer_for = TIMER_NONE;
     switch (what) {
-    case TIMER_IDLE: hk_conn_close_later(h1->conn); break;
-    case TIMER_HEADERS:
-        h1_refuse(h1, 408, HK_STATUS_DEADLINE_EXCEEDED, "request headers took too long");
-        break;
-    case TIMER_BODY: h1_refuse(h1, 408, HK_STATUS_DEADLINE_EXCEEDED, "request body stalled"); break;
+    case TIMER_IDLE: hk_conn_drop(h1->conn, "idle timeout"); break;
+    case TIMER_HEADERS: hk_conn_drop(h1->conn, "request headers took too long"); break;
     case TIMER_RESUME:
         /* The answer is out: let the call go, then take the next request. */
         if (h1->call && h1->call_answered) {
@@ -123,7 +121,7 @@ static void h1_timer(hk_h1conn_t *h1, int what, uint64_t ms)
 }
 
 /* Reading and timers for where the connection now is. */
-static void h1_settle(hk_h1conn_t *h1, int got_bytes)
+static void h1_settle(hk_h1conn_t *h1)
 {
     hk_conn_t *conn = h1->conn;
 
@@ -140,7 +138,7 @@ static void h1_settle(hk_h1conn_t *h1, int got_bytes)
     }
     if (h1->timer_for == TIMER_RESUME) return;
     if (h1->call) {
-        /* The call's own deadline bounds it; no timer of ours. */
+        /* The call's request timeout and deadline bound it; no timer of ours. */
         uv_timer_stop(&h1->timer);
         h1->timer_for = TIMER_NONE;
         return;
@@ -153,26 +151,26 @@ static void h1_settle(hk_h1conn_t *h1, int got_bytes)
         /* From the first byte: more bytes do not buy more time. */
         if (h1->timer_for != TIMER_HEADERS) h1_timer(h1, TIMER_HEADERS, h1->header_ms);
         break;
-    case HK_HTTP1_BODY:
-        if (h1->timer_for != TIMER_BODY || got_bytes) h1_timer(h1, TIMER_BODY, h1->idle_ms);
-        break;
     default: break;
     }
 }
 
-/* Hands one whole request to a call: the same steps an HTTP/2 stream's
- * call takes, with the request line as pseudo-headers. */
-static void h1_dispatch(hk_h1conn_t *h1)
+/* A request's headers are in: its call starts with the same steps an
+ * HTTP/2 stream's takes, the request line as pseudo-headers. The call may
+ * be answered at once (no role for the method): the body is never read. */
+static void h1_begin(hk_h1conn_t *h1)
 {
     hk_conn_t *conn = h1->conn;
     const hk_http1_request_t *r = hk_http1_request(h1->parser);
     hk_call_t *call = hk_call_new(conn, 0);
 
+    hk_conn_first_request(conn);
     if (!call) {
         h1_refuse(h1, 503, HK_STATUS_UNAVAILABLE, "out of memory");
         return;
     }
     h1->call = call;
+    h1->in_body = 1;
     h1->call_answered = 0;
     h1->keep_alive = r->keep_alive;
     h1->minor = r->minor;
@@ -185,10 +183,28 @@ static void h1_dispatch(hk_h1conn_t *h1)
         hk_call_on_header(call, (const uint8_t *)r->fields[i].name, r->fields[i].name_len,
                           (const uint8_t *)r->fields[i].value, r->fields[i].value_len);
     hk_call_on_headers_end(call);
-    if (r->body.len) hk_call_on_data(call, r->body.buf, r->body.len);
-    /* The call copied what it keeps; the parser's request can go now. */
-    hk_call_on_request_end(call);
+}
+
+/* The whole request is in: its body goes to the call (moved, not copied). */
+static void h1_dispatch(hk_h1conn_t *h1)
+{
+    hk_connect_body_t body;
+
+    h1->in_body = 0;
+    hk_http1_take_body(h1->parser, &body);
+    hk_call_on_body(h1->call, &body);
+    hk_connect_body_free(&body);
     hk_http1_next(h1->parser);
+}
+
+/* Before n more bytes go to the parser in a body: the body's buffer may
+ * grow by as much, so that much is reserved first. Returns 0, or nonzero
+ * when the call was refused (RESOURCE_EXHAUSTED). */
+static int h1_reserve(hk_h1conn_t *h1, size_t n)
+{
+    const hk_connect_body_t *b = &hk_http1_request(h1->parser)->body;
+    size_t need = n > b->max - b->len ? b->max : b->len + n;
+    return hk_call_reserve(h1->call, hk_connect_body_cap_for(b, need));
 }
 
 static void h1_consume(hk_h1conn_t *h1, size_t n)
@@ -200,14 +216,20 @@ static void h1_consume(hk_h1conn_t *h1, size_t n)
 static void h1_process(hk_h1conn_t *h1)
 {
     hk_conn_t *conn = h1->conn;
-    int got = h1->pending_len > 0;
 
-    while (!h1->call && !h1->last && !conn->closing && !conn->shutting && !conn->broken &&
-           conn->write_queued < H1_WRITE_HIGH) {
+    /* Between requests, the next one unless this was the last; inside one,
+     * its body until it is answered. */
+    while ((h1->in_body ? !h1->call_answered : !h1->call && !h1->last) && !conn->closing &&
+           !conn->shutting && !conn->broken && conn->write_queued < H1_WRITE_HIGH) {
         size_t used;
         const char *why;
+        if (h1->in_body && h1_reserve(h1, h1->pending_len) != 0) break;
         int rc = hk_http1_feed(h1->parser, h1->pending, h1->pending_len, &used);
         h1_consume(h1, used);
+        if (rc == HK_HTTP1_HEADERS_DONE) {
+            h1_begin(h1);
+            continue; /* the body, unless the call was answered */
+        }
         if (rc == HK_HTTP1_REQUEST) {
             h1_dispatch(h1);
             break; /* the next one after this one's answer, from the loop */
@@ -220,16 +242,20 @@ static void h1_process(hk_h1conn_t *h1)
             break;
         }
         int hs = hk_http1_error(h1->parser, &why);
+        int st = hs == 413 || hs == 431 ? HK_STATUS_RESOURCE_EXHAUSTED
+                 : hs == 505            ? HK_STATUS_UNIMPLEMENTED
+                 : hs == 503            ? HK_STATUS_UNAVAILABLE
+                                        : HK_STATUS_INVALID_ARGUMENT;
+        if (h1->call) {
+            /* A bad body: the call answers it (and so the connection ends). */
+            hk_call_answer_status(h1->call, hs, st, why);
+            break;
+        }
         h1->minor = 1;
-        h1_refuse(h1, hs,
-                  hs == 413 || hs == 431 ? HK_STATUS_RESOURCE_EXHAUSTED
-                  : hs == 505            ? HK_STATUS_UNIMPLEMENTED
-                  : hs == 503            ? HK_STATUS_UNAVAILABLE
-                                         : HK_STATUS_INVALID_ARGUMENT,
-                  why);
+        h1_refuse(h1, hs, st, why);
         break;
     }
-    h1_settle(h1, got);
+    h1_settle(h1);
 }
 
 int hk_h1conn_start(hk_conn_t *conn)
@@ -243,10 +269,11 @@ int hk_h1conn_start(hk_conn_t *conn)
         return HK_ENOMEM;
     }
     h1->conn = conn;
-    h1->header_ms =
-        opts->http1_header_timeout_ms ? opts->http1_header_timeout_ms : HK_H1CONN_HEADER_TIMEOUT_MS;
-    h1->idle_ms =
-        opts->http1_idle_timeout_ms ? opts->http1_idle_timeout_ms : HK_H1CONN_IDLE_TIMEOUT_MS;
+    /* The server's timeouts: the connection's own timer bounds the first
+     * request's headers from accept; these bound every request's. */
+    h1->header_ms = opts->header_timeout_ms;
+    h1->idle_ms = opts->idle_timeout_ms;
+    hk_http1_stop_at_headers(h1->parser, 1);
     uv_timer_init(conn->server->loop, &h1->timer);
     conn->h1 = h1;
     hk_log(HK_LOG_DEBUG, "conn_http1", "pid=%d", (int)conn->peer.pid);
@@ -273,9 +300,9 @@ void hk_h1conn_read(hk_conn_t *conn, const uint8_t *data, size_t len)
     }
     memcpy(h1->pending + h1->pending_len, data, len);
     h1->pending_len += len;
-    if (h1->call) {
+    if (h1->call && !h1->in_body) {
         /* Pipelined: parsed after the current answer. */
-        h1_settle(h1, 0);
+        h1_settle(h1);
         return;
     }
     h1_process(h1);
@@ -289,7 +316,9 @@ void hk_h1conn_answer(hk_call_t *call, int http_status, const char *content_type
 
     if (h1->call != call || h1->call_answered) return;
     h1->call_answered = 1;
-    if (conn->server->stopping) h1->last = 1;
+    /* Answered before its body was read (refused, too big, too slow): the
+     * rest of the stream cannot be told from the next request. */
+    if (conn->server->stopping || h1->in_body) h1->last = 1;
     h1_write(h1, http_status, content_type, body, len, h1->last);
     /* Never from inside the answering function: the call is let go and the
      * next request taken from the loop. */
@@ -308,10 +337,21 @@ void hk_h1conn_pump(hk_conn_t *conn)
 {
     hk_h1conn_t *h1 = conn->h1;
 
-    if (!h1->call && h1->timer_for != TIMER_RESUME && h1->pending_len)
+    if ((!h1->call || h1->in_body) && h1->timer_for != TIMER_RESUME && h1->pending_len)
         h1_process(h1);
     else
-        h1_settle(h1, 0);
+        h1_settle(h1);
+}
+
+void hk_h1conn_expire(hk_conn_t *conn, const char *reason)
+{
+    hk_h1conn_t *h1 = conn->h1;
+
+    if (h1->call || hk_http1_state(h1->parser) != HK_HTTP1_HEADERS) {
+        hk_conn_close_later(conn);
+        return;
+    }
+    h1_refuse(h1, 408, HK_STATUS_DEADLINE_EXCEEDED, reason);
 }
 
 void hk_h1conn_close(hk_conn_t *conn)

@@ -7,12 +7,6 @@
 
 #include "transport/conn.h"
 
-/* Default timeouts (hk_server_opts_t may set others). */
-#define HK_H1CONN_HEADER_TIMEOUT_MS 10000u /* first byte of a request to end of its headers */
-#define HK_H1CONN_IDLE_TIMEOUT_MS                                                                  \
-    60000u /* a kept-alive connection between requests, and                                        \
-              silence while a body arrives */
-
 /* Makes conn an HTTP/1.1 connection (conn.c found no HTTP/2 preface).
  * Returns 0 or HK_ENOMEM. */
 int hk_h1conn_start(hk_conn_t *conn);
@@ -33,6 +27,10 @@ void hk_h1conn_goaway(hk_conn_t *conn);
 /* After a write completed: resumes reading and parsing held back by
  * backpressure. */
 void hk_h1conn_pump(hk_conn_t *conn);
+
+/* hk_conn_drop for an HTTP/1.1 connection: 408 and close when a request's
+ * headers are under way, else close. */
+void hk_h1conn_expire(hk_conn_t *conn, const char *reason);
 
 /* conn_close: stops the timers and frees the HTTP/1.1 state (from the loop). */
 void hk_h1conn_close(hk_conn_t *conn);

@@ -36,7 +36,9 @@ struct hk_http1 {
     hk_http1_state_t state;
     hk_http1_request_t req;
     int want_continue;
-    int err_status; /* set by a callback that refused the request */
+    int stop_at_headers; /* hk_http1_stop_at_headers */
+    int at_headers;      /* paused at the end of the headers */
+    int err_status;      /* set by a callback that refused the request */
     char err[160];
     /* Names and values, NUL-terminated, one after another: the parser's
      * header limit bounds what it holds. Fields point into it. */
@@ -171,6 +173,12 @@ static int on_headers_complete(http_parser *p)
         }
         h->want_continue = 1;
     }
+    /* Paused on the headers' last byte, which the parser takes again when
+     * resumed: the caller looks at the request before any body is read. */
+    if (h->stop_at_headers) {
+        h->at_headers = 1;
+        http_parser_pause(p, 1);
+    }
     return 0;
 }
 
@@ -243,12 +251,17 @@ int hk_http1_feed(hk_http1_t *h, const uint8_t *data, size_t len, size_t *used)
     *used = 0;
     if (h->state == HK_HTTP1_DONE) return HK_HTTP1_REQUEST;
     if (h->err_status) return HK_EINVAL;
+    if (h->at_headers) {
+        h->at_headers = 0;
+        http_parser_pause(&h->parser, 0);
+    }
     if (len == 0) return HK_HTTP1_MORE; /* 0 would tell http_parser the stream ended */
     size_t n = http_parser_execute(&h->parser, &h->settings, (const char *)data, len);
     enum http_errno e = HTTP_PARSER_ERRNO(&h->parser);
     *used = n;
     if (e == HPE_OK && n == len) return HK_HTTP1_MORE;
     if (e == HPE_PAUSED && h->state == HK_HTTP1_DONE) return HK_HTTP1_REQUEST;
+    if (e == HPE_PAUSED && h->at_headers) return HK_HTTP1_HEADERS_DONE;
     if (!h->err_status) {
         if (e == HPE_HEADER_OVERFLOW)
             refuse(h, 431, "request header fields too large");
@@ -256,6 +269,18 @@ int hk_http1_feed(hk_http1_t *h, const uint8_t *data, size_t len, size_t *used)
             refuse(h, 400, e == HPE_OK ? "bad request" : http_errno_description(e));
     }
     return h->err_status == 413 ? HK_ETOOBIG : HK_EINVAL;
+}
+
+void hk_http1_stop_at_headers(hk_http1_t *h, int on)
+{
+    h->stop_at_headers = on;
+}
+
+void hk_http1_take_body(hk_http1_t *h, hk_connect_body_t *out)
+{
+    *out = h->req.body;
+    h->req.body.buf = NULL;
+    h->req.body.len = h->req.body.cap = 0;
 }
 
 const hk_http1_request_t *hk_http1_request(const hk_http1_t *h)

@@ -43,8 +43,10 @@ typedef enum {
 
 /* What hk_http1_feed found. */
 enum {
-    HK_HTTP1_MORE = 0,    /* every byte was taken; the request is not complete */
-    HK_HTTP1_REQUEST = 1, /* a whole request; bytes after it were not taken */
+    HK_HTTP1_MORE = 0,         /* every byte was taken; the request is not complete */
+    HK_HTTP1_REQUEST = 1,      /* a whole request; bytes after it were not taken */
+    HK_HTTP1_HEADERS_DONE = 2, /* hk_http1_stop_at_headers: a request's headers are
+                             complete, its body not read yet; feed on */
 };
 
 typedef struct hk_http1 hk_http1_t;
@@ -64,7 +66,18 @@ void hk_http1_free(hk_http1_t *h);
  * requests are therefore taken one at a time, in order. */
 int hk_http1_feed(hk_http1_t *h, const uint8_t *data, size_t len, size_t *used);
 
-/* The request, once hk_http1_feed returned HK_HTTP1_REQUEST. */
+/* With on set, hk_http1_feed also stops once per request at the end of its
+ * headers (HK_HTTP1_HEADERS_DONE: the request's method, path and fields are
+ * there, the body is empty; bytes after *used are the body's). */
+void hk_http1_stop_at_headers(hk_http1_t *h, int on);
+
+/* Moves the request's body out (once HK_HTTP1_REQUEST): *out takes the
+ * buffer, the length and the capacity (max is the request's), the request
+ * keeps an empty body. */
+void hk_http1_take_body(hk_http1_t *h, hk_connect_body_t *out);
+
+/* The request, once hk_http1_feed returned HK_HTTP1_REQUEST (or
+ * HK_HTTP1_HEADERS_DONE: all but the body). */
 const hk_http1_request_t *hk_http1_request(const hk_http1_t *h);
 
 /* Forgets the answered request (fields, body) and lets the next one in. */

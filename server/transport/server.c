@@ -18,6 +18,12 @@
 /* Defaults for options left 0. */
 #define SERVER_MAX_STREAMS 100
 #define SERVER_MAX_MESSAGE (4u << 20)
+/* Hardening defaults (hk_server_opts_t). */
+#define SERVER_MAX_BUFFER ((size_t)256 << 20)
+#define SERVER_MAX_CONN_BUFFER ((size_t)16 << 20)
+#define SERVER_HEADER_TIMEOUT_MS 10000u
+#define SERVER_IDLE_TIMEOUT_MS 120000u
+#define SERVER_REQUEST_TIMEOUT_MS 30000u
 
 /* Makes path free for our socket. A socket file that someone still listens
  * on is HK_EADDRINUSE; one nobody answers (a crashed hookd) is removed; any
@@ -129,6 +135,21 @@ static void on_flush_prepare(uv_prepare_t *prepare)
     hk_server_flush(hk_container_of(prepare, hk_server_t, flush_prepare));
 }
 
+/* The hardening options left 0 take their defaults; a connection's budget
+ * always holds one message of the largest size. */
+static void server_limits_defaults(hk_server_opts_t *o)
+{
+    if (!o->max_buffer_bytes) o->max_buffer_bytes = SERVER_MAX_BUFFER;
+    if (!o->max_conn_buffer_bytes) o->max_conn_buffer_bytes = SERVER_MAX_CONN_BUFFER;
+    if (o->max_conn_buffer_bytes < o->max_message_bytes)
+        o->max_conn_buffer_bytes = o->max_message_bytes;
+    if (o->max_buffer_bytes < o->max_conn_buffer_bytes)
+        o->max_buffer_bytes = o->max_conn_buffer_bytes;
+    if (!o->header_timeout_ms) o->header_timeout_ms = SERVER_HEADER_TIMEOUT_MS;
+    if (!o->idle_timeout_ms) o->idle_timeout_ms = SERVER_IDLE_TIMEOUT_MS;
+    if (!o->request_timeout_ms) o->request_timeout_ms = SERVER_REQUEST_TIMEOUT_MS;
+}
+
 static void server_free(hk_server_t *server)
 {
     free(server->path);
@@ -154,6 +175,7 @@ int hk_server_start(uv_loop_t *loop, const hk_server_opts_t *opts, hk_server_t *
     server->opts.socket_path = server->path;
     if (!server->opts.max_streams) server->opts.max_streams = SERVER_MAX_STREAMS;
     if (!server->opts.max_message_bytes) server->opts.max_message_bytes = SERVER_MAX_MESSAGE;
+    server_limits_defaults(&server->opts);
     hk_link_init(&server->conns);
     hk_link_init(&server->flushes);
 
@@ -272,4 +294,8 @@ void hk_server_stats(const hk_server_t *server, hk_server_stats_t *out)
     out->calls = server->n_calls;
     out->calls_total = server->n_calls_total;
     out->writes = server->n_writes;
+    out->buffered = server->buffered;
+    out->buffered_peak = server->buffered_peak;
+    out->refused = server->n_refused;
+    out->dropped = server->n_dropped;
 }

@@ -15,6 +15,11 @@ typedef struct hk_server hk_server_t;
  * with hk_call_reply / hk_call_fail (at once or later, from the loop). */
 typedef void (*hk_server_call_fn)(hk_call_t *call, void *ctx);
 
+/* See hk_server_opts_t.authorize and .privileged; ctx is opts.ctx. */
+typedef int (*hk_server_authorize_fn)(void *ctx, const char *path, const hk_peer_t *peer, char *msg,
+                                      size_t msglen);
+typedef int (*hk_server_privileged_fn)(void *ctx, const hk_peer_t *peer);
+
 typedef struct {
     const char *socket_path;  /* copied */
     unsigned socket_mode;     /* e.g. 0660 */
@@ -25,10 +30,37 @@ typedef struct {
     void *ctx;
     /* Connect error bodies; NULL: {"code":...} without the message. */
     hk_call_error_body_fn connect_error;
-    /* HTTP/1.1: first byte to end of headers, and a kept-alive connection
-     * waiting for its next request; longer closes it. 0: 10 s and 60 s. */
-    uint64_t http1_header_timeout_ms;
-    uint64_t http1_idle_timeout_ms;
+
+    /* Hardening (issue 11): what one client may make us hold, and for how
+     * long. A 0 takes the default named. */
+    /* Runs at the end of a request's headers, before any body is buffered:
+     * returns HK_STATUS_OK, or the status the call is answered with at once
+     * (PERMISSION_DENIED; UNIMPLEMENTED for an unknown path, 404 in Connect)
+     * with a message written into msg. NULL: every request reaches on_call. */
+    hk_server_authorize_fn authorize;
+    /* 1 when peer may use the connections kept for admins; NULL: nobody may. */
+    hk_server_privileged_fn privileged;
+    /* Request bytes buffered (messages arriving or waiting for their
+     * handler), over every call and per connection. A message announced (or
+     * a body grown) past what is left is answered RESOURCE_EXHAUSTED at once
+     * and its bytes are dropped. 0: 256 MiB and 16 MiB; the per-connection
+     * budget is never below max_message_bytes. */
+    size_t max_buffer_bytes;
+    size_t max_conn_buffer_bytes;
+    /* Connections one uid may hold, unless privileged; 0: no cap. */
+    uint32_t max_connections_per_uid;
+    /* Of max_connections, how many only privileged peers may take. */
+    uint32_t admin_reserve;
+    /* A new connection must complete its first request's headers within
+     * header_timeout_ms (HTTP/1.1: every request, from its first byte); a
+     * connection with nothing in progress is closed after idle_timeout_ms;
+     * a request must arrive whole within request_timeout_ms of its headers
+     * (DEADLINE_EXCEEDED; HTTP/1.1: 408 and close). A connection dropped
+     * for a limit gets a GOAWAY (HTTP/1.1: 408 when a request was under
+     * way) and one log line. 0: 10 s, 120 s, 30 s. */
+    uint64_t header_timeout_ms;
+    uint64_t idle_timeout_ms;
+    uint64_t request_timeout_ms;
 } hk_server_opts_t;
 
 /* Binds and listens on opts->socket_path. A stale socket file (nobody
@@ -55,6 +87,10 @@ typedef struct {
     uint64_t calls;       /* in flight now */
     uint64_t calls_total;
     uint64_t writes; /* to sockets: each carries whatever frames were ready */
+    /* Hardening: request bytes buffered now and at most so far; connections
+     * refused at accept and dropped later for a limit (timeouts). */
+    uint64_t buffered, buffered_peak;
+    uint64_t refused, dropped;
 } hk_server_stats_t;
 void hk_server_stats(const hk_server_t *server, hk_server_stats_t *out);
 

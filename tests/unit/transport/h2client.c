@@ -119,6 +119,8 @@ static int client_on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, 
     if (frame->hd.type == NGHTTP2_GOAWAY) {
         c->goaway++;
         c->goaway_code = frame->goaway.error_code;
+        snprintf(c->goaway_debug, sizeof c->goaway_debug, "%.*s",
+                 (int)frame->goaway.opaque_data_len, (const char *)frame->goaway.opaque_data);
     }
     cstream_t *st = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
     if (!st || frame->hd.type != NGHTTP2_HEADERS) return 0;

@@ -38,6 +38,7 @@ struct client {
     int streams_closed;
     int goaway; /* GOAWAY frames received */
     uint32_t goaway_code;
+    char goaway_debug[256];               /* the last GOAWAY's debug data */
     const char *extra_name, *extra_value; /* one more header on the next call */
     char raw_in[65536];                   /* raw clients: what the server sent */
     size_t raw_len;

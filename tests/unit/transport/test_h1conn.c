@@ -108,7 +108,7 @@ TEST(h1_header_timeout)
 {
     fixture_t f;
     fixture_init(&f);
-    f.opts.http1_header_timeout_ms = 50;
+    f.opts.header_timeout_ms = 50;
     CHECK_INT(fixture_start(&f), 0);
     client_t *c = client_new(&f.loop, f.path, 1);
     CHECK(run_until(&f, &c->connected, 1));
@@ -127,7 +127,7 @@ TEST(h1_idle_timeout)
 {
     fixture_t f;
     fixture_init(&f);
-    f.opts.http1_idle_timeout_ms = 50;
+    f.opts.idle_timeout_ms = 50;
     CHECK_INT(fixture_start(&f), 0);
     client_t *c = client_new(&f.loop, f.path, 1);
     CHECK(run_until(&f, &c->connected, 1));

@@ -82,6 +82,10 @@ class ReadmeTest(harness.HookdTestCase):
         self.assertTrue(hooks["crm-sync"].asynchronous)
         self.assertRegex(out, r"(?m)^crm-sync +Enterprise +Account Update +"
                               r"https://crm\.example\.com/hooks +Active$")
+        # curl made "ERP orders" in Connect JSON and listed it (ids as strings).
+        self.assertIn("ERP orders", hooks)
+        self.assertEqual(hooks["ERP orders"].application, pb.APPLICATION_ELITE)
+        self.assertIn('"id":"%d","name":"ERP orders"' % hooks["ERP orders"].id, out)
         # Node printed ids as plain numbers in strings, not Long objects.
         self.assertNotIn("Long", out)
         self.assertRegex(out, r"(?m)^%d CRM sync AccountUpdated https://crm\.example\.com/hooks$"

@@ -38,7 +38,11 @@ static const char usage[] =
     "  retry_after_max (3600), max_transfers (256), idempotency_window (86400)\n"
     "  log_max_age (2592000), log_max_count (100000), ca_file\n"
     "  allow_nets, deny_nets (comma-separated CIDRs for outbound addresses)\n"
-    "  trigger_action = <enterprise|elite> <Key> <Display Name>   (adds to the catalog)\n";
+    "  trigger_action = <enterprise|elite> <Key> <Display Name>   (adds to the catalog)\n"
+    "  The admin page (off by default; `hookctl ui` prints a login link):\n"
+    "  http_listen (e.g. 127.0.0.1:8480; loopback only unless http_listen_allow_remote),\n"
+    "  http_origin (the origin browsers use, behind a TLS proxy), http_login_ttl (300),\n"
+    "  http_session_idle (7200), http_session_ttl (43200)\n";
 
 int main(int argc, char **argv)
 {

@@ -21,6 +21,12 @@ typedef struct hk_api {
     hk_http_t *http;           /* synchronous webhooks' attempts */
     hk_inflight_t *inflight;   /* TriggerEvent calls in flight, by event id */
     int stopping;              /* set by the owner when it starts to stop: health NOT_SERVING */
+    /* CreateLoginLink (the browser listener, server/web): mints a one-time
+     * login link acting as peer, writing the URL (NUL-terminated) into url
+     * (n bytes) and its expiry (Unix ms) into *expire_ms. Returns 0 or a
+     * negative HK_E*. NULL: http_listen is off (FAILED_PRECONDITION). */
+    int (*login_link)(void *arg, const hk_peer_t *peer, char *url, size_t n, int64_t *expire_ms);
+    void *login_link_arg;
 } hk_api_t;
 
 /* The context of a call hk_rpc_dispatch runs. */

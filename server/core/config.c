@@ -329,6 +329,13 @@ static const setting_t settings[] = {
     {"allow_nets", set_nets, 0, 0, 0},
     {"deny_nets", set_nets, 0, 0, 0},
     {"trigger_action", set_trigger_action, 0, 0, 0},
+    /* The admin page's browser listener (server/web). */
+    {"http_listen", set_optional_path, OFF(http_listen), 0, 256},
+    {"http_listen_allow_remote", set_bool, OFF(http_listen_allow_remote), 0, 0},
+    {"http_origin", set_optional_path, OFF(http_origin), 0, 256},
+    {"http_login_ttl", set_u32, OFF(http_login_ttl_s), 1, 86400},
+    {"http_session_idle", set_u32, OFF(http_session_idle_s), 1, 30 * 86400},
+    {"http_session_ttl", set_u32, OFF(http_session_ttl_s), 1, 30 * 86400},
 };
 
 /* --- the public interface ------------------------------------------------ */
@@ -368,6 +375,9 @@ int hk_config_defaults(hk_config_t *cfg)
     cfg->idempotency_window_s = 86400;
     cfg->log_max_age_s = 30 * 86400;
     cfg->log_max_count = 100000;
+    cfg->http_login_ttl_s = 300;
+    cfg->http_session_idle_s = 7200;
+    cfg->http_session_ttl_s = 43200;
 
     if (default_base(base, sizeof base) != 0) base[0] = '.', base[1] = '\0';
     snprintf(path, sizeof path, "%s/hookd.sock", base);
@@ -472,5 +482,7 @@ void hk_config_free(hk_config_t *cfg)
     for (unsigned i = 0; i < cfg->n_deny_nets; i++)
         free(cfg->deny_nets[i]);
     hk_catalog_free(cfg->catalog);
+    free(cfg->http_listen);
+    free(cfg->http_origin);
     memset(cfg, 0, sizeof *cfg);
 }

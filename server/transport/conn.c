@@ -516,7 +516,10 @@ int hk_conn_accept(hk_server_t *server)
     hk_link_init(&conn->link);
     hk_link_init(&conn->calls);
     hk_link_init(&conn->flush_link);
-    uv_pipe_init(server->loop, &conn->pipe, 0);
+    if (server->tcp)
+        uv_tcp_init(server->loop, &conn->tcp);
+    else
+        uv_pipe_init(server->loop, &conn->pipe, 0);
     if (uv_accept((uv_stream_t *)&server->listener, (uv_stream_t *)&conn->pipe) != 0) {
         err = HK_EIO;
         goto reject;
@@ -527,8 +530,13 @@ int hk_conn_accept(hk_server_t *server)
         err = HK_EBUSY;
         goto reject;
     }
-    if (uv_fileno((uv_handle_t *)&conn->pipe, &fd) != 0 ||
-        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) != 0) {
+    if (server->tcp) {
+        /* A browser: who it is, the server's on_request decides. */
+        cred.pid = 0;
+        cred.uid = (uid_t)-1;
+        cred.gid = (gid_t)-1;
+    } else if (uv_fileno((uv_handle_t *)&conn->pipe, &fd) != 0 ||
+               getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) != 0) {
         hk_log(HK_LOG_WARN, "conn_refused", "reason=\"no peer credentials\"");
         err = HK_EIO;
         goto reject;
@@ -536,13 +544,17 @@ int hk_conn_accept(hk_server_t *server)
     conn->peer.pid = cred.pid;
     conn->peer.uid = cred.uid;
     conn->peer.gid = cred.gid;
-    /* The session (HTTP/2) or parser (HTTP/1.x) comes with the first bytes. */
+    /* The session (HTTP/2) or parser (HTTP/1.x) comes with the first bytes;
+     * a TCP listener speaks HTTP/1.1 only. */
 
     hk_link_add(&server->conns, &conn->link);
     server->n_conns++;
     hk_log(HK_LOG_DEBUG, "conn_open", "pid=%d uid=%u gid=%u", (int)cred.pid, (unsigned)cred.uid,
            (unsigned)cred.gid);
-    if (uv_read_start((uv_stream_t *)&conn->pipe, on_alloc, on_read) == 0)
+    if (server->tcp && hk_h1conn_start(conn) == 0) conn->proto = HK_CONN_H1;
+    if (server->tcp && conn->proto != HK_CONN_H1)
+        conn->broken = 1;
+    else if (uv_read_start((uv_stream_t *)&conn->pipe, on_alloc, on_read) == 0)
         conn->reading = 1;
     else
         conn->broken = 1;

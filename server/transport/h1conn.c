@@ -46,25 +46,37 @@ static void on_h1_timer_closed(uv_handle_t *h)
 
 static void h1_timer(hk_h1conn_t *h1, int what, uint64_t ms);
 
-/* Writes head + body in one send. */
-static void h1_write(hk_h1conn_t *h1, int status, const char *content_type, const uint8_t *body,
-                     size_t len, int close)
+/* Writes head (with the header lines in extra, when not NULL) + body in
+ * one send. */
+static void h1_write_with(hk_h1conn_t *h1, int status, const char *content_type, const char *extra,
+                          const uint8_t *body, size_t len, int close)
 {
     hk_conn_t *conn = h1->conn;
     char head[256];
     size_t n =
         hk_http1_response_head(head, sizeof head, status, content_type, len, close, h1->minor);
-    uint8_t *buf = malloc(n + len);
+    size_t xn = extra ? strlen(extra) : 0;
+    uint8_t *buf = malloc(n + xn + len);
 
     if (!buf || n == 0) {
         free(buf);
         conn->broken = 1;
         return;
     }
-    memcpy(buf, head, n);
+    /* The extra lines go before the head's closing empty line. */
+    memcpy(buf, head, n - 2);
+    if (xn) memcpy(buf + n - 2, extra, xn);
+    memcpy(buf + n - 2 + xn, "\r\n", 2);
+    n += xn;
     if (len) memcpy(buf + n, body, len);
     hk_conn_send(conn, buf, n + len);
     free(buf);
+}
+
+static void h1_write(hk_h1conn_t *h1, int status, const char *content_type, const uint8_t *body,
+                     size_t len, int close)
+{
+    h1_write_with(h1, status, content_type, NULL, body, len, close);
 }
 
 /* The transport's own answer to a request it cannot serve: a Connect error
@@ -160,18 +172,86 @@ static void h1_settle(hk_h1conn_t *h1, int got_bytes)
     }
 }
 
+/* What hk_server_answer needs of the request it answers. */
+typedef struct {
+    hk_h1conn_t *h1;
+    int answered;
+} h1_route_t;
+
+void hk_server_answer(hk_server_request_t *req, int status, const char *content_type,
+                      const char *headers, const uint8_t *body, size_t len)
+{
+    h1_route_t *route = req->priv;
+
+    if (route->answered) return;
+    route->answered = 1;
+    hk_h1conn_t *h1 = route->h1;
+    if (h1->conn->server->stopping) h1->last = 1;
+    h1_write_with(h1, status, content_type, headers, body, len, h1->last);
+}
+
+const char *hk_server_field(const hk_server_request_t *req, const char *name)
+{
+    for (size_t i = 0; i < req->n_fields; i++)
+        if (strcmp(req->fields[i].name, name) == 0) return req->fields[i].value;
+    return NULL;
+}
+
+/* Shows the request to opts.on_request. Returns 1 when it answered (the
+ * next request is then taken from the loop), else 0 with *peer the identity
+ * the call acts as. */
+static int h1_route(hk_h1conn_t *h1, const hk_http1_request_t *r, hk_peer_t *peer)
+{
+    hk_conn_t *conn = h1->conn;
+    const hk_server_opts_t *opts = &conn->server->opts;
+    hk_server_field_t fields[HK_HTTP1_FIELDS_MAX];
+    h1_route_t route = {h1, 0};
+
+    *peer = conn->peer;
+    if (!opts->on_request) return 0;
+    for (size_t i = 0; i < r->n_fields; i++)
+        fields[i] = (hk_server_field_t){r->fields[i].name, r->fields[i].value};
+    hk_server_request_t req = {
+        .method = r->method,
+        .path = r->path,
+        .fields = fields,
+        .n_fields = r->n_fields,
+        .body = r->body.buf,
+        .body_len = r->body.len,
+        .tcp = conn->server->tcp,
+        .peer = conn->peer,
+        .priv = &route,
+    };
+    h1->minor = r->minor;
+    if (!r->keep_alive) h1->last = 1;
+    if (!opts->on_request(&req, opts->request_ctx)) {
+        *peer = req.peer;
+        return 0;
+    }
+    if (!route.answered) {
+        h1->last = 1;
+        h1_write(h1, 500, NULL, NULL, 0, 1);
+    }
+    hk_http1_next(h1->parser);
+    h1_timer(h1, TIMER_RESUME, 0);
+    return 1;
+}
+
 /* Hands one whole request to a call: the same steps an HTTP/2 stream's
  * call takes, with the request line as pseudo-headers. */
 static void h1_dispatch(hk_h1conn_t *h1)
 {
     hk_conn_t *conn = h1->conn;
     const hk_http1_request_t *r = hk_http1_request(h1->parser);
-    hk_call_t *call = hk_call_new(conn, 0);
+    hk_peer_t peer;
 
+    if (h1_route(h1, r, &peer)) return;
+    hk_call_t *call = hk_call_new(conn, 0);
     if (!call) {
         h1_refuse(h1, 503, HK_STATUS_UNAVAILABLE, "out of memory");
         return;
     }
+    call->peer = peer;
     h1->call = call;
     h1->call_answered = 0;
     h1->keep_alive = r->keep_alive;

@@ -79,8 +79,9 @@ int hk_web_listen_addr(const char *text, int allow_remote, struct sockaddr_stora
     if (!*port_text || *end || port > 65535 || strspn(port_text, "0123456789") != strlen(port_text))
         goto bad;
     if (strcmp(host, "localhost") == 0) snprintf(host, sizeof host, "127.0.0.1");
-    if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)out) != 0 &&
-        uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)out) != 0)
+    /* An IPv6 address only in brackets: "::1:80" says no port clearly. */
+    if (text[0] == '[' ? uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)out) != 0
+                       : uv_ip4_addr(host, (int)port, (struct sockaddr_in *)out) != 0)
         goto bad;
     if (!allow_remote && !is_loopback((const struct sockaddr *)out))
         return hk_error_invalid(err, errlen,

@@ -353,8 +353,8 @@ void hk_h1conn_read(hk_conn_t *conn, const uint8_t *data, size_t len)
     }
     memcpy(h1->pending + h1->pending_len, data, len);
     h1->pending_len += len;
-    if (h1->call) {
-        /* Pipelined: parsed after the current answer. */
+    if (h1->call || h1->timer_for == TIMER_RESUME) {
+        /* Pipelined: parsed after the current answer (a call's, or on_request's). */
         h1_settle(h1, 0);
         return;
     }

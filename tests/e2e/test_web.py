@@ -4,6 +4,7 @@ import json
 import os
 import re
 import secrets
+import socket
 import subprocess
 import tempfile
 import time
@@ -236,6 +237,27 @@ class Sessions(WebCase):
         _, headers, _ = b.request("POST", SVC + "ListWebhooks", body="{}",
                                   headers={"Content-Type": "application/json"})
         self.assertFalse([k for k in headers if k.lower().startswith("access-control-")])
+
+    def test_pipelined_pages_and_calls_in_order(self):
+        b = self.logged_in()
+        body = b"{}"
+        one = ("GET /ui/style.css HTTP/1.1\r\nHost: %s\r\n\r\n" % b.origin[7:]).encode()
+        two = ("POST %sListWebhooks HTTP/1.1\r\nHost: %s\r\nOrigin: %s\r\n"
+               "Cookie: hookd_session=%s\r\nContent-Type: application/json\r\n"
+               "Content-Length: %d\r\n\r\n" % (SVC, b.origin[7:], b.origin, b.cookie,
+                                                  len(body))).encode() + body
+        three = ("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % b.origin[7:]).encode()
+        with socket.create_connection((b.host, b.port), timeout=10) as s:
+            s.sendall(one + two + three)
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        # A JSON body has no final newline: the next answer follows it directly.
+        statuses = re.findall(rb"HTTP/1\.1 (\d+) ", data)
+        self.assertEqual(statuses, [b"200", b"200", b"302"], data[:300])
 
     def test_http2_refused_on_the_listener(self):
         out = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-o", "/dev/null",

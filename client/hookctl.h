@@ -148,5 +148,6 @@ void hk_print_webhook(FILE *out, const Hookd__V1__Webhook *w, const char *action
 extern const hk_ctl_command_t hk_cmd_list, hk_cmd_show, hk_cmd_create, hk_cmd_edit, hk_cmd_activate,
     hk_cmd_deactivate, hk_cmd_delete, hk_cmd_actions, hk_cmd_trigger, hk_cmd_deliveries,
     hk_cmd_delivery, hk_cmd_redeliver;
+extern const hk_ctl_command_t hk_cmd_ui; /* hookctl_ui.c */
 
 #endif

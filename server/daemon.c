@@ -135,6 +135,21 @@ int hk_daemon_start(hk_daemon_t *d, uv_loop_t *loop, hk_config_t *config)
         return start_failed(d, rc);
     }
 
+    struct sockaddr_storage http_addr;
+    char err[512];
+    if (config->http_listen &&
+        (rc = hk_web_listen_addr(config->http_listen, config->http_listen_allow_remote, &http_addr,
+                                 err, sizeof err)) != 0) {
+        hk_log(HK_LOG_ERROR, "start_failed", "reason=\"%s\"", err);
+        hk_store_close(d->store);
+        d->store = NULL;
+        return start_failed(d, rc);
+    }
+    if ((rc = hk_web_new(loop, config, &d->web)) != 0) {
+        hk_store_close(d->store);
+        d->store = NULL;
+        return start_failed(d, rc);
+    }
     hk_server_opts_t opts = {
         .socket_path = config->socket_path,
         .socket_mode = config->socket_mode,
@@ -154,18 +169,38 @@ int hk_daemon_start(hk_daemon_t *d, uv_loop_t *loop, hk_config_t *config)
         .header_timeout_ms = (uint64_t)config->header_timeout_s * 1000,
         .idle_timeout_ms = (uint64_t)config->idle_timeout_s * 1000,
         .request_timeout_ms = (uint64_t)config->request_timeout_s * 1000,
+        .on_request = hk_web_on_request,
+        .request_ctx = d->web,
     };
     rc = hk_server_start(loop, &opts, &d->server);
     if (rc != 0) {
         hk_log(HK_LOG_ERROR, "start_failed",
                "reason=\"cannot serve socket\" socket=%s error=\"%s\"", config->socket_path,
                hk_strerror(rc));
+        hk_web_free(d->web);
+        d->web = NULL;
         hk_store_close(d->store);
         d->store = NULL;
         return start_failed(d, rc);
     }
+    d->servers_running = 1;
+    if (config->http_listen) {
+        opts.tcp_addr = (const struct sockaddr *)&http_addr;
+        rc = hk_server_start(loop, &opts, &d->http_server);
+        if (rc == 0) {
+            struct sockaddr_storage bound;
+            hk_server_tcp_address(d->http_server, &bound);
+            hk_web_set_listener(d->web, &bound);
+            d->servers_running++;
+        } else {
+            hk_log(HK_LOG_ERROR, "start_failed",
+                   "reason=\"cannot listen for the admin page\" http_listen=%s error=\"%s\"",
+                   config->http_listen, hk_strerror(rc));
+            d->http_server = NULL;
+        }
+    }
 
-    rc = engine_start(d);
+    if (rc == 0) rc = engine_start(d);
     /* Before the loop runs again, so before any call is dispatched. */
     d->api = (hk_api_t){
         .config = d->config,
@@ -174,6 +209,16 @@ int hk_daemon_start(hk_daemon_t *d, uv_loop_t *loop, hk_config_t *config)
         .http = d->http,
         .inflight = d->inflight,
         .stopping = d->stopping,
+        .login_link = d->http_server ? hk_web_login_link : NULL,
+        .login_link_arg = d->web,
+    };
+    *hk_web_metrics(d->web) = (hk_metrics_src_t){
+        .socket_server = d->server,
+        .http_server = d->http_server,
+        .commit = d->commit,
+        .scheduler = d->scheduler,
+        .http = d->http,
+        .store = d->store,
     };
     if (rc != 0) {
         /* Close what did open, the way a stop does, and let the loop run
@@ -183,12 +228,14 @@ int hk_daemon_start(hk_daemon_t *d, uv_loop_t *loop, hk_config_t *config)
         d->stopping = d->api.stopping = 1;
         if (d->scheduler) hk_scheduler_stop(d->scheduler);
         hk_server_stop(d->server, 0, on_server_stopped, d);
+        if (d->http_server) hk_server_stop(d->http_server, 0, on_server_stopped, d);
         uv_run(loop, UV_RUN_DEFAULT);
         return rc;
     }
 
     hk_log(HK_LOG_INFO, "started", "version=%s socket=%s data=%s pid=%d", HK_VERSION,
            config->socket_path, config->data_dir, (int)getpid());
+    if (d->http_server) hk_log(HK_LOG_INFO, "http_listening", "origin=%s", hk_web_origin(d->web));
     return 0;
 }
 
@@ -257,7 +304,12 @@ static void on_http_closed(void *arg)
 static void on_server_stopped(void *arg)
 {
     hk_daemon_t *d = arg;
+    if (--d->servers_running > 0) return;
     d->server = NULL;
+    d->http_server = NULL;
+    hk_web_free(d->web);
+    d->web = NULL;
+    d->api.login_link = NULL;
     if (d->http)
         hk_http_close(d->http, on_http_closed, d);
     else
@@ -273,4 +325,5 @@ void hk_daemon_stop(hk_daemon_t *d)
      * and made again after the restart (at least once). */
     hk_scheduler_stop(d->scheduler);
     hk_server_stop(d->server, HK_STOP_GRACE_MS, on_server_stopped, d);
+    if (d->http_server) hk_server_stop(d->http_server, HK_STOP_GRACE_MS, on_server_stopped, d);
 }

@@ -11,12 +11,16 @@
 #include "deliver/scheduler.h"
 #include "store/store.h"
 #include "transport/server.h"
+#include "web/web.h"
 
 typedef struct hk_daemon {
     uv_loop_t *loop;
     hk_config_t *config;
     hk_store_t *store;
     hk_server_t *server;
+    hk_server_t *http_server;  /* the admin page's browser listener (http_listen); NULL: off */
+    hk_web_t *web;             /* the pages: /metrics, and the admin page's logins */
+    int servers_running;       /* of server and http_server: stop waits for both */
     hk_http_t *http;           /* outbound requests, sync and async */
     hk_commit_t *commit;       /* the outbox's group commit */
     hk_scheduler_t *scheduler; /* asynchronous delivery */

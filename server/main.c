@@ -47,7 +47,11 @@ static const char usage[] =
     "    connections of max_connections only admins may take)\n"
     "  header_timeout (10 s: connect to the first request's headers; HTTP/1.1 each\n"
     "    request's headers), idle_timeout (120 s: nothing under way), request_timeout\n"
-    "    (30 s: a request's headers to its last byte); GOAWAY (HTTP/1.1: 408) past them\n";
+    "    (30 s: a request's headers to its last byte); GOAWAY (HTTP/1.1: 408) past them\n"
+    "  The admin page (off by default; `hookctl ui` prints a login link):\n"
+    "  http_listen (e.g. 127.0.0.1:8480; loopback only unless http_listen_allow_remote),\n"
+    "  http_origin (the origin browsers use, behind a TLS proxy), http_login_ttl (300),\n"
+    "  http_session_idle (7200), http_session_ttl (43200)\n";
 
 int main(int argc, char **argv)
 {

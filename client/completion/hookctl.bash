@@ -3,7 +3,7 @@ _hookctl()
 {
     local cur prev words cword
     _init_completion || return
-    local commands="list show create edit activate deactivate delete actions trigger deliveries delivery redeliver help"
+    local commands="list show create edit activate deactivate delete actions trigger deliveries delivery redeliver ui help"
     local common="--json --socket --help"
     local cmd="" i
     for ((i = 1; i < cword; i++)); do

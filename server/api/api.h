@@ -26,6 +26,12 @@ typedef struct hk_api {
     struct {
         uint64_t attempts, succeeded, failed;
     } sync_stats;
+    /* CreateLoginLink (the browser listener, server/web): mints a one-time
+     * login link acting as peer, writing the URL (NUL-terminated) into url
+     * (n bytes) and its expiry (Unix ms) into *expire_ms. Returns 0 or a
+     * negative HK_E*. NULL: http_listen is off (FAILED_PRECONDITION). */
+    int (*login_link)(void *arg, const hk_peer_t *peer, char *url, size_t n, int64_t *expire_ms);
+    void *login_link_arg;
 } hk_api_t;
 
 /* The context of a call hk_rpc_dispatch runs. */

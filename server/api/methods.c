@@ -25,6 +25,8 @@ const hk_rpc_method_t hk_rpc_methods[] = {
     {WEBHOOKS "GetDelivery", DESC(get_delivery_request), HK_ROLE_ADMIN, hk_api_get_delivery},
     {WEBHOOKS "RedeliverDelivery", DESC(redeliver_delivery_request), HK_ROLE_ADMIN,
      hk_api_redeliver_delivery},
+    {WEBHOOKS "CreateLoginLink", DESC(create_login_link_request), HK_ROLE_ADMIN,
+     hk_api_create_login_link},
 };
 
 const size_t hk_rpc_method_count = sizeof hk_rpc_methods / sizeof hk_rpc_methods[0];

@@ -28,4 +28,7 @@ void hk_api_list_deliveries(hk_call_t *call, const ProtobufCMessage *request);
 void hk_api_get_delivery(hk_call_t *call, const ProtobufCMessage *request);
 void hk_api_redeliver_delivery(hk_call_t *call, const ProtobufCMessage *request);
 
+/* hookd.v1.Webhooks: the admin page's login link (login.c). */
+void hk_api_create_login_link(hk_call_t *call, const ProtobufCMessage *request);
+
 #endif

@@ -23,6 +23,10 @@ typedef struct {
     uint64_t start_us;
 } rpc_call_t;
 
+/* Answered calls by method (the table's order; the last row: unknown
+ * paths) and status, for the metrics page. The loop thread only. */
+static uint64_t rpc_counts[HK_RPC_COUNT_ROWS + 1][HK_RPC_CODES];
+
 static uint64_t now_us(void)
 {
     struct timespec ts;
@@ -183,6 +187,10 @@ void hk_rpc_dispatch(hk_call_t *call, void *ctx)
  * secrets: no handler puts one in a status message. */
 static void log_call(hk_call_t *call, const rpc_call_t *rpc, int status, const char *message)
 {
+    const hk_rpc_method_t *m = hk_rpc_find(hk_call_path(call));
+    size_t row = m ? (size_t)(m - hk_rpc_methods) : HK_RPC_COUNT_ROWS;
+    if ((!m || row < HK_RPC_COUNT_ROWS) && status >= 0 && status < HK_RPC_CODES)
+        rpc_counts[row][status]++;
     hk_log_level_t level = status == HK_STATUS_OK ? HK_LOG_DEBUG : HK_LOG_INFO;
     if (!hk_log_enabled(level)) return; /* the quoting below is not free */
     char path[160], msg[400];
@@ -251,6 +259,13 @@ void hk_rpc_fail(hk_call_t *call, int status, const char *fmt, ...)
 void hk_rpc_fail_err(hk_call_t *call, int err, const char *what)
 {
     hk_rpc_fail(call, hk_error_status(err), "%s: %s", what, hk_strerror(err));
+}
+
+uint64_t hk_rpc_count(const hk_rpc_method_t *m, int status)
+{
+    size_t row = m ? (size_t)(m - hk_rpc_methods) : HK_RPC_COUNT_ROWS;
+    if ((m && row >= HK_RPC_COUNT_ROWS) || status < 0 || status >= HK_RPC_CODES) return 0;
+    return rpc_counts[row][status];
 }
 
 size_t hk_rpc_page_size(uint32_t requested)

@@ -65,6 +65,13 @@ void hk_rpc_fail(hk_call_t *call, int status, const char *fmt, ...)
  * "<what>: <hk_strerror(err)>". */
 void hk_rpc_fail_err(hk_call_t *call, int err, const char *what);
 
+/* Answered calls of method m (NULL: paths no method has) that ended with
+ * status (HK_STATUS_*), since the process started; for the metrics page.
+ * Methods past the first HK_RPC_COUNT_ROWS of the table count nothing. */
+#define HK_RPC_COUNT_ROWS 32
+#define HK_RPC_CODES 17
+uint64_t hk_rpc_count(const hk_rpc_method_t *m, int status);
+
 /* Paged lists. A page size of 0 means 100; more than 1000 means 1000. */
 size_t hk_rpc_page_size(uint32_t requested);
 

@@ -337,6 +337,13 @@ static const setting_t settings[] = {
     {"header_timeout", set_u32, OFF(header_timeout_s), 1, 3600},
     {"idle_timeout", set_u32, OFF(idle_timeout_s), 1, 86400},
     {"request_timeout", set_u32, OFF(request_timeout_s), 1, 86400},
+    /* The admin page's browser listener (server/web). */
+    {"http_listen", set_optional_path, OFF(http_listen), 0, 256},
+    {"http_listen_allow_remote", set_bool, OFF(http_listen_allow_remote), 0, 0},
+    {"http_origin", set_optional_path, OFF(http_origin), 0, 256},
+    {"http_login_ttl", set_u32, OFF(http_login_ttl_s), 1, 86400},
+    {"http_session_idle", set_u32, OFF(http_session_idle_s), 1, 30 * 86400},
+    {"http_session_ttl", set_u32, OFF(http_session_ttl_s), 1, 30 * 86400},
 };
 
 /* --- the public interface ------------------------------------------------ */
@@ -384,6 +391,9 @@ int hk_config_defaults(hk_config_t *cfg)
     cfg->header_timeout_s = 10;
     cfg->idle_timeout_s = 120;
     cfg->request_timeout_s = 30;
+    cfg->http_login_ttl_s = 300;
+    cfg->http_session_idle_s = 7200;
+    cfg->http_session_ttl_s = 43200;
 
     if (default_base(base, sizeof base) != 0) base[0] = '.', base[1] = '\0';
     snprintf(path, sizeof path, "%s/hookd.sock", base);
@@ -488,5 +498,7 @@ void hk_config_free(hk_config_t *cfg)
     for (unsigned i = 0; i < cfg->n_deny_nets; i++)
         free(cfg->deny_nets[i]);
     hk_catalog_free(cfg->catalog);
+    free(cfg->http_listen);
+    free(cfg->http_origin);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -66,6 +66,13 @@ typedef struct {
     uint32_t header_timeout_s;          /* accept to the first request's headers: 10 */
     uint32_t idle_timeout_s;            /* a connection with nothing under way: 120 */
     uint32_t request_timeout_s;         /* a request's headers to its last byte: 30 */
+    /* The admin page's browser listener (server/web). */
+    char *http_listen;            /* "127.0.0.1:8480"; NULL: off */
+    int http_listen_allow_remote; /* a non-loopback http_listen starts (behind a TLS proxy) */
+    char *http_origin;            /* the origin browsers see (a proxy's); NULL: the listener's */
+    uint32_t http_login_ttl_s;    /* a login link works once within: 300 */
+    uint32_t http_session_idle_s; /* a session unused this long ends: 7200 */
+    uint32_t http_session_ttl_s;  /* and any session after: 43200 */
 } hk_config_t;
 
 /* Fills cfg with the embedded defaults (including the built-in catalog).

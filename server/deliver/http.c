@@ -105,7 +105,11 @@ struct hk_http {
     unsigned n_closing; /* uv_close calls whose callback has not run */
     hk_http_close_cb close_cb;
     void *close_arg;
+    hk_http_stats_t stats;
 };
+
+const uint32_t hk_http_duration_bounds_ms[HK_HTTP_DURATION_BUCKETS] = {
+    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000};
 
 const char *hk_outcome_name(hk_outcome_t outcome)
 {
@@ -251,6 +255,15 @@ static void finish(hk_http_request_t *r, hk_outcome_t outcome, int status, const
     r->result.http_status = status;
     r->result.duration_ms =
         r->started_ns ? (uint32_t)((uv_hrtime() - r->started_ns) / 1000000u) : 0;
+    if ((unsigned)outcome < HK_HTTP_OUTCOMES) http->stats.outcomes[outcome]++;
+    if (r->started_ns) {
+        size_t b = 0;
+        while (b < HK_HTTP_DURATION_BUCKETS &&
+               r->result.duration_ms > hk_http_duration_bounds_ms[b])
+            b++;
+        http->stats.duration_buckets[b]++;
+        http->stats.duration_ms_sum += r->result.duration_ms;
+    }
     r->result.error = r->error;
     static const uint8_t no_body[1];
     r->result.body = r->body ? r->body : no_body; /* callers may memcpy it unconditionally */
@@ -709,6 +722,11 @@ void hk_http_request_cancel(hk_http_request_t *r)
 size_t hk_http_pending(const hk_http_t *http)
 {
     return http->urgent_queue.n + http->queue.n + http->running.n + http->done.n;
+}
+
+void hk_http_stats(const hk_http_t *http, hk_http_stats_t *out)
+{
+    *out = http->stats;
 }
 
 int hk_http_new(uv_loop_t *loop, const hk_http_opts_t *opts, hk_http_t **out)

@@ -129,6 +129,20 @@ size_t hk_http_pending(const hk_http_t *http);
  * fail with HK_ESHUTDOWN. Call once. */
 void hk_http_close(hk_http_t *http, hk_http_close_cb cb, void *arg);
 
+/* Counts since hk_http_new, for the metrics page: finished requests by
+ * outcome (HK_OUTCOME_*), and the durations of those that started, as a
+ * histogram: duration_buckets[i] counts durations <= bounds[i] and above the
+ * bound before (not cumulative); the last bucket is beyond every bound. */
+#define HK_HTTP_OUTCOMES 7
+#define HK_HTTP_DURATION_BUCKETS 13
+extern const uint32_t hk_http_duration_bounds_ms[HK_HTTP_DURATION_BUCKETS];
+typedef struct {
+    uint64_t outcomes[HK_HTTP_OUTCOMES];
+    uint64_t duration_buckets[HK_HTTP_DURATION_BUCKETS + 1];
+    uint64_t duration_ms_sum;
+} hk_http_stats_t;
+void hk_http_stats(const hk_http_t *http, hk_http_stats_t *out);
+
 /* Parses a Retry-After value: delta-seconds ("120") or an HTTP-date
  * ("Wed, 21 Oct 2015 07:28:00 GMT", also the obsolete RFC 850 and asctime
  * forms), relative to now. Returns 0 with *seconds set (a past date gives 0,

@@ -533,13 +533,21 @@ int hk_conn_accept(hk_server_t *server)
     hk_link_init(&conn->link);
     hk_link_init(&conn->calls);
     hk_link_init(&conn->flush_link);
-    uv_pipe_init(server->loop, &conn->pipe, 0);
+    if (server->tcp)
+        uv_tcp_init(server->loop, &conn->tcp);
+    else
+        uv_pipe_init(server->loop, &conn->pipe, 0);
     if (uv_accept((uv_stream_t *)&server->listener, (uv_stream_t *)&conn->pipe) != 0) {
         err = HK_EIO;
         goto reject;
     }
-    if (uv_fileno((uv_handle_t *)&conn->pipe, &fd) != 0 ||
-        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) != 0) {
+    if (server->tcp) {
+        /* A browser: who it is, the server's on_request decides. */
+        cred.pid = 0;
+        cred.uid = (uid_t)-1;
+        cred.gid = (gid_t)-1;
+    } else if (uv_fileno((uv_handle_t *)&conn->pipe, &fd) != 0 ||
+               getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) != 0) {
         hk_log(HK_LOG_WARN, "conn_refused", "reason=\"no peer credentials\"");
         err = HK_EIO;
         goto reject;
@@ -552,14 +560,18 @@ int hk_conn_accept(hk_server_t *server)
         hk_conn_refuse(conn, why);
         goto reject;
     }
-    /* The session (HTTP/2) or parser (HTTP/1.x) comes with the first bytes. */
+    /* The session (HTTP/2) or parser (HTTP/1.x) comes with the first bytes;
+     * a TCP listener speaks HTTP/1.1 only. */
     hk_conn_timer_init(conn);
 
     hk_link_add(&server->conns, &conn->link);
     server->n_conns++;
     hk_log(HK_LOG_DEBUG, "conn_open", "pid=%d uid=%u gid=%u", (int)cred.pid, (unsigned)cred.uid,
            (unsigned)cred.gid);
-    if (uv_read_start((uv_stream_t *)&conn->pipe, on_alloc, on_read) == 0)
+    if (server->tcp && hk_h1conn_start(conn) == 0) conn->proto = HK_CONN_H1;
+    if (server->tcp && conn->proto != HK_CONN_H1)
+        conn->broken = 1;
+    else if (uv_read_start((uv_stream_t *)&conn->pipe, on_alloc, on_read) == 0)
         conn->reading = 1;
     else
         conn->broken = 1;

@@ -28,7 +28,12 @@ enum { HK_CONN_UNDECIDED, HK_CONN_H2, HK_CONN_H1 };
 
 struct hk_server {
     uv_loop_t *loop;
-    uv_pipe_t listener;
+    union { /* one handle, either kind: libuv tells them apart by their type */
+        uv_pipe_t listener;
+        uv_tcp_t tcp_listener; /* opts.tcp_addr */
+    };
+    int tcp; /* a TCP listener: HTTP/1.1 only, no peer credentials */
+    struct sockaddr_storage tcp_addr;
     uv_timer_t grace;      /* hk_server_stop's grace period */
     hk_server_opts_t opts; /* socket_path points at path below */
     char *path;
@@ -58,7 +63,10 @@ struct hk_server {
 /* One accepted connection: a pipe and its HTTP/2 session. */
 struct hk_conn {
     hk_server_t *server;
-    uv_pipe_t pipe;
+    union { /* as the server's listener */
+        uv_pipe_t pipe;
+        uv_tcp_t tcp;
+    };
     hk_link_t link; /* in server->conns */
     nghttp2_session *session;
     hk_peer_t peer;

@@ -28,6 +28,7 @@ struct hk_h1conn {
     size_t pending_len, pending_cap;
     hk_call_t *call;   /* the request being served, from the end of its headers */
     int in_body;       /* ... whose body is still arriving */
+    int routed;        /* on_request answered the request being parsed */
     int call_answered; /* its answer went to the socket; released from the loop */
     int keep_alive;    /* the current request allows another after it */
     unsigned minor;    /* its HTTP minor version */
@@ -47,25 +48,37 @@ static void on_h1_timer_closed(uv_handle_t *h)
 
 static void h1_timer(hk_h1conn_t *h1, int what, uint64_t ms);
 
-/* Writes head + body in one send. */
-static void h1_write(hk_h1conn_t *h1, int status, const char *content_type, const uint8_t *body,
-                     size_t len, int close)
+/* Writes head (with the header lines in extra, when not NULL) + body in
+ * one send. */
+static void h1_write_with(hk_h1conn_t *h1, int status, const char *content_type, const char *extra,
+                          const uint8_t *body, size_t len, int close)
 {
     hk_conn_t *conn = h1->conn;
     char head[256];
     size_t n =
         hk_http1_response_head(head, sizeof head, status, content_type, len, close, h1->minor);
-    uint8_t *buf = malloc(n + len);
+    size_t xn = extra ? strlen(extra) : 0;
+    uint8_t *buf = malloc(n + xn + len);
 
     if (!buf || n == 0) {
         free(buf);
         conn->broken = 1;
         return;
     }
-    memcpy(buf, head, n);
+    /* The extra lines go before the head's closing empty line. */
+    memcpy(buf, head, n - 2);
+    if (xn) memcpy(buf + n - 2, extra, xn);
+    memcpy(buf + n - 2 + xn, "\r\n", 2);
+    n += xn;
     if (len) memcpy(buf + n, body, len);
     hk_conn_send(conn, buf, n + len);
     free(buf);
+}
+
+static void h1_write(hk_h1conn_t *h1, int status, const char *content_type, const uint8_t *body,
+                     size_t len, int close)
+{
+    h1_write_with(h1, status, content_type, NULL, body, len, close);
 }
 
 /* The transport's own answer to a request it cannot serve: a Connect error
@@ -155,6 +168,82 @@ static void h1_settle(hk_h1conn_t *h1)
     }
 }
 
+/* What hk_server_answer needs of the request it answers. */
+typedef struct {
+    hk_h1conn_t *h1;
+    int answered;
+} h1_route_t;
+
+void hk_server_answer(hk_server_request_t *req, int status, const char *content_type,
+                      const char *headers, const uint8_t *body, size_t len)
+{
+    h1_route_t *route = req->priv;
+
+    if (route->answered) return;
+    route->answered = 1;
+    hk_h1conn_t *h1 = route->h1;
+    if (h1->conn->server->stopping) h1->last = 1;
+    h1_write_with(h1, status, content_type, headers, body, len, h1->last);
+}
+
+const char *hk_server_field(const hk_server_request_t *req, const char *name)
+{
+    for (size_t i = 0; i < req->n_fields; i++)
+        if (strcmp(req->fields[i].name, name) == 0) return req->fields[i].value;
+    return NULL;
+}
+
+/* 1 when the request announces a body (Content-Length above 0, or chunked). */
+static int h1_has_body(const hk_http1_request_t *r)
+{
+    for (size_t i = 0; i < r->n_fields; i++) {
+        if (strcmp(r->fields[i].name, "transfer-encoding") == 0) return 1;
+        if (strcmp(r->fields[i].name, "content-length") == 0 && strcmp(r->fields[i].value, "0"))
+            return 1;
+    }
+    return 0;
+}
+
+/* Shows the request's headers to opts.on_request (the body is not needed by
+ * any route). Returns 1 when it answered, else 0 with *peer the identity the
+ * call acts as. */
+static int h1_route(hk_h1conn_t *h1, const hk_http1_request_t *r, hk_peer_t *peer)
+{
+    hk_conn_t *conn = h1->conn;
+    const hk_server_opts_t *opts = &conn->server->opts;
+    hk_server_field_t fields[HK_HTTP1_FIELDS_MAX];
+    h1_route_t route = {h1, 0};
+
+    *peer = conn->peer;
+    if (!opts->on_request) return 0;
+    for (size_t i = 0; i < r->n_fields; i++)
+        fields[i] = (hk_server_field_t){r->fields[i].name, r->fields[i].value};
+    hk_server_request_t req = {
+        .method = r->method,
+        .path = r->path,
+        .fields = fields,
+        .n_fields = r->n_fields,
+        .tcp = conn->server->tcp,
+        .peer = conn->peer,
+        .priv = &route,
+    };
+    h1->minor = r->minor;
+    if (!r->keep_alive) h1->last = 1;
+    if (!opts->on_request(&req, opts->request_ctx)) {
+        *peer = req.peer;
+        return 0;
+    }
+    /* A body nobody reads cannot be told from the next request: close after. */
+    if (h1_has_body(r)) h1->last = 1;
+    if (!route.answered) {
+        h1->last = 1;
+        h1_write(h1, 500, NULL, NULL, 0, 1);
+    }
+    h1->routed = 1;
+    h1_timer(h1, TIMER_RESUME, 0);
+    return 1;
+}
+
 /* A request's headers are in: its call starts with the same steps an
  * HTTP/2 stream's takes, the request line as pseudo-headers. The call may
  * be answered at once (no role for the method): the body is never read. */
@@ -162,13 +251,16 @@ static void h1_begin(hk_h1conn_t *h1)
 {
     hk_conn_t *conn = h1->conn;
     const hk_http1_request_t *r = hk_http1_request(h1->parser);
-    hk_call_t *call = hk_call_new(conn, 0);
+    hk_peer_t peer;
 
     hk_conn_first_request(conn);
+    if (h1_route(h1, r, &peer)) return;
+    hk_call_t *call = hk_call_new(conn, 0);
     if (!call) {
         h1_refuse(h1, 503, HK_STATUS_UNAVAILABLE, "out of memory");
         return;
     }
+    call->peer = peer;
     h1->call = call;
     h1->in_body = 1;
     h1->call_answered = 0;
@@ -228,7 +320,13 @@ static void h1_process(hk_h1conn_t *h1)
         h1_consume(h1, used);
         if (rc == HK_HTTP1_HEADERS_DONE) {
             h1_begin(h1);
-            continue; /* the body, unless the call was answered */
+            continue; /* the body, unless the call (or a route) answered */
+        }
+        if (rc == HK_HTTP1_REQUEST && h1->routed) {
+            /* A bodyless request a route answered: done with it. */
+            h1->routed = 0;
+            hk_http1_next(h1->parser);
+            break; /* the next one from the loop (TIMER_RESUME) */
         }
         if (rc == HK_HTTP1_REQUEST) {
             h1_dispatch(h1);
@@ -300,8 +398,8 @@ void hk_h1conn_read(hk_conn_t *conn, const uint8_t *data, size_t len)
     }
     memcpy(h1->pending + h1->pending_len, data, len);
     h1->pending_len += len;
-    if (h1->call && !h1->in_body) {
-        /* Pipelined: parsed after the current answer. */
+    if ((h1->call && !h1->in_body) || h1->timer_for == TIMER_RESUME) {
+        /* Pipelined: parsed after the current answer (a call's, or a route's). */
         h1_settle(h1);
         return;
     }

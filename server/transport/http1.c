@@ -317,6 +317,8 @@ static const char *reason(int status)
     switch (status) {
     case 100: return "Continue";
     case 200: return "OK";
+    case 302: return "Found";
+    case 303: return "See Other";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";

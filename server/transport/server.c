@@ -156,12 +156,74 @@ static void server_free(hk_server_t *server)
     free(server);
 }
 
+/* The flush handles, as hk_server_start starts them. */
+static void start_flushes(hk_server_t *server)
+{
+    /* Always running, and not keeping the loop alive: they only do
+     * something when answers wait. Started first, the check runs after the
+     * check handles started later (libuv runs the newest first), such as
+     * the group commit's that gives the answers. */
+    uv_check_init(server->loop, &server->flush_check);
+    uv_prepare_init(server->loop, &server->flush_prepare);
+    server->flush_check.data = server->flush_prepare.data = server;
+    uv_check_start(&server->flush_check, on_flush_check);
+    uv_prepare_start(&server->flush_prepare, on_flush_prepare);
+    uv_unref((uv_handle_t *)&server->flush_check);
+    uv_unref((uv_handle_t *)&server->flush_prepare);
+}
+
+/* hk_server_start for opts->tcp_addr. */
+static int start_tcp(uv_loop_t *loop, const hk_server_opts_t *opts, hk_server_t **out)
+{
+    const struct sockaddr *addr = opts->tcp_addr;
+    size_t addrlen = addr->sa_family == AF_INET    ? sizeof(struct sockaddr_in)
+                     : addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                   : 0;
+    hk_server_t *server;
+    int rc, namelen;
+
+    if (!addrlen || !opts->on_call || !opts->on_request) return HK_EINVAL;
+    if (!(server = calloc(1, sizeof *server))) return HK_ENOMEM;
+    server->loop = loop;
+    server->opts = *opts;
+    server->opts.socket_path = NULL;
+    server->opts.tcp_addr = NULL; /* tcp_addr below is the copy */
+    server->tcp = 1;
+    if (!server->opts.max_streams) server->opts.max_streams = SERVER_MAX_STREAMS;
+    if (!server->opts.max_message_bytes) server->opts.max_message_bytes = SERVER_MAX_MESSAGE;
+    hk_link_init(&server->conns);
+    hk_link_init(&server->flushes);
+    uv_tcp_init(loop, &server->tcp_listener);
+    server->tcp_listener.data = server;
+    namelen = sizeof server->tcp_addr;
+    if ((rc = uv_tcp_bind(&server->tcp_listener, addr, 0)) != 0 ||
+        (rc = uv_listen((uv_stream_t *)&server->tcp_listener, SERVER_BACKLOG, on_connection)) !=
+            0 ||
+        (rc = uv_tcp_getsockname(&server->tcp_listener, (struct sockaddr *)&server->tcp_addr,
+                                 &namelen)) != 0) {
+        hk_log(HK_LOG_ERROR, "http_listen_failed", "error=%s", uv_err_name(rc));
+        uv_close((uv_handle_t *)&server->tcp_listener, on_failed_listener_closed);
+        return rc == UV_EADDRINUSE ? HK_EADDRINUSE : HK_EIO;
+    }
+    start_flushes(server);
+    *out = server;
+    return 0;
+}
+
+int hk_server_tcp_address(const hk_server_t *server, struct sockaddr_storage *out)
+{
+    if (!server->tcp) return HK_EINVAL;
+    *out = server->tcp_addr;
+    return 0;
+}
+
 int hk_server_start(uv_loop_t *loop, const hk_server_opts_t *opts, hk_server_t **out)
 {
     struct sockaddr_un sa;
     hk_server_t *server;
     int rc, err, fd;
 
+    if (opts->tcp_addr) return start_tcp(loop, opts, out);
     if (!opts->socket_path || !opts->socket_path[0] ||
         strlen(opts->socket_path) >= sizeof sa.sun_path || !opts->on_call)
         return HK_EINVAL;
@@ -199,17 +261,7 @@ int hk_server_start(uv_loop_t *loop, const hk_server_opts_t *opts, hk_server_t *
         uv_close((uv_handle_t *)&server->listener, on_failed_listener_closed);
         return HK_EIO;
     }
-    /* Always running, and not keeping the loop alive: they only do
-     * something when answers wait. Started first, the check runs after the
-     * check handles started later (libuv runs the newest first), such as
-     * the group commit's that gives the answers. */
-    uv_check_init(loop, &server->flush_check);
-    uv_prepare_init(loop, &server->flush_prepare);
-    server->flush_check.data = server->flush_prepare.data = server;
-    uv_check_start(&server->flush_check, on_flush_check);
-    uv_prepare_start(&server->flush_prepare, on_flush_prepare);
-    uv_unref((uv_handle_t *)&server->flush_check);
-    uv_unref((uv_handle_t *)&server->flush_prepare);
+    start_flushes(server);
     *out = server;
     return 0;
 }
@@ -219,6 +271,7 @@ int hk_server_start(uv_loop_t *loop, const hk_server_opts_t *opts, hk_server_t *
 static void unlink_socket(hk_server_t *server)
 {
     struct stat st;
+    if (server->tcp) return;
     if (stat(server->path, &st) == 0 && st.st_dev == server->sock_dev &&
         st.st_ino == server->sock_ino)
         unlink(server->path);

@@ -10,6 +10,41 @@
 
 typedef struct hk_server hk_server_t;
 
+/* One HTTP/1.1 request as on_request sees it before any RPC routing; valid
+ * during the callback only. Header names are lower-cased. */
+typedef struct {
+    const char *name, *value;
+} hk_server_field_t;
+typedef struct hk_server_request {
+    const char *method; /* "GET" */
+    const char *path;   /* the request target as sent, query and all */
+    const hk_server_field_t *fields;
+    size_t n_fields;
+    const uint8_t *body;
+    size_t body_len;
+    int tcp; /* from a TCP listener: no peer credentials */
+    /* SO_PEERCRED on the socket; on a TCP listener pid 0 and uid, gid
+     * (uid_t)-1 (no role). on_request may change it before passing a call
+     * on: the call then acts as that peer. */
+    hk_peer_t peer;
+    void *priv; /* the transport's */
+} hk_server_request_t;
+
+/* Sees every HTTP/1.1 request first. Returns 1 once it answered the request
+ * (with hk_server_answer, exactly once), 0 to let the transport route it as
+ * an RPC call (acting as req->peer). */
+typedef int (*hk_server_request_fn)(hk_server_request_t *req, void *ctx);
+
+/* The answer to an on_request request: status, Content-Type (NULL: none),
+ * more header lines (each ending "\r\n"; NULL: none) and the body; all
+ * copied. Only from inside on_request. */
+void hk_server_answer(hk_server_request_t *req, int status, const char *content_type,
+                      const char *headers, const uint8_t *body, size_t len);
+
+/* The value of a request header (name lower-case), the first if sent more
+ * than once, or NULL. */
+const char *hk_server_field(const hk_server_request_t *req, const char *name);
+
 /* Runs for every call whose request message has fully arrived and whose
  * deadline has not passed. The handler owns the call until it finishes it
  * with hk_call_reply / hk_call_fail (at once or later, from the loop). */
@@ -61,6 +96,15 @@ typedef struct {
     uint64_t header_timeout_ms;
     uint64_t idle_timeout_ms;
     uint64_t request_timeout_ms;
+
+    /* HTTP/1.1 requests go through on_request(req, request_ctx) first
+     * (NULL: straight to routing). */
+    hk_server_request_fn on_request;
+    void *request_ctx;
+    /* A TCP listener at this address (copied; socket_path and socket_mode
+     * are then unused) instead of the Unix socket: HTTP/1.1 only, no peer
+     * credentials, so on_request is required and decides every request. */
+    const struct sockaddr *tcp_addr;
 } hk_server_opts_t;
 
 /* Binds and listens on opts->socket_path. A stale socket file (nobody
@@ -71,6 +115,10 @@ typedef struct {
  * success. Connections are served while the loop runs. The process must
  * ignore SIGPIPE (a client that hung up would otherwise kill it). */
 int hk_server_start(uv_loop_t *loop, const hk_server_opts_t *opts, hk_server_t **out);
+
+/* The address a TCP listener is bound to (its port chosen when the address
+ * asked for port 0). Returns 0, or HK_EINVAL for a Unix socket server. */
+int hk_server_tcp_address(const hk_server_t *server, struct sockaddr_storage *out);
 
 /* Graceful stop: closes the listener (and unlinks the socket file, if it
  * is still ours), sends GOAWAY on every connection, lets calls in flight

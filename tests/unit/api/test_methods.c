@@ -29,11 +29,12 @@ TEST(least_roles)
         const char *name;
         hk_role_t role;
     } want[] = {
-        {"CreateWebhook", HK_ROLE_ADMIN},  {"GetWebhook", HK_ROLE_ADMIN},
-        {"ListWebhooks", HK_ROLE_ADMIN},   {"UpdateWebhook", HK_ROLE_ADMIN},
-        {"DeleteWebhook", HK_ROLE_ADMIN},  {"ListDeliveries", HK_ROLE_ADMIN},
-        {"GetDelivery", HK_ROLE_ADMIN},    {"RedeliverDelivery", HK_ROLE_ADMIN},
-        {"TriggerEvent", HK_ROLE_TRIGGER}, {"ListTriggerActions", HK_ROLE_TRIGGER},
+        {"CreateWebhook", HK_ROLE_ADMIN},   {"GetWebhook", HK_ROLE_ADMIN},
+        {"ListWebhooks", HK_ROLE_ADMIN},    {"UpdateWebhook", HK_ROLE_ADMIN},
+        {"DeleteWebhook", HK_ROLE_ADMIN},   {"ListDeliveries", HK_ROLE_ADMIN},
+        {"GetDelivery", HK_ROLE_ADMIN},     {"RedeliverDelivery", HK_ROLE_ADMIN},
+        {"TriggerEvent", HK_ROLE_TRIGGER},  {"ListTriggerActions", HK_ROLE_TRIGGER},
+        {"CreateLoginLink", HK_ROLE_ADMIN},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         char path[128];

@@ -66,7 +66,7 @@ export async function detailsPage(ctx, id) {
   await renderDeliveries(ctx, w, deliveries);
 }
 
-async function renderDeliveries(ctx, w, section) {
+async function renderDeliveries(ctx, w, section, message = '') {
   const title = section.querySelector('h2');
   const list = await call('ListDeliveries', { webhookId: w.id, pageSize: RECENT });
   if (list instanceof ApiError) {
@@ -79,7 +79,7 @@ async function renderDeliveries(ctx, w, section) {
     return;
   }
   const full = await Promise.all(items.map((d) => call('GetDelivery', { id: d.id })));
-  const status = h('p', { role: 'status', class: 'redeliver-status' });
+  const status = h('p', { role: 'status', class: 'redeliver-status' }, message);
   const table = h('table', { class: 'deliveries' },
     h('thead', {}, h('tr', {}, ['Delivery', 'Event', 'State', 'Attempts', 'Last HTTP status', 'Next attempt', '']
       .map((t) => h('th', { scope: 'col' }, t)))),
@@ -97,8 +97,8 @@ async function renderDeliveries(ctx, w, section) {
           h('td', {}, d.state === 'DELIVERY_STATE_PENDING' ? timeLabel(d.nextAttemptTime) : '-'),
           h('td', {}, h('button', { type: 'button', class: 'button', onclick: async () => {
             const r = await call('RedeliverDelivery', { id: d.id });
-            status.textContent = r instanceof ApiError ? `${r.code}: ${r.message}` : `Queued delivery ${r.id}.`;
-            if (!(r instanceof ApiError)) await renderDeliveries(ctx, w, section);
+            if (r instanceof ApiError) status.textContent = `${r.code}: ${r.message}`;
+            else await renderDeliveries(ctx, w, section, `Queued delivery ${r.id}.`);
           } }, 'Redeliver'))),
         h('tr', { class: 'attempts-row' }, h('td', { colspan: 7 }, attemptsTable(attempts))),
       ];

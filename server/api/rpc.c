@@ -96,7 +96,7 @@ void hk_rpc_dispatch(hk_call_t *call, void *ctx)
         return;
     }
     const hk_peer_t *peer = hk_call_peer(call);
-    if (hk_config_role(api->config, peer->uid, peer->gid) < m->role) {
+    if (hk_config_role(api->config, peer->uid, peer->gid, peer->groups, peer->n_groups) < m->role) {
         hk_rpc_fail(call, HK_STATUS_PERMISSION_DENIED, "uid %u may not call %s",
                     (unsigned)peer->uid, hk_rpc_method_name(call));
         return;

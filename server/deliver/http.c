@@ -711,6 +711,11 @@ size_t hk_http_pending(const hk_http_t *http)
     return http->urgent_queue.n + http->queue.n + http->running.n + http->done.n;
 }
 
+void hk_http_set_policy(hk_http_t *http, const hk_policy_t *policy)
+{
+    http->policy = *policy;
+}
+
 int hk_http_new(uv_loop_t *loop, const hk_http_opts_t *opts, hk_http_t **out)
 {
     hk_http_opts_t none = {0};

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "transport/conn.h"
+#include "transport/peer.h"
 
 /* Write backpressure. Above HIGH bytes queued to the socket we stop taking
  * frames from nghttp2 and stop reading: a client that does not read its
@@ -469,6 +470,7 @@ int hk_conn_accept(hk_server_t *server)
     conn->peer.pid = cred.pid;
     conn->peer.uid = cred.uid;
     conn->peer.gid = cred.gid;
+    hk_peer_read_groups(fd, &conn->peer);
     if ((err = conn_session_new(conn)) != 0) goto reject;
 
     hk_link_add(&server->conns, &conn->link);

@@ -23,6 +23,12 @@ typedef struct {
     uint32_t max_connections; /* beyond: accepted and closed at once; 0: no limit */
     hk_server_call_fn on_call;
     void *ctx;
+    /* Socket activation: > 0, an already bound and listening Unix socket
+     * (handed over by a service manager) served instead of socket_path,
+     * which is then only its name: never probed, chmod-ed or unlinked. */
+    int listen_fd;
+    int set_socket_gid; /* chown the socket file hookd creates to socket_gid */
+    gid_t socket_gid;
 } hk_server_opts_t;
 
 /* Binds and listens on opts->socket_path. A stale socket file (nobody
@@ -33,6 +39,12 @@ typedef struct {
  * success. Connections are served while the loop runs. The process must
  * ignore SIGPIPE (a client that hung up would otherwise kill it). */
 int hk_server_start(uv_loop_t *loop, const hk_server_opts_t *opts, hk_server_t **out);
+
+/* New limits (a config reload): max_message_bytes for calls that start
+ * from now on, max_streams for connections accepted from now on,
+ * max_connections at once. 0 keeps a limit's default, as in the opts. */
+void hk_server_set_limits(hk_server_t *server, size_t max_message_bytes, uint32_t max_streams,
+                          uint32_t max_connections);
 
 /* Graceful stop: closes the listener (and unlinks the socket file, if it
  * is still ours), sends GOAWAY on every connection, lets calls in flight

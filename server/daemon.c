@@ -115,13 +115,7 @@ static int make_dir(const hk_config_t *cfg, const char *dir, mode_t mode)
 
 static int drop_privileges(const hk_config_t *cfg)
 {
-    if (!cfg->user || cfg->user_uid == geteuid()) return 0;
-    if (geteuid() != 0) {
-        hk_log(HK_LOG_ERROR, "start_failed",
-               "reason=\"user= needs hookd started as root\" user=%s uid=%u", cfg->user,
-               (unsigned)geteuid());
-        return HK_EINVAL;
-    }
+    if (!cfg->user || cfg->user_uid == geteuid()) return 0; /* hk_daemon_start checked root */
     /* Groups first: after setuid there is no permission left to change them. */
     if (initgroups(cfg->user, cfg->user_gid) != 0 || setgid(cfg->user_gid) != 0 ||
         setuid(cfg->user_uid) != 0) {
@@ -214,6 +208,15 @@ static int engine_start(hk_daemon_t *d)
     return 0;
 }
 
+static int open_store(hk_daemon_t *d)
+{
+    int rc = hk_store_open(d->config->data_dir, d->config->store_map_bytes, &d->store);
+    if (rc != 0)
+        hk_log(HK_LOG_ERROR, "start_failed", "reason=\"cannot open store\" dir=%s error=\"%s\"",
+               d->config->data_dir, hk_strerror(rc));
+    return rc;
+}
+
 /* A start that failed before the server ran: close the signal handles and
  * let the loop run their close callbacks, so the loop closes clean. */
 static int start_failed(hk_daemon_t *d, int rc)
@@ -257,6 +260,13 @@ int hk_daemon_start(hk_daemon_t *d, uv_loop_t *loop, hk_config_t *config,
     uv_signal_start(&d->sigint, on_signal, SIGINT);
     uv_signal_start(&d->sighup, on_signal, SIGHUP);
 
+    /* Before anything is made: a user= that cannot be had is a config error. */
+    if (config->user && geteuid() != 0 && config->user_uid != geteuid()) {
+        hk_log(HK_LOG_ERROR, "start_failed",
+               "reason=\"user= needs hookd started as root\" user=%s uid=%u", config->user,
+               (unsigned)geteuid());
+        return start_failed(d, HK_EINVAL);
+    }
     if ((listen_fd = hk_service_listen_fd()) == HK_EINVAL) return start_failed(d, HK_EINVAL);
     if (listen_fd >= 0) {
         d->activated = 1;
@@ -272,6 +282,11 @@ int hk_daemon_start(hk_daemon_t *d, uv_loop_t *loop, hk_config_t *config,
         hk_log(HK_LOG_ERROR, "start_failed", "reason=\"cannot create socket dir\" dir=%s", dir);
         return start_failed(d, HK_EIO);
     }
+
+    /* The store opens before the socket answers, so a caller that can
+     * connect finds hookd's files made -- unless hookd is to become another
+     * user: then the user must own them, and the socket is bound first. */
+    if (!dropping(config) && (rc = open_store(d)) != 0) return start_failed(d, rc);
 
     hk_server_opts_t opts = {
         .socket_path = config->socket_path,
@@ -290,16 +305,13 @@ int hk_daemon_start(hk_daemon_t *d, uv_loop_t *loop, hk_config_t *config,
         hk_log(HK_LOG_ERROR, "start_failed",
                "reason=\"cannot serve socket\" socket=%s error=\"%s\"", config->socket_path,
                hk_strerror(rc));
+        hk_store_close(d->store);
+        d->store = NULL;
         return start_failed(d, rc);
     }
     /* Bound: root is needed no longer. The store's files are the user's. */
     if ((rc = drop_privileges(config)) != 0) return start_failed_serving(d, rc);
-    rc = hk_store_open(config->data_dir, config->store_map_bytes, &d->store);
-    if (rc != 0) {
-        hk_log(HK_LOG_ERROR, "start_failed", "reason=\"cannot open store\" dir=%s error=\"%s\"",
-               config->data_dir, hk_strerror(rc));
-        return start_failed_serving(d, rc);
-    }
+    if (!d->store && (rc = open_store(d)) != 0) return start_failed_serving(d, rc);
 
     rc = engine_start(d);
     /* Before the loop runs again, so before any call is dispatched. */

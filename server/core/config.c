@@ -333,7 +333,7 @@ static int set_trigger_action(hk_config_t *cfg, const setting_t *s, char *value,
 static int set_socket_group(hk_config_t *cfg, const setting_t *s, char *value, char *err,
                             size_t errlen)
 {
-    uint32_t gid;
+    uint32_t gid = 0;
     if (*value == '\0') {
         cfg->socket_group_set = 0;
         return 0;

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "daemon.h"
+#include "service.h"
 
 static const char usage[] =
     "usage: hookd [options]\n"
@@ -31,7 +32,8 @@ static const char usage[] =
     "  socket, data_dir, socket_mode (octal, 0660), log_level\n"
     "  max_message_bytes (4194304), max_payload_bytes (1048576), max_streams (256),\n"
     "  max_connections (1024), store_map_bytes (1073741824)\n"
-    "  admin_uids, admin_gids, trigger_uids, trigger_gids (comma-separated ids; root and\n"
+    "  admin_uids, admin_gids, trigger_uids, trigger_gids (comma-separated names or ids,\n"
+    "    supplementary groups count; root and\n"
     "    hookd's own uid are always admins; trigger callers may only trigger events)\n"
     "  allow_http (false: http:// only to loopback hosts)\n"
     "  retry_schedule (seconds, comma-separated: 0,5,300,1800,7200,18000,36000,36000)\n"
@@ -51,7 +53,30 @@ static const char usage[] =
     "  The admin page (off by default; `hookctl ui` prints a login link):\n"
     "  http_listen (e.g. 127.0.0.1:8480; loopback only unless http_listen_allow_remote),\n"
     "  http_origin (the origin browsers use, behind a TLS proxy), http_login_ttl (300),\n"
-    "  http_session_idle (7200), http_session_ttl (43200)\n";
+    "  http_session_idle (7200), http_session_ttl (43200)\n"
+    "  socket_group (name or gid: the group of the socket hookd creates; with\n"
+    "    socket_mode 0660 its members may connect)\n"
+    "  user (name or uid: started as root, hookd binds its socket, then becomes this\n"
+    "    user; data directories it creates are the user's)\n"
+    "\n"
+    "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads the config file (catalog,\n"
+    "roles, limits, outbound policy, log level; an invalid file is refused, the running\n"
+    "config kept).\n";
+
+static const char usage_systemd[] =
+    "\n"
+    "systemd: serves the socket it is handed (LISTEN_FDS) instead of creating one, and\n"
+    "reports READY/RELOADING/STOPPING and watchdog pings to NOTIFY_SOCKET.\n";
+static const char usage_no_systemd[] =
+    "\n"
+    "systemd: this hookd was built without libsystemd: no socket activation (LISTEN_FDS\n"
+    "is ignored) and no sd_notify (use Type=simple in a unit).\n";
+
+static void print_usage(FILE *f)
+{
+    fputs(usage, f);
+    fputs(hk_service_built ? usage_systemd : usage_no_systemd, f);
+}
 
 int main(int argc, char **argv)
 {
@@ -62,7 +87,7 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
     };
     const char *socket_path = NULL, *data_dir = NULL, *config_path = NULL, *level = NULL;
-    const char *sets[64];
+    const char *sets[64 + 3];
     int n_sets = 0, c;
     char err[512];
 
@@ -79,13 +104,14 @@ int main(int argc, char **argv)
             }
             sets[n_sets++] = optarg;
             break;
-        case 'h': fputs(usage, stdout); return 0;
+        case 'h': print_usage(stdout); return 0;
         case 'V': printf("hookd %s\n", HK_VERSION); return 0;
-        default: fputs(usage, stderr); return 2;
+        default: print_usage(stderr); return 2;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "hookd: unexpected argument '%s'\n%s", argv[optind], usage);
+        fprintf(stderr, "hookd: unexpected argument '%s'\n", argv[optind]);
+        print_usage(stderr);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN); /* a vanished peer is an error return, not a death */
@@ -94,37 +120,41 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    /* The flags are settings too, applied last; SIGHUP reads the same list
+     * again (hk_daemon_reload). Each is checked alone first, so a bad one
+     * is named by its flag. */
+    static const struct {
+        const char *flag, *key;
+    } flags[] = {{"--socket", "socket"}, {"--data", "data_dir"}, {"--log-level", "log_level"}};
+    const char *values[3] = {socket_path, data_dir, level};
+    static char flag_sets[3][4200];
+    for (int i = 0; i < 3; i++) {
+        if (!values[i]) continue;
+        hk_config_t probe;
+        if (hk_config_defaults(&probe) != 0) return 1;
+        int bad = hk_config_set(&probe, flags[i].key, values[i], err, sizeof err);
+        hk_config_free(&probe);
+        if (bad || snprintf(flag_sets[i], sizeof flag_sets[i], "%s=%s", flags[i].key, values[i]) >=
+                       (int)sizeof flag_sets[i]) {
+            fprintf(stderr, "hookd: %s '%s': %s\n", flags[i].flag, values[i],
+                    bad ? err : "too long");
+            return 2;
+        }
+        sets[n_sets++] = flag_sets[i];
+    }
+
     hk_config_t cfg;
-    if (hk_config_defaults(&cfg) != 0) return 1;
-    if (config_path && hk_config_load(&cfg, config_path, err, sizeof err) != 0) {
-        fprintf(stderr, "hookd: %s: %s\n", config_path, err);
-        return 2;
-    }
-    for (int i = 0; i < n_sets; i++) {
-        char key[128];
-        const char *eq = strchr(sets[i], '=');
-        if (!eq || eq == sets[i] || (size_t)(eq - sets[i]) >= sizeof key) {
-            fprintf(stderr, "hookd: --set wants KEY=VALUE, not '%s'\n", sets[i]);
-            return 2;
-        }
-        memcpy(key, sets[i], (size_t)(eq - sets[i]));
-        key[eq - sets[i]] = '\0';
-        if (hk_config_set(&cfg, key, eq + 1, err, sizeof err) != 0) {
-            fprintf(stderr, "hookd: --set %s: %s\n", sets[i], err);
-            return 2;
-        }
-    }
-    if (socket_path && hk_config_set(&cfg, "socket", socket_path, err, sizeof err) != 0) return 2;
-    if (data_dir && hk_config_set(&cfg, "data_dir", data_dir, err, sizeof err) != 0) return 2;
-    if (level && hk_config_set(&cfg, "log_level", level, err, sizeof err) != 0) {
-        fprintf(stderr, "hookd: --log-level: %s\n", err);
-        return 2;
+    int rc = hk_config_read(&cfg, config_path, sets, (unsigned)n_sets, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "hookd: %s\n", err);
+        return rc == HK_ENOMEM ? 1 : 2;
     }
     hk_log_set_level(cfg.log_level);
 
     uv_loop_t *loop = uv_default_loop();
     hk_daemon_t daemon;
-    if (hk_daemon_start(&daemon, loop, &cfg) != 0) {
+    hk_daemon_source_t source = {config_path, sets, (unsigned)n_sets};
+    if (hk_daemon_start(&daemon, loop, &cfg, &source) != 0) {
         hk_config_free(&cfg);
         return 1;
     }
@@ -132,7 +162,7 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     uv_run(loop, UV_RUN_DEFAULT);
-    int rc = uv_loop_close(loop) == 0 ? 0 : 1;
+    rc = uv_loop_close(loop) == 0 ? 0 : 1;
     hk_config_free(&cfg);
     return rc;
 }

@@ -99,7 +99,8 @@ int hk_rpc_authorize(void *ctx, const char *path, const hk_peer_t *peer, char *m
     if (!m) {
         snprintf(msg, n, "unknown method %s", printable(path, safe, sizeof safe));
         status = HK_STATUS_UNIMPLEMENTED;
-    } else if (hk_config_role(api->config, peer->uid, peer->gid) < m->role) {
+    } else if (hk_config_role(api->config, peer->uid, peer->gid, peer->groups, peer->n_groups) <
+               m->role) {
         const char *slash = strrchr(path, '/');
         snprintf(msg, n, "uid %u may not call %s", (unsigned)peer->uid, slash ? slash + 1 : path);
         status = HK_STATUS_PERMISSION_DENIED;
@@ -118,7 +119,8 @@ int hk_rpc_authorize(void *ctx, const char *path, const hk_peer_t *peer, char *m
 int hk_rpc_privileged(void *ctx, const hk_peer_t *peer)
 {
     const hk_api_t *api = ctx;
-    return hk_config_role(api->config, peer->uid, peer->gid) == HK_ROLE_ADMIN;
+    return hk_config_role(api->config, peer->uid, peer->gid, peer->groups, peer->n_groups) ==
+           HK_ROLE_ADMIN;
 }
 
 static void fail_http(hk_call_t *call, int http_status, int status, const char *message);
@@ -139,7 +141,7 @@ void hk_rpc_dispatch(hk_call_t *call, void *ctx)
         return;
     }
     const hk_peer_t *peer = hk_call_peer(call);
-    if (hk_config_role(api->config, peer->uid, peer->gid) < m->role) {
+    if (hk_config_role(api->config, peer->uid, peer->gid, peer->groups, peer->n_groups) < m->role) {
         hk_rpc_fail(call, HK_STATUS_PERMISSION_DENIED, "uid %u may not call %s",
                     (unsigned)peer->uid, hk_rpc_method_name(call));
         return;

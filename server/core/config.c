@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -91,7 +92,9 @@ static int set_path(hk_config_t *cfg, const setting_t *s, char *value, char *err
     size_t n = strlen(value);
     if (n == 0) return hk_error_invalid(err, errlen, "%s: must not be empty", s->key);
     if (n >= s->max)
-        return hk_error_invalid(err, errlen, "%s: longer than %llu bytes", s->key, s->max - 1);
+        return hk_error_invalid(
+            err, errlen, "%s: %zu bytes is longer than %llu bytes%s", s->key, n, s->max - 1,
+            s->max == SUN_PATH_BYTES ? ", the limit of a Unix socket path" : "");
     return set_string(FIELD(cfg, s, char *), value, err, errlen, s->key);
 }
 
@@ -170,21 +173,45 @@ static int set_bool(hk_config_t *cfg, const setting_t *s, char *value, char *err
     return hk_error_invalid(err, errlen, "%s: must be true or false", s->key);
 }
 
+/* A user or group by number or name; names are looked up now, so a typo is
+ * an error at load, not a role that silently never matches. */
+static int resolve_id(const char *key, const char *text, int group, uint32_t *out, char *err,
+                      size_t errlen)
+{
+    unsigned long long v;
+    if (parse_u64(text, &v) == 0) {
+        /* (uid_t)-1 means "no id" to the kernel: never a real caller. */
+        if (v >= UINT32_MAX)
+            return hk_error_invalid(err, errlen, "%s: '%s' is not a valid id", key, text);
+        *out = (uint32_t)v;
+        return 0;
+    }
+    errno = 0;
+    if (group) {
+        struct group *gr = getgrnam(text);
+        if (gr) return *out = (uint32_t)gr->gr_gid, 0;
+    } else {
+        struct passwd *pw = getpwnam(text);
+        if (pw) return *out = (uint32_t)pw->pw_uid, 0;
+    }
+    return hk_error_invalid(err, errlen, "%s: no %s named '%s'", key, group ? "group" : "user",
+                            text);
+}
+
 static int set_ids(hk_config_t *cfg, const setting_t *s, char *value, char *err, size_t errlen)
 {
     char *items[HK_CONFIG_MAX_IDS];
     unsigned n;
     hk_idset_t set = {0};
+    int group = strstr(s->key, "_gids") != NULL;
     if (split_list(value, items, HK_CONFIG_MAX_IDS, &n) != 0)
-        return hk_error_invalid(err, errlen, "%s: must be a comma-separated list of at most %d ids",
-                                s->key, HK_CONFIG_MAX_IDS);
-    for (unsigned i = 0; i < n; i++) {
-        unsigned long long v;
-        /* (uid_t)-1 means "no id" to the kernel: never a real caller. */
-        if (parse_u64(items[i], &v) != 0 || v >= UINT32_MAX)
-            return hk_error_invalid(err, errlen, "%s: '%s' is not a numeric id", s->key, items[i]);
-        set.ids[set.n++] = (uint32_t)v;
-    }
+        return hk_error_invalid(err, errlen,
+                                "%s: must be a comma-separated list of at most %d %s (names or "
+                                "numbers)",
+                                s->key, HK_CONFIG_MAX_IDS, group ? "groups" : "users");
+    for (unsigned i = 0; i < n; i++)
+        if (resolve_id(s->key, items[i], group, &set.ids[set.n++], err, errlen) != 0)
+            return HK_EINVAL;
     *FIELD(cfg, s, hk_idset_t) = set;
     return 0;
 }
@@ -301,6 +328,49 @@ static int set_trigger_action(hk_config_t *cfg, const setting_t *s, char *value,
     return 0;
 }
 
+/* socket_group: the group of the socket file hookd creates; empty: the
+ * creator's group again. */
+static int set_socket_group(hk_config_t *cfg, const setting_t *s, char *value, char *err,
+                            size_t errlen)
+{
+    uint32_t gid = 0;
+    if (*value == '\0') {
+        cfg->socket_group_set = 0;
+        return 0;
+    }
+    if (resolve_id(s->key, value, 1, &gid, err, errlen) != 0) return HK_EINVAL;
+    cfg->socket_group_set = 1;
+    cfg->socket_gid = (gid_t)gid;
+    return 0;
+}
+
+/* user: who hookd becomes after binding its socket (name or uid); its primary
+ * group and supplementary groups come from the user database. Empty: nobody
+ * else, stay who started hookd. */
+static int set_user(hk_config_t *cfg, const setting_t *s, char *value, char *err, size_t errlen)
+{
+    struct passwd *pw;
+    unsigned long long v;
+    if (*value == '\0') {
+        free(cfg->user);
+        cfg->user = NULL;
+        return 0;
+    }
+    pw = parse_u64(value, &v) == 0 && v < UINT32_MAX ? getpwuid((uid_t)v) : getpwnam(value);
+    if (!pw)
+        return hk_error_invalid(err, errlen,
+                                "%s: no user '%s' (a name or uid with an entry in "
+                                "the user database)",
+                                s->key, value);
+    char *name = strdup(pw->pw_name);
+    if (!name) return hk_error_invalid(err, errlen, "%s: out of memory", s->key), HK_ENOMEM;
+    free(cfg->user);
+    cfg->user = name;
+    cfg->user_uid = pw->pw_uid;
+    cfg->user_gid = pw->pw_gid;
+    return 0;
+}
+
 #define OFF(field) offsetof(hk_config_t, field)
 #define GIB (1ull << 30)
 
@@ -344,6 +414,9 @@ static const setting_t settings[] = {
     {"http_login_ttl", set_u32, OFF(http_login_ttl_s), 1, 86400},
     {"http_session_idle", set_u32, OFF(http_session_idle_s), 1, 30 * 86400},
     {"http_session_ttl", set_u32, OFF(http_session_ttl_s), 1, 30 * 86400},
+    /* Running as a service (issue 9). */
+    {"socket_group", set_socket_group, 0, 0, 0},
+    {"user", set_user, 0, 0, 0},
 };
 
 /* --- the public interface ------------------------------------------------ */
@@ -479,13 +552,57 @@ static int idset_has(const hk_idset_t *set, uint32_t id)
     return 0;
 }
 
-hk_role_t hk_config_role(const hk_config_t *cfg, uid_t uid, gid_t gid)
+static int any_group_in(const hk_idset_t *set, gid_t gid, const gid_t *groups, unsigned n)
+{
+    if (idset_has(set, gid)) return 1;
+    for (unsigned i = 0; i < n; i++)
+        if (idset_has(set, groups[i])) return 1;
+    return 0;
+}
+
+hk_role_t hk_config_role(const hk_config_t *cfg, uid_t uid, gid_t gid, const gid_t *groups,
+                         unsigned n_groups)
 {
     if (uid == 0 || uid == getuid()) return HK_ROLE_ADMIN;
-    if (idset_has(&cfg->admin_uids, uid) || idset_has(&cfg->admin_gids, gid)) return HK_ROLE_ADMIN;
-    if (idset_has(&cfg->trigger_uids, uid) || idset_has(&cfg->trigger_gids, gid))
+    if (idset_has(&cfg->admin_uids, uid) || any_group_in(&cfg->admin_gids, gid, groups, n_groups))
+        return HK_ROLE_ADMIN;
+    if (idset_has(&cfg->trigger_uids, uid) ||
+        any_group_in(&cfg->trigger_gids, gid, groups, n_groups))
         return HK_ROLE_TRIGGER;
     return HK_ROLE_NONE;
+}
+
+int hk_config_read(hk_config_t *cfg, const char *path, const char *const *sets, unsigned n_sets,
+                   char *err, size_t errlen)
+{
+    hk_config_t next;
+    char reason[512], key[128];
+    int rc;
+
+    if ((rc = hk_config_defaults(&next)) != 0)
+        return hk_error_invalid(err, errlen, "out of memory"), rc;
+    if (path && (rc = hk_config_load(&next, path, reason, sizeof reason)) != 0) {
+        hk_error_invalid(err, errlen, "%s: %s", path, reason);
+        goto fail;
+    }
+    for (unsigned i = 0; i < n_sets; i++) {
+        const char *eq = strchr(sets[i], '=');
+        if (!eq || eq == sets[i] || (size_t)(eq - sets[i]) >= sizeof key) {
+            rc = hk_error_invalid(err, errlen, "--set wants KEY=VALUE, not '%s'", sets[i]);
+            goto fail;
+        }
+        memcpy(key, sets[i], (size_t)(eq - sets[i]));
+        key[eq - sets[i]] = '\0';
+        if ((rc = hk_config_set(&next, key, eq + 1, reason, sizeof reason)) != 0) {
+            hk_error_invalid(err, errlen, "--set %s: %s", sets[i], reason);
+            goto fail;
+        }
+    }
+    *cfg = next;
+    return 0;
+fail:
+    hk_config_free(&next);
+    return rc;
 }
 
 void hk_config_free(hk_config_t *cfg)
@@ -493,6 +610,7 @@ void hk_config_free(hk_config_t *cfg)
     free(cfg->socket_path);
     free(cfg->data_dir);
     free(cfg->ca_file);
+    free(cfg->user);
     for (unsigned i = 0; i < cfg->n_allow_nets; i++)
         free(cfg->allow_nets[i]);
     for (unsigned i = 0; i < cfg->n_deny_nets; i++)

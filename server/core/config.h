@@ -73,6 +73,12 @@ typedef struct {
     uint32_t http_login_ttl_s;    /* a login link works once within: 300 */
     uint32_t http_session_idle_s; /* a session unused this long ends: 7200 */
     uint32_t http_session_ttl_s;  /* and any session after: 43200 */
+    /* Running as a service (issue 9): who owns the socket, who hookd becomes. */
+    int socket_group_set; /* socket_group was given: */
+    gid_t socket_gid;     /*   the group of the socket file hookd creates */
+    char *user;           /* user=: the name; NULL: stay who started hookd */
+    uid_t user_uid;       /*   its uid and primary gid, resolved at load */
+    gid_t user_gid;
 } hk_config_t;
 
 /* Fills cfg with the embedded defaults (including the built-in catalog).
@@ -87,11 +93,24 @@ int hk_config_defaults(hk_config_t *cfg);
 int hk_config_load(hk_config_t *cfg, const char *path, char *err, size_t errlen);
 
 /* Sets one "key = value" setting; the config file and --set use it.
+ * *_uids, *_gids, user and socket_group take names as well as numbers: a
+ * name is resolved (getpwnam/getgrnam) now, and an unknown one is an error.
  * Returns 0 or HK_EINVAL with the reason in err. */
 int hk_config_set(hk_config_t *cfg, const char *key, const char *value, char *err, size_t errlen);
 
-/* The role of a caller. */
-hk_role_t hk_config_role(const hk_config_t *cfg, uid_t uid, gid_t gid);
+/* Builds a whole config the way hookd's command line does: the defaults,
+ * then the file at path (NULL: none), then each "KEY=VALUE" of sets in
+ * order. On success *cfg is filled (free with hk_config_free); on failure
+ * *cfg is untouched and err says where: "<path>: line N: ..." or
+ * "--set <KEY=VALUE>: ...". Returns 0, HK_EINVAL, HK_EIO or HK_ENOMEM. */
+int hk_config_read(hk_config_t *cfg, const char *path, const char *const *sets, unsigned n_sets,
+                   char *err, size_t errlen);
+
+/* The role of a caller: uid, primary gid and its n_groups supplementary
+ * groups (groups may be NULL when n_groups is 0). The largest role any of
+ * them has wins. */
+hk_role_t hk_config_role(const hk_config_t *cfg, uid_t uid, gid_t gid, const gid_t *groups,
+                         unsigned n_groups);
 
 void hk_config_free(hk_config_t *cfg);
 

@@ -729,6 +729,11 @@ void hk_http_stats(const hk_http_t *http, hk_http_stats_t *out)
     *out = http->stats;
 }
 
+void hk_http_set_policy(hk_http_t *http, const hk_policy_t *policy)
+{
+    http->policy = *policy;
+}
+
 int hk_http_new(uv_loop_t *loop, const hk_http_opts_t *opts, hk_http_t **out)
 {
     hk_http_opts_t none = {0};

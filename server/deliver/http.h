@@ -120,6 +120,12 @@ int hk_http_request_start(hk_http_t *http, const hk_http_req_t *req, hk_http_cb 
  * keeps its real result. Must not be called after the callback ran. */
 void hk_http_request_cancel(hk_http_request_t *req);
 
+/* Replaces the outbound policy (a config reload; policy is copied). Every
+ * connect from now on is checked against it; a connection libcurl keeps
+ * alive was checked when it was made and may be reused until it idles out
+ * (118 s). */
+void hk_http_set_policy(hk_http_t *http, const hk_policy_t *policy);
+
 /* Requests in flight or queued (started, callback not yet run). */
 size_t hk_http_pending(const hk_http_t *http);
 

@@ -9,11 +9,17 @@
 
 typedef struct hk_call hk_call_t;
 
-/* The process at the other end of the socket (SO_PEERCRED). */
+#define HK_PEER_MAX_GROUPS 64
+
+/* The process at the other end of the socket (SO_PEERCRED), and its
+ * supplementary groups as they were when it connected (SO_PEERGROUPS, or
+ * /proc/<pid>/status on kernels before 4.13): at most HK_PEER_MAX_GROUPS. */
 typedef struct {
     pid_t pid;
     uid_t uid;
     gid_t gid;
+    unsigned n_groups;
+    gid_t groups[HK_PEER_MAX_GROUPS];
 } hk_peer_t;
 
 typedef void (*hk_call_cancel_fn)(hk_call_t *call, void *arg);

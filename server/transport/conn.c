@@ -9,6 +9,7 @@
 #include "core/status.h"
 #include "transport/conn.h"
 #include "transport/h1conn.h"
+#include "transport/peer.h"
 
 /* Write backpressure. Above HIGH bytes queued to the socket we stop taking
  * frames from nghttp2 and stop reading: a client that does not read its
@@ -555,6 +556,7 @@ int hk_conn_accept(hk_server_t *server)
     conn->peer.pid = cred.pid;
     conn->peer.uid = cred.uid;
     conn->peer.gid = cred.gid;
+    if (!server->tcp) hk_peer_read_groups(fd, &conn->peer);
     char why[200];
     if ((err = hk_conn_admit(server, &conn->peer, why, sizeof why)) != 0) {
         hk_conn_refuse(conn, why);

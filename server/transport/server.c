@@ -100,8 +100,10 @@ static int listen_socket(hk_server_t *server, unsigned mode, int *out_fd)
     }
     /* Nobody can connect before listen(): setting the mode first leaves no
      * moment where the socket is open with the umask's mode. */
-    if (chmod(server->path, mode) != 0 || stat(server->path, &st) != 0 ||
-        listen(fd, SERVER_BACKLOG) != 0) {
+    if (chmod(server->path, mode) != 0 ||
+        (server->opts.set_socket_gid &&
+         chown(server->path, (uid_t)-1, server->opts.socket_gid) != 0) ||
+        stat(server->path, &st) != 0 || listen(fd, SERVER_BACKLOG) != 0) {
         hk_log(HK_LOG_ERROR, "socket_setup_failed", "path=%s errno=%d", server->path, errno);
         unlink(server->path);
         close(fd);
@@ -241,8 +243,10 @@ int hk_server_start(uv_loop_t *loop, const hk_server_opts_t *opts, hk_server_t *
     hk_link_init(&server->conns);
     hk_link_init(&server->flushes);
 
-    if ((err = claim_path(server->path)) != 0 ||
-        (err = listen_socket(server, opts->socket_mode, &fd)) != 0) {
+    if (opts->listen_fd > 0) {
+        fd = opts->listen_fd; /* sock_ino stays 0: the path is not ours to unlink */
+    } else if ((err = claim_path(server->path)) != 0 ||
+               (err = listen_socket(server, opts->socket_mode, &fd)) != 0) {
         server_free(server);
         return err;
     }
@@ -254,7 +258,7 @@ int hk_server_start(uv_loop_t *loop, const hk_server_opts_t *opts, hk_server_t *
          * now: it is freed by its close callback, when the loop next runs. */
         hk_log(HK_LOG_ERROR, "socket_listen_failed", "path=%s error=%s", server->path,
                uv_err_name(rc));
-        unlink(server->path);
+        if (server->sock_ino) unlink(server->path);
         uv_os_fd_t owned;
         /* If uv_pipe_open failed, the fd is still ours to close. */
         if (uv_fileno((uv_handle_t *)&server->listener, &owned) != 0) close(fd);
@@ -272,6 +276,7 @@ static void unlink_socket(hk_server_t *server)
 {
     struct stat st;
     if (server->tcp) return;
+    if (server->sock_ino == 0) return; /* a handed-over socket */
     if (stat(server->path, &st) == 0 && st.st_dev == server->sock_dev &&
         st.st_ino == server->sock_ino)
         unlink(server->path);
@@ -339,6 +344,14 @@ void hk_server_stop(hk_server_t *server, uint64_t grace_ms, void (*done)(void *a
         hk_conn_goaway(hk_container_of(l, hk_conn_t, link));
     }
     server_maybe_finish(server);
+}
+
+void hk_server_set_limits(hk_server_t *server, size_t max_message_bytes, uint32_t max_streams,
+                          uint32_t max_connections)
+{
+    server->opts.max_message_bytes = max_message_bytes ? max_message_bytes : SERVER_MAX_MESSAGE;
+    server->opts.max_streams = max_streams ? max_streams : SERVER_MAX_STREAMS;
+    server->opts.max_connections = max_connections;
 }
 
 void hk_server_stats(const hk_server_t *server, hk_server_stats_t *out)

@@ -105,6 +105,13 @@ typedef struct {
      * are then unused) instead of the Unix socket: HTTP/1.1 only, no peer
      * credentials, so on_request is required and decides every request. */
     const struct sockaddr *tcp_addr;
+
+    /* Socket activation: > 0, an already bound and listening Unix socket
+     * (handed over by a service manager) served instead of socket_path,
+     * which is then only its name: never probed, chmod-ed or unlinked. */
+    int listen_fd;
+    int set_socket_gid; /* chown the socket file hookd creates to socket_gid */
+    gid_t socket_gid;
 } hk_server_opts_t;
 
 /* Binds and listens on opts->socket_path. A stale socket file (nobody
@@ -119,6 +126,12 @@ int hk_server_start(uv_loop_t *loop, const hk_server_opts_t *opts, hk_server_t *
 /* The address a TCP listener is bound to (its port chosen when the address
  * asked for port 0). Returns 0, or HK_EINVAL for a Unix socket server. */
 int hk_server_tcp_address(const hk_server_t *server, struct sockaddr_storage *out);
+
+/* New limits (a config reload): max_message_bytes for calls that start
+ * from now on, max_streams for connections accepted from now on,
+ * max_connections at once. 0 keeps a limit's default, as in the opts. */
+void hk_server_set_limits(hk_server_t *server, size_t max_message_bytes, uint32_t max_streams,
+                          uint32_t max_connections);
 
 /* Graceful stop: closes the listener (and unlinks the socket file, if it
  * is still ours), sends GOAWAY on every connection, lets calls in flight

@@ -182,12 +182,15 @@ TEST(set_refuses_bad_values)
         {"max_streams", "65537"},
         {"max_connections", ""},
         {"store_map_bytes", "1000"},
-        {"admin_uids", "root"},
+        {"admin_uids", "hk-no-such-user"},
         {"admin_uids", "1,,2"},
         {"admin_uids", "4294967295"},
         {"admin_gids", "1 2"},
         {"trigger_uids", "-1"},
-        {"trigger_gids", "x"},
+        {"trigger_gids", "hk-no-such-group"},
+        {"socket_group", "hk-no-such-group"},
+        {"user", "hk-no-such-user"},
+        {"user", "4294967295"},
         {"allow_http", "maybe"},
         {"allow_http", ""},
         {"retry_schedule", ""},
@@ -302,22 +305,132 @@ TEST(roles)
     CHECK_INT(hk_config_defaults(&cfg), 0);
     uid_t self = getuid();
     /* Root and hookd's own uid are admins whatever the config says. */
-    CHECK_INT(hk_config_role(&cfg, 0, 12345), HK_ROLE_ADMIN);
-    CHECK_INT(hk_config_role(&cfg, self, 12345), HK_ROLE_ADMIN);
-    CHECK_INT(hk_config_role(&cfg, 4242, 4242), self == 4242 ? HK_ROLE_ADMIN : HK_ROLE_NONE);
-    CHECK_INT(hk_config_role(&cfg, 65534, 65534), HK_ROLE_NONE);
+    CHECK_INT(hk_config_role(&cfg, 0, 12345, NULL, 0), HK_ROLE_ADMIN);
+    CHECK_INT(hk_config_role(&cfg, self, 12345, NULL, 0), HK_ROLE_ADMIN);
+    CHECK_INT(hk_config_role(&cfg, 4242, 4242, NULL, 0),
+              self == 4242 ? HK_ROLE_ADMIN : HK_ROLE_NONE);
+    CHECK_INT(hk_config_role(&cfg, 65534, 65534, NULL, 0), HK_ROLE_NONE);
 
     CHECK_INT(set(&cfg, "admin_uids", "1000"), 0);
     CHECK_INT(set(&cfg, "admin_gids", "2000"), 0);
     CHECK_INT(set(&cfg, "trigger_uids", "3000,65534"), 0);
     CHECK_INT(set(&cfg, "trigger_gids", "4000"), 0);
-    CHECK_INT(hk_config_role(&cfg, 1000, 1), HK_ROLE_ADMIN);
-    CHECK_INT(hk_config_role(&cfg, 1, 2000), HK_ROLE_ADMIN);
-    CHECK_INT(hk_config_role(&cfg, 3000, 1), HK_ROLE_TRIGGER);
-    CHECK_INT(hk_config_role(&cfg, 65534, 65534), HK_ROLE_TRIGGER);
-    CHECK_INT(hk_config_role(&cfg, 1, 4000), HK_ROLE_TRIGGER);
+    CHECK_INT(hk_config_role(&cfg, 1000, 1, NULL, 0), HK_ROLE_ADMIN);
+    CHECK_INT(hk_config_role(&cfg, 1, 2000, NULL, 0), HK_ROLE_ADMIN);
+    CHECK_INT(hk_config_role(&cfg, 3000, 1, NULL, 0), HK_ROLE_TRIGGER);
+    CHECK_INT(hk_config_role(&cfg, 65534, 65534, NULL, 0), HK_ROLE_TRIGGER);
+    CHECK_INT(hk_config_role(&cfg, 1, 4000, NULL, 0), HK_ROLE_TRIGGER);
     /* A trigger uid in an admin group is an admin: the larger role wins. */
-    CHECK_INT(hk_config_role(&cfg, 3000, 2000), HK_ROLE_ADMIN);
-    CHECK_INT(hk_config_role(&cfg, 1, 1), self == 1 ? HK_ROLE_ADMIN : HK_ROLE_NONE);
+    CHECK_INT(hk_config_role(&cfg, 3000, 2000, NULL, 0), HK_ROLE_ADMIN);
+    CHECK_INT(hk_config_role(&cfg, 1, 1, NULL, 0), self == 1 ? HK_ROLE_ADMIN : HK_ROLE_NONE);
+    hk_config_free(&cfg);
+}
+
+/* Users and groups by name, resolved at load: root is uid 0 and group 0 on
+ * every Linux; an unknown name is an error that names it. */
+TEST(names)
+{
+    hk_config_t cfg;
+    char err[256] = "";
+    CHECK_INT(hk_config_defaults(&cfg), 0);
+    CHECK_INT(set(&cfg, "admin_uids", "root, 1234"), 0);
+    CHECK_INT(cfg.admin_uids.n, 2);
+    CHECK_INT(cfg.admin_uids.ids[0], 0);
+    CHECK_INT(cfg.admin_uids.ids[1], 1234);
+    CHECK_INT(set(&cfg, "trigger_gids", "root"), 0);
+    CHECK_INT(cfg.trigger_gids.n, 1);
+    CHECK_INT(cfg.trigger_gids.ids[0], 0);
+    CHECK_INT(hk_config_set(&cfg, "trigger_gids", "root,hk-no-such-group", err, sizeof err),
+              HK_EINVAL);
+    CHECK_STR(err, "trigger_gids: no group named 'hk-no-such-group'");
+    CHECK_INT(cfg.trigger_gids.n, 1); /* unchanged */
+    CHECK_INT(hk_config_set(&cfg, "admin_uids", "hk-no-such-user", err, sizeof err), HK_EINVAL);
+    CHECK_STR(err, "admin_uids: no user named 'hk-no-such-user'");
+
+    CHECK_INT(cfg.socket_group_set, 0);
+    CHECK_INT(set(&cfg, "socket_group", "root"), 0);
+    CHECK_INT(cfg.socket_group_set, 1);
+    CHECK_INT(cfg.socket_gid, 0);
+    CHECK_INT(set(&cfg, "socket_group", "4321"), 0);
+    CHECK_INT(cfg.socket_gid, 4321);
+    CHECK_INT(set(&cfg, "socket_group", ""), 0);
+    CHECK_INT(cfg.socket_group_set, 0);
+
+    CHECK(cfg.user == NULL);
+    CHECK_INT(set(&cfg, "user", "root"), 0);
+    CHECK_STR(cfg.user, "root");
+    CHECK_INT(cfg.user_uid, 0);
+    CHECK_INT(cfg.user_gid, 0);
+    CHECK_INT(set(&cfg, "user", "0"), 0); /* a uid gives the same user */
+    CHECK_STR(cfg.user, "root");
+    CHECK_INT(hk_config_set(&cfg, "user", "hk-no-such-user", err, sizeof err), HK_EINVAL);
+    CHECK(strstr(err, "no user 'hk-no-such-user'") != NULL);
+    CHECK_STR(cfg.user, "root");
+    CHECK_INT(set(&cfg, "user", ""), 0);
+    CHECK(cfg.user == NULL);
+    hk_config_free(&cfg);
+}
+
+/* Supplementary groups count like the primary one; the larger role wins. */
+TEST(roles_supplementary_groups)
+{
+    hk_config_t cfg;
+    gid_t groups[] = {7, 4000, 9};
+    gid_t admin[] = {2000};
+    CHECK_INT(hk_config_defaults(&cfg), 0);
+    CHECK_INT(set(&cfg, "admin_gids", "2000"), 0);
+    CHECK_INT(set(&cfg, "trigger_gids", "4000"), 0);
+    if (getuid() == 3333) { /* 3333 would be an admin as hookd's own uid */
+        hk_config_free(&cfg);
+        return;
+    }
+    CHECK_INT(hk_config_role(&cfg, 3333, 3333, NULL, 0), HK_ROLE_NONE);
+    CHECK_INT(hk_config_role(&cfg, 3333, 3333, groups, 1), HK_ROLE_NONE);
+    CHECK_INT(hk_config_role(&cfg, 3333, 3333, groups, 3), HK_ROLE_TRIGGER);
+    CHECK_INT(hk_config_role(&cfg, 3333, 4000, admin, 1), HK_ROLE_ADMIN);
+    hk_config_free(&cfg);
+}
+
+/* hk_config_read: defaults, then the file, then the settings in order; a
+ * failure says where and leaves the output alone. */
+TEST(read)
+{
+    hk_config_t cfg;
+    char err[600] = "";
+    const char *path = write_file("max_streams = 10\n"
+                                  "max_connections = 20\n");
+    const char *sets[] = {"max_streams=30", "socket=/tmp/hk-read.sock"};
+    CHECK_INT(hk_config_read(&cfg, path, sets, 2, err, sizeof err), 0);
+    CHECK_INT(cfg.max_streams, 30);
+    CHECK_INT(cfg.max_connections, 20);
+    CHECK_STR(cfg.socket_path, "/tmp/hk-read.sock");
+    hk_config_free(&cfg);
+
+    CHECK_INT(hk_config_read(&cfg, NULL, NULL, 0, err, sizeof err), 0);
+    CHECK_INT(cfg.max_streams, 256);
+    hk_config_free(&cfg);
+
+    memset(&cfg, 0x5a, sizeof cfg);
+    path = write_file("max_streams = 10\n\nmax_streams = banana\n");
+    CHECK_INT(hk_config_read(&cfg, path, NULL, 0, err, sizeof err), HK_EINVAL);
+    char want[700];
+    snprintf(want, sizeof want, "%s: line 3: max_streams: must be a whole number from 1 to 65536",
+             path);
+    CHECK_STR(err, want);
+    CHECK_INT(((unsigned char *)&cfg)[0], 0x5a); /* untouched */
+
+    const char *bad[] = {"max_streams=5", "socket="};
+    CHECK_INT(hk_config_read(&cfg, NULL, bad, 2, err, sizeof err), HK_EINVAL);
+    CHECK_STR(err, "--set socket=: socket: must not be empty");
+    const char *noeq[] = {"max_streams"};
+    CHECK_INT(hk_config_read(&cfg, NULL, noeq, 1, err, sizeof err), HK_EINVAL);
+    CHECK_STR(err, "--set wants KEY=VALUE, not 'max_streams'");
+
+    char longer[200];
+    memset(longer, 'a', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    CHECK_INT(hk_config_defaults(&cfg), 0);
+    CHECK_INT(hk_config_set(&cfg, "socket", longer, err, sizeof err), HK_EINVAL);
+    CHECK_STR(err, "socket: 199 bytes is longer than 107 bytes, the limit of a Unix socket path");
     hk_config_free(&cfg);
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <uv.h>
 
 #include "core/config.h"
@@ -38,7 +39,33 @@ static const char usage[] =
     "  retry_after_max (3600), max_transfers (256), idempotency_window (86400)\n"
     "  log_max_age (2592000), log_max_count (100000), ca_file\n"
     "  allow_nets, deny_nets (comma-separated CIDRs for outbound addresses)\n"
-    "  trigger_action = <enterprise|elite> <Key> <Display Name>   (adds to the catalog)\n";
+    "  trigger_action = <enterprise|elite> <Key> <Display Name>   (adds to the catalog)\n"
+    "  max_in_flight_per_webhook (64: async attempts in flight to one webhook; the others'\n"
+    "    due deliveries go ahead of a webhook at its cap, webhooks with some due take turns)\n";
+
+/* Raises the soft limit on open files to the hard one: every connection and
+ * every transfer in flight holds a descriptor, and the usual soft default
+ * (1024) is below what the default limits may ask for. Says so when what
+ * it got is still short of max_connections + max_transfers. */
+static void raise_nofile(const hk_config_t *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    unsigned long long was = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        /* Above fs.nr_open (RLIM_INFINITY included) the kernel refuses. */
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && rl.rlim_max > (1u << 20)) {
+            rl.rlim_cur = 1u << 20;
+            setrlimit(RLIMIT_NOFILE, &rl);
+        }
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    unsigned long long want = (unsigned long long)cfg->max_connections + cfg->max_transfers + 64;
+    hk_log(rl.rlim_cur < want ? HK_LOG_WARN : HK_LOG_INFO, "nofile",
+           "soft=%llu hard=%llu was=%llu wanted=%llu", (unsigned long long)rl.rlim_cur,
+           (unsigned long long)rl.rlim_max, was, want);
+}
 
 int main(int argc, char **argv)
 {
@@ -108,6 +135,7 @@ int main(int argc, char **argv)
         return 2;
     }
     hk_log_set_level(cfg.log_level);
+    raise_nofile(&cfg);
 
     uv_loop_t *loop = uv_default_loop();
     hk_daemon_t daemon;

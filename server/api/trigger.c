@@ -257,6 +257,7 @@ static void on_sync_result(hk_http_request_t *req, const hk_http_result_t *r, vo
     if (r->http_status == 410) hk_attempt_gone(t->api->store, h->wh->id);
     hk_attempt_t a;
     hk_attempt_record_of(r, h->start_ms, &a);
+    hk_attempt_log(h->result.delivery_id, h->wh->id, 1, 1, &a, -1, 0);
     log_sync(t, h, &a);
     settle(t);
 }

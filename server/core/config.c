@@ -329,6 +329,8 @@ static const setting_t settings[] = {
     {"allow_nets", set_nets, 0, 0, 0},
     {"deny_nets", set_nets, 0, 0, 0},
     {"trigger_action", set_trigger_action, 0, 0, 0},
+    /* Fair delivery. */
+    {"max_in_flight_per_webhook", set_u32, OFF(max_in_flight_per_webhook), 1, 65536},
 };
 
 /* --- the public interface ------------------------------------------------ */
@@ -368,6 +370,7 @@ int hk_config_defaults(hk_config_t *cfg)
     cfg->idempotency_window_s = 86400;
     cfg->log_max_age_s = 30 * 86400;
     cfg->log_max_count = 100000;
+    cfg->max_in_flight_per_webhook = 64; /* fair delivery */
 
     if (default_base(base, sizeof base) != 0) base[0] = '.', base[1] = '\0';
     snprintf(path, sizeof path, "%s/hookd.sock", base);

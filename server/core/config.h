@@ -57,6 +57,9 @@ typedef struct {
     unsigned n_deny_nets;
 
     hk_catalog_t *catalog; /* built-in actions plus the config file's */
+
+    /* Fair delivery (one slow receiver does not hold up the others). */
+    uint32_t max_in_flight_per_webhook; /* async attempts in flight to one webhook: 64 */
 } hk_config_t;
 
 /* Fills cfg with the embedded defaults (including the built-in catalog).

@@ -530,8 +530,9 @@ static void pick(hk_scheduler_t *s)
      * wait in memory, so that a backlog on one webhook never stands in the
      * index before another's due deliveries. */
     int held_back = s->n_waiting >= s->max_waiting;
-    room = PICK_MAX;
-    if (held_back && s->max_in_flight - s->n_flight < room) room = s->max_in_flight - s->n_flight;
+    room = s->max_in_flight - s->n_flight;
+    if (!held_back) room += s->max_waiting - s->n_waiting;
+    if (room > PICK_MAX) room = PICK_MAX;
     int err = hk_outbox_due_take(s->store, now, held_back ? skip_held_back : in_flight, s, due,
                                  room, &n, &next);
     if (err) {

@@ -26,9 +26,10 @@ typedef struct {
      * take free slots in turn. */
     uint32_t max_in_flight_per_webhook;
     /* Due deliveries taken from the due index that may wait in memory for
-     * their webhook's turn; 0: 65536. When that many wait, the index is
-     * walked past the deliveries of webhooks that have some waiting (the
-     * same order, at the cost of a record read per delivery passed). */
+     * their webhook's turn (one take may add up to max_in_flight more);
+     * 0: 65536. When that many wait, the index is walked past the
+     * deliveries of webhooks that cannot start one (the same order, at the
+     * cost of a record read per delivery passed). */
     uint32_t max_waiting;
     /* Pruning of the log (hk_outbox_prune). */
     uint64_t log_max_age_ms, log_max_count, event_window_ms;

@@ -32,6 +32,7 @@ _Static_assert((int)HK_OUTCOME_CANCELLED == (int)HOOKD__V1__OUTCOME__OUTCOME_CAN
 #define MAX_TIMEOUT_MS 600000
 #define POOL_MAX 1024                          /* idle easy handles kept at most */
 #define NO_FD_BURST_GAP_NS (5ull * 1000000000) /* no fd failures this far apart: a new burst */
+#define NO_FD_QUIET_NS (1ull * 1000000000)     /* none for this long, and a success: it is over */
 
 typedef enum { REQ_QUEUED, REQ_RUNNING, REQ_DONE } req_state_t;
 
@@ -341,10 +342,12 @@ static void no_fd_seen(hk_http_t *http, int err)
     http->no_fd_last_ns = now;
 }
 
-/* A transfer reached its receiver: a burst of "no fd" failures is over. */
+/* A transfer reached its receiver: a burst of "no fd" failures is over once
+ * none has come for a while (successes and failures interleave while the
+ * descriptors are short). */
 static void no_fd_over(hk_http_t *http)
 {
-    if (!http->no_fd_count) return;
+    if (!http->no_fd_count || uv_hrtime() - http->no_fd_last_ns < NO_FD_QUIET_NS) return;
     hk_log(HK_LOG_INFO, "fd_recovered", "where=deliver failures=%llu",
            (unsigned long long)http->no_fd_count);
     http->no_fd_count = 0;

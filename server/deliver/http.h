@@ -88,7 +88,8 @@ typedef struct {
      * (EMFILE/ENFILE: a socket, or the resolver's), not because of the
      * receiver: outcome is HK_OUTCOME_NETWORK_ERROR and the receiver never
      * saw the request. The first such failure of a burst, and the first
-     * success after it, are logged ("fd_exhausted", "fd_recovered"). */
+     * success a second after its last, are logged ("fd_exhausted",
+     * "fd_recovered" with the count). */
     int no_fd;
 } hk_http_result_t;
 

@@ -378,7 +378,9 @@ static void on_result(hk_http_request_t *req, const hk_http_result_t *r, void *a
         if (s->pause_ms > NO_FD_PAUSE_MAX_MS) s->pause_ms = NO_FD_PAUSE_MAX_MS;
         s->pause_until = uv_now(s->loop) + s->pause_ms;
     } else {
-        if (r->outcome != HK_OUTCOME_CANCELLED) s->pause_ms = 0;
+        /* A transfer ended: its descriptor (or its kept-alive connection)
+         * may serve the next attempt, so a pause ends. */
+        if (r->outcome != HK_OUTCOME_CANCELLED) s->pause_ms = 0, s->pause_until = 0;
         hk_attempt_t a;
         hk_attempt_record_of(r, f->start_ms, &a);
         conclude(s, f, &a, r->retry_after_s);

@@ -374,9 +374,12 @@ static void on_result(hk_http_request_t *req, const hk_http_result_t *r, void *a
          * burst once). */
         s->stats.deferred++;
         if (lane_push(s, lane, f->id, 1) != 0) hk_outbox_due_restore(s->store, f->id);
-        s->pause_ms = s->pause_ms ? s->pause_ms * 2 : NO_FD_PAUSE_MIN_MS;
-        if (s->pause_ms > NO_FD_PAUSE_MAX_MS) s->pause_ms = NO_FD_PAUSE_MAX_MS;
-        s->pause_until = uv_now(s->loop) + s->pause_ms;
+        /* Many attempts fail at once: the pause grows per pause, not per failure. */
+        if (uv_now(s->loop) >= s->pause_until) {
+            s->pause_ms = s->pause_ms ? s->pause_ms * 2 : NO_FD_PAUSE_MIN_MS;
+            if (s->pause_ms > NO_FD_PAUSE_MAX_MS) s->pause_ms = NO_FD_PAUSE_MAX_MS;
+            s->pause_until = uv_now(s->loop) + s->pause_ms;
+        }
     } else {
         /* A transfer ended: its descriptor (or its kept-alive connection)
          * may serve the next attempt, so a pause ends. */

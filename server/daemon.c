@@ -194,6 +194,7 @@ static int engine_start(hk_daemon_t *d)
             cfg->max_transfers > 1
                 ? cfg->max_transfers - (cfg->max_transfers >= 32 ? cfg->max_transfers / 16 : 1)
                 : 1,
+        .max_in_flight_per_webhook = cfg->max_in_flight_per_webhook,
         .log_max_age_ms = (uint64_t)cfg->log_max_age_s * 1000,
         .log_max_count = cfg->log_max_count,
         .event_window_ms = (uint64_t)cfg->idempotency_window_s * 1000,

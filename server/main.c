@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <uv.h>
 
 #include "core/config.h"
@@ -58,6 +59,8 @@ static const char usage[] =
     "    socket_mode 0660 its members may connect)\n"
     "  user (name or uid: started as root, hookd binds its socket, then becomes this\n"
     "    user; data directories it creates are the user's)\n"
+    "  max_in_flight_per_webhook (64: async attempts in flight to one webhook; the others'\n"
+    "    due deliveries go ahead of a webhook at its cap, webhooks with some due take turns)\n"
     "\n"
     "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads the config file (catalog,\n"
     "roles, limits, outbound policy, log level; an invalid file is refused, the running\n"
@@ -76,6 +79,30 @@ static void print_usage(FILE *f)
 {
     fputs(usage, f);
     fputs(hk_service_built ? usage_systemd : usage_no_systemd, f);
+}
+
+/* Raises the soft limit on open files to the hard one: every connection and
+ * every transfer in flight holds a descriptor, and the usual soft default
+ * (1024) is below what the default limits may ask for. Says so when what
+ * it got is still short of max_connections + max_transfers. */
+static void raise_nofile(const hk_config_t *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    unsigned long long was = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        /* Above fs.nr_open (RLIM_INFINITY included) the kernel refuses. */
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && rl.rlim_max > (1u << 20)) {
+            rl.rlim_cur = 1u << 20;
+            setrlimit(RLIMIT_NOFILE, &rl);
+        }
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    unsigned long long want = (unsigned long long)cfg->max_connections + cfg->max_transfers + 64;
+    hk_log(rl.rlim_cur < want ? HK_LOG_WARN : HK_LOG_INFO, "nofile",
+           "soft=%llu hard=%llu was=%llu wanted=%llu", (unsigned long long)rl.rlim_cur,
+           (unsigned long long)rl.rlim_max, was, want);
 }
 
 int main(int argc, char **argv)
@@ -150,6 +177,7 @@ int main(int argc, char **argv)
         return rc == HK_ENOMEM ? 1 : 2;
     }
     hk_log_set_level(cfg.log_level);
+    raise_nofile(&cfg);
 
     uv_loop_t *loop = uv_default_loop();
     hk_daemon_t daemon;

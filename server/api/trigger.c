@@ -261,20 +261,12 @@ static void keep_result(sync_hook_t *h, const hk_http_result_t *r)
  * asynchronous one (it is never retried: next_in_ms=-1). */
 static void count_sync(trig_t *t, sync_hook_t *h, const hk_attempt_t *a)
 {
-    char q[200];
-    int ok = a->outcome == HOOKD__V1__OUTCOME__OUTCOME_SUCCEEDED;
     t->api->sync_stats.attempts++;
-    if (ok)
+    if (a->outcome == HOOKD__V1__OUTCOME__OUTCOME_SUCCEEDED)
         t->api->sync_stats.succeeded++;
     else
         t->api->sync_stats.failed++;
-    hk_log(ok ? HK_LOG_DEBUG : HK_LOG_INFO, "attempt",
-           "delivery=%llu webhook=%llu attempt=1 outcome=%s status=%u ms=%u next_in_ms=-1 "
-           "sync=1%s%s",
-           (unsigned long long)h->result.delivery_id, (unsigned long long)h->wh->id,
-           hk_outcome_name((hk_outcome_t)a->outcome), a->http_status, a->duration_ms,
-           a->error && *a->error ? " error=" : "",
-           a->error && *a->error ? hk_log_quote(a->error, q, sizeof q) : "");
+    hk_attempt_log(h->result.delivery_id, h->wh->id, 1, 1, a, -1, 0);
 }
 
 static void on_sync_result(hk_http_request_t *req, const hk_http_result_t *r, void *arg)

@@ -417,6 +417,8 @@ static const setting_t settings[] = {
     /* Running as a service (issue 9). */
     {"socket_group", set_socket_group, 0, 0, 0},
     {"user", set_user, 0, 0, 0},
+    /* Fair delivery. */
+    {"max_in_flight_per_webhook", set_u32, OFF(max_in_flight_per_webhook), 1, 65536},
 };
 
 /* --- the public interface ------------------------------------------------ */
@@ -467,6 +469,7 @@ int hk_config_defaults(hk_config_t *cfg)
     cfg->http_login_ttl_s = 300;
     cfg->http_session_idle_s = 7200;
     cfg->http_session_ttl_s = 43200;
+    cfg->max_in_flight_per_webhook = 64; /* fair delivery */
 
     if (default_base(base, sizeof base) != 0) base[0] = '.', base[1] = '\0';
     snprintf(path, sizeof path, "%s/hookd.sock", base);

@@ -79,6 +79,8 @@ typedef struct {
     char *user;           /* user=: the name; NULL: stay who started hookd */
     uid_t user_uid;       /*   its uid and primary gid, resolved at load */
     gid_t user_gid;
+    /* Fair delivery (one slow receiver does not hold up the others). */
+    uint32_t max_in_flight_per_webhook; /* async attempts in flight to one webhook: 64 */
 } hk_config_t;
 
 /* Fills cfg with the embedded defaults (including the built-in catalog).

@@ -84,6 +84,23 @@ void hk_attempt_record_failed(int err, int64_t time_ms, hk_attempt_t *out)
                                                 : "could not start the request (out of memory)");
 }
 
+void hk_attempt_log(uint64_t delivery_id, uint64_t webhook_id, int sync, unsigned attempt,
+                    const hk_attempt_t *a, long long next_in_ms, int record_err)
+{
+    char q[200];
+    int failed = a->error && *a->error;
+    hk_log_level_t level = a->outcome == HOOKD__V1__OUTCOME__OUTCOME_SUCCEEDED ? HK_LOG_DEBUG
+                           : a->outcome == HOOKD__V1__OUTCOME__OUTCOME_REFUSED ? HK_LOG_WARN
+                                                                               : HK_LOG_INFO;
+    hk_log(level, "attempt",
+           "delivery=%llu webhook=%llu sync=%d attempt=%u outcome=%s status=%u ms=%u "
+           "next_in_ms=%lld%s%s%s%s",
+           (unsigned long long)delivery_id, (unsigned long long)webhook_id, sync ? 1 : 0, attempt,
+           hk_outcome_name((hk_outcome_t)a->outcome), a->http_status, a->duration_ms, next_in_ms,
+           failed ? " error=" : "", failed ? hk_log_quote(a->error, q, sizeof q) : "",
+           record_err ? " record_error=" : "", record_err ? hk_strerror(record_err) : "");
+}
+
 void hk_attempt_gone(hk_store_t *store, uint64_t webhook_id)
 {
     hk_webhook_t *wh = NULL;

@@ -54,6 +54,16 @@ void hk_attempt_record_of(const hk_http_result_t *result, int64_t time_ms, hk_at
  * record: NETWORK_ERROR with a reason. */
 void hk_attempt_record_failed(int err, int64_t time_ms, hk_attempt_t *out);
 
+/* Logs the result of one attempt, synchronous (sync) or asynchronous, the
+ * same way for both: event "attempt" with delivery, webhook, sync, attempt
+ * (1 for the first), outcome, status, ms, next_in_ms (-1: no further
+ * attempt; a synchronous delivery never has one), the error text quoted,
+ * and record_error when record_err (the log could not keep it) is set. A
+ * success is logged at debug level, a policy refusal as a warning (someone
+ * configured a receiver hookd may not reach), any other failure as info. */
+void hk_attempt_log(uint64_t delivery_id, uint64_t webhook_id, int sync, unsigned attempt,
+                    const hk_attempt_t *a, long long next_in_ms, int record_err);
+
 /* 410 Gone: the receiver says the endpoint is no more, whether the attempt
  * was synchronous or not. Deactivates webhook webhook_id (it stops matching;
  * its pending deliveries wait until someone activates it again), records why

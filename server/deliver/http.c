@@ -2,15 +2,19 @@
 #include "deliver/http.h"
 #include "core/error.h"
 #include "core/list.h"
+#include "core/log.h"
 #include "hookd/v1/webhooks.pb-c.h"
 
 #include <curl/curl.h>
 #include <uv.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,7 +30,9 @@ _Static_assert((int)HK_OUTCOME_CANCELLED == (int)HOOKD__V1__OUTCOME__OUTCOME_CAN
 
 #define DEFAULT_MAX_TRANSFERS 256
 #define MAX_TIMEOUT_MS 600000
-#define POOL_MAX 1024 /* idle easy handles kept at most */
+#define POOL_MAX 1024                          /* idle easy handles kept at most */
+#define NO_FD_BURST_GAP_NS (5ull * 1000000000) /* no fd failures this far apart: a new burst */
+#define NO_FD_QUIET_NS (1ull * 1000000000)     /* none for this long, and a success: it is over */
 
 typedef enum { REQ_QUEUED, REQ_RUNNING, REQ_DONE } req_state_t;
 
@@ -55,6 +61,7 @@ struct hk_http_request {
     size_t body_len, body_cap;
     int body_truncated;
 
+    int no_fd;   /* errno (EMFILE, ENFILE) of a socket this transfer could not open */
     int refused; /* the policy refused an address of this transfer */
     char refused_addr[HK_POLICY_ADDR_MAX];
     char curl_error[CURL_ERROR_SIZE];
@@ -99,6 +106,10 @@ struct hk_http {
      * handle costs a dozen allocations to create and as many setopts. */
     CURL **pool;
     size_t n_pool, pool_cap;
+
+    /* Transfers failed for want of a file descriptor: the current burst's
+     * count (0: none) and when the last one failed. */
+    uint64_t no_fd_count, no_fd_last_ns;
 
     int draining; /* inside drain_done: do not re-enter */
     int closing, torn_down;
@@ -315,6 +326,46 @@ static void schedule_idle(hk_http_t *http)
     if (!http->torn_down) uv_idle_start(&http->idle, on_idle);
 }
 
+/* EMFILE or ENFILE when this process cannot open a file descriptor now,
+ * else 0. Asked only after a transfer failed in a way that may mean it. */
+static int fd_exhausted(void)
+{
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        close(fd);
+        return 0;
+    }
+    return errno == EMFILE || errno == ENFILE ? errno : 0;
+}
+
+/* One line when a burst of "no fd" failures starts, not one per failure. */
+static void no_fd_seen(hk_http_t *http, int err)
+{
+    uint64_t now = uv_hrtime();
+    if (http->no_fd_count == 0 || now - http->no_fd_last_ns > NO_FD_BURST_GAP_NS) {
+        struct rlimit rl = {0};
+        getrlimit(RLIMIT_NOFILE, &rl);
+        hk_log(HK_LOG_WARN, "fd_exhausted",
+               "where=deliver errno=%s nofile=%llu in_flight=%zu previous_burst=%llu",
+               err == ENFILE ? "ENFILE" : "EMFILE", (unsigned long long)rl.rlim_cur,
+               http->running.n, (unsigned long long)http->no_fd_count);
+        http->no_fd_count = 0;
+    }
+    http->no_fd_count++;
+    http->no_fd_last_ns = now;
+}
+
+/* A transfer reached its receiver: a burst of "no fd" failures is over once
+ * none has come for a while (successes and failures interleave while the
+ * descriptors are short). */
+static void no_fd_over(hk_http_t *http)
+{
+    if (!http->no_fd_count || uv_hrtime() - http->no_fd_last_ns < NO_FD_QUIET_NS) return;
+    hk_log(HK_LOG_INFO, "fd_recovered", "where=deliver failures=%llu",
+           (unsigned long long)http->no_fd_count);
+    http->no_fd_count = 0;
+}
+
 static void outcome_of(hk_http_request_t *r, CURLcode code)
 {
     long status = 0;
@@ -327,6 +378,7 @@ static void outcome_of(hk_http_request_t *r, CURLcode code)
     }
 
     if (code == CURLE_OK) {
+        no_fd_over(r->http);
         if (status >= 200 && status <= 299) {
             finish(r, HK_OUTCOME_SUCCEEDED, (int)status, "");
         } else {
@@ -337,7 +389,21 @@ static void outcome_of(hk_http_request_t *r, CURLcode code)
         return;
     }
     const char *why = r->curl_error[0] ? r->curl_error : curl_easy_strerror(code);
-    if (r->refused && code == CURLE_COULDNT_CONNECT) {
+    int no_fd = r->no_fd;
+    /* A connect failure is the receiver's: on_open_socket opened the socket
+     * (or says why not). The resolver opens its own (a socketpair per
+     * lookup), and says only that the lookup failed. */
+    if (!no_fd && (code == CURLE_COULDNT_RESOLVE_HOST || code == CURLE_OUT_OF_MEMORY ||
+                   code == CURLE_FAILED_INIT))
+        no_fd = fd_exhausted();
+    if (no_fd) {
+        snprintf(r->error, sizeof r->error,
+                 "no file descriptor free in hookd (%s): the receiver was not reached",
+                 no_fd == ENFILE ? "ENFILE" : "EMFILE");
+        r->result.no_fd = 1;
+        no_fd_seen(r->http, no_fd);
+        finish(r, HK_OUTCOME_NETWORK_ERROR, 0, r->error);
+    } else if (r->refused && code == CURLE_COULDNT_CONNECT) {
         snprintf(r->error, sizeof r->error, "address %s refused by outbound policy",
                  r->refused_addr);
         finish(r, HK_OUTCOME_REFUSED, 0, r->error);
@@ -462,7 +528,10 @@ static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose,
         return CURL_SOCKET_BAD;
     }
     curl_socket_t fd = socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
-    if (fd == CURL_SOCKET_BAD) return fd;
+    if (fd == CURL_SOCKET_BAD) {
+        if (errno == EMFILE || errno == ENFILE) r->no_fd = errno;
+        return fd;
+    }
     if (!sock_new(http, fd, 1)) {
         close(fd);
         return CURL_SOCKET_BAD;

@@ -84,6 +84,13 @@ typedef struct {
     /* Seconds the receiver asked to wait (Retry-After: delta-seconds or an
      * HTTP-date, a past date giving 0); -1 when absent or unparsable. */
     long retry_after_s;
+    /* The transfer failed for want of a file descriptor in this process
+     * (EMFILE/ENFILE: a socket, or the resolver's), not because of the
+     * receiver: outcome is HK_OUTCOME_NETWORK_ERROR and the receiver never
+     * saw the request. The first such failure of a burst, and the first
+     * success a second after its last, are logged ("fd_exhausted",
+     * "fd_recovered" with the count). */
+    int no_fd;
 } hk_http_result_t;
 
 /* Runs exactly once per started request, on the loop thread, never from

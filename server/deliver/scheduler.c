@@ -15,6 +15,11 @@
 #include <uv.h>
 
 #define DEFAULT_IN_FLIGHT 256
+#define DEFAULT_PER_WEBHOOK 64 /* well above what one fast receiver needs on loopback */
+#define DEFAULT_WAITING 65536
+#define LANE_BUCKETS 256
+#define NO_FD_PAUSE_MIN_MS 50
+#define NO_FD_PAUSE_MAX_MS 2000
 #define PICK_MAX 128       /* deliveries taken from the due index at once */
 #define BUCKETS 1024       /* in-flight table; ids spread evenly */
 #define TIMER_MAX_MS 60000 /* re-check at least this often: the wall clock may jump */
@@ -25,8 +30,21 @@
 #define PRUNE_BUDGET 256
 #define WEBHOOK_CACHE 64 /* decoded webhooks kept, by id modulo this */
 
+/* One webhook's share: its attempts in flight (at most the per-webhook
+ * cap) and the due deliveries taken from the index that wait for a slot,
+ * oldest first. Exists while either is nonzero. */
+typedef struct lane {
+    struct lane *hnext; /* bucket chain */
+    uint64_t webhook_id;
+    uint32_t n_flight;
+    uint64_t *wait; /* ring of delivery ids: len of them from head */
+    size_t head, len, cap;
+    hk_link_t ready; /* in hk_scheduler.ready while len > 0 */
+} lane_t;
+
 typedef struct flight {
     hk_scheduler_t *s;
+    lane_t *lane;
     struct flight *hnext; /* bucket chain */
     uint64_t id;
     unsigned attempts; /* attempts made before this one */
@@ -58,7 +76,7 @@ struct hk_scheduler {
     hk_http_t *http;
     uint32_t schedule[32];
     unsigned schedule_len;
-    uint32_t retry_after_max_s, max_in_flight;
+    uint32_t retry_after_max_s, max_in_flight, per_webhook, max_waiting;
     uint64_t log_max_age_ms, log_max_count, event_window_ms;
 
     uv_timer_t timer; /* the next due time, or a kick (0) */
@@ -66,6 +84,11 @@ struct hk_scheduler {
     flight_t *buckets[BUCKETS];
     size_t n_flight;
     wh_entry_t webhooks[WEBHOOK_CACHE];
+    lane_t *lanes[LANE_BUCKETS];
+    hk_link_t ready; /* lanes with deliveries waiting, next turn first */
+    size_t n_ready, n_waiting;
+    uint64_t pause_until; /* uv_now: no attempt starts before (no file descriptor) */
+    uint32_t pause_ms;
     uint64_t failures_seen; /* hk_outbox_batch_failures at the last pick */
     int started, stopping, closing, handles;
     void (*close_cb)(void *arg);
@@ -148,6 +171,102 @@ static void flight_free(flight_t *f)
     free(f);
 }
 
+/* ---- lanes: per-webhook caps and turns ------------------------------------------------- */
+
+static lane_t **lane_bucket(hk_scheduler_t *s, uint64_t webhook_id)
+{
+    return &s->lanes[webhook_id % LANE_BUCKETS];
+}
+
+static lane_t *lane_find(hk_scheduler_t *s, uint64_t webhook_id)
+{
+    for (lane_t *l = *lane_bucket(s, webhook_id); l; l = l->hnext)
+        if (l->webhook_id == webhook_id) return l;
+    return NULL;
+}
+
+/* The lane of webhook_id, made if need be; NULL: out of memory. */
+static lane_t *lane_get(hk_scheduler_t *s, uint64_t webhook_id)
+{
+    lane_t *l = lane_find(s, webhook_id);
+    if (l || !(l = calloc(1, sizeof *l))) return l;
+    l->webhook_id = webhook_id;
+    hk_link_init(&l->ready);
+    lane_t **b = lane_bucket(s, webhook_id);
+    l->hnext = *b;
+    *b = l;
+    return l;
+}
+
+/* Frees l when it holds nothing any more. */
+static void lane_release(hk_scheduler_t *s, lane_t *l)
+{
+    if (l->n_flight || l->len) return;
+    for (lane_t **p = lane_bucket(s, l->webhook_id); *p; p = &(*p)->hnext) {
+        if (*p == l) {
+            *p = l->hnext;
+            break;
+        }
+    }
+    free(l->wait);
+    free(l);
+}
+
+/* Adds delivery id to l's waiting deliveries: last, or first (an attempt
+ * put back). Returns 0 or HK_ENOMEM. */
+static int lane_push(hk_scheduler_t *s, lane_t *l, uint64_t id, int first)
+{
+    if (l->len == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        uint64_t *w = malloc(cap * sizeof *w);
+        if (!w) return HK_ENOMEM;
+        for (size_t i = 0; i < l->len; i++)
+            w[i] = l->wait[(l->head + i) % l->cap];
+        free(l->wait);
+        l->wait = w;
+        l->cap = cap;
+        l->head = 0;
+    }
+    if (first) {
+        l->head = (l->head + l->cap - 1) % l->cap;
+        l->wait[l->head] = id;
+    } else {
+        l->wait[(l->head + l->len) % l->cap] = id;
+    }
+    if (l->len++ == 0) {
+        hk_link_add(&s->ready, &l->ready);
+        s->n_ready++;
+    }
+    s->n_waiting++;
+    return 0;
+}
+
+static uint64_t lane_pop(hk_scheduler_t *s, lane_t *l)
+{
+    uint64_t id = l->wait[l->head];
+    l->head = (l->head + 1) % l->cap;
+    s->n_waiting--;
+    if (--l->len == 0) {
+        hk_link_del(&l->ready);
+        s->n_ready--;
+    }
+    return id;
+}
+
+/* The due index's skip rule once max_waiting deliveries wait: also pass by
+ * the deliveries of webhooks that cannot start one now, which costs a
+ * record read each. */
+static int skip_held_back(uint64_t id, void *arg)
+{
+    hk_scheduler_t *s = arg;
+    hk_delivery_t *d = NULL;
+    if (in_flight(id, s)) return 1;
+    if (hk_outbox_delivery_get(s->store, id, 0, &d) != 0) return 0;
+    lane_t *l = lane_find(s, d->webhook_id);
+    hk_delivery_free(d);
+    return l && (l->len || l->n_flight >= s->per_webhook);
+}
+
 /* ---- webhooks ------------------------------------------------------------------------- */
 
 static void wh_entry_clear(wh_entry_t *e)
@@ -207,6 +326,11 @@ static void conclude(hk_scheduler_t *s, flight_t *f, const hk_attempt_t *a, long
 
     if (a->outcome == HOOKD__V1__OUTCOME__OUTCOME_SUCCEEDED) {
         state = HK_DELIVERY_SUCCEEDED;
+    } else if (a->outcome == HOOKD__V1__OUTCOME__OUTCOME_REFUSED) {
+        /* hookd's own policy refused the receiver's address: every retry
+         * would be refused the same way, so the schedule is not run as if
+         * the receiver were down. */
+        state = HK_DELIVERY_FAILED;
     } else {
         if (hk_retry_delay_ms(s->schedule, s->schedule_len, f->attempts + 1, status, retry_after_s,
                               s->retry_after_max_s, hk_retry_random(), &delay) == 0) {
@@ -222,16 +346,8 @@ static void conclude(hk_scheduler_t *s, flight_t *f, const hk_attempt_t *a, long
     if (state == HK_DELIVERY_FAILED) s->stats.failed++;
     if (state == HK_DELIVERY_PENDING) s->stats.retried++;
 
-    char q[200];
-    hk_log(
-        state == HK_DELIVERY_SUCCEEDED ? HK_LOG_DEBUG : HK_LOG_INFO, "attempt",
-        "delivery=%llu webhook=%llu attempt=%u outcome=%s status=%d ms=%u next_in_ms=%lld%s%s%s%s",
-        (unsigned long long)f->id, (unsigned long long)f->webhook_id, f->attempts + 1,
-        hk_outcome_name((hk_outcome_t)a->outcome), status, a->duration_ms,
-        state == HK_DELIVERY_PENDING ? (long long)delay : -1LL,
-        a->error && *a->error ? " error=" : "",
-        a->error && *a->error ? hk_log_quote(a->error, q, sizeof q) : "",
-        err ? " record_error=" : "", err ? hk_strerror(err) : "");
+    hk_attempt_log(f->id, f->webhook_id, 0, f->attempts + 1, a,
+                   state == HK_DELIVERY_PENDING ? (long long)delay : -1LL, err);
     /* 410 Gone: the receiver says the endpoint is no more. The webhook stops
      * matching and its deliveries wait until someone activates it again. */
     if (status == 410 && active) hk_attempt_gone(s->store, f->webhook_id);
@@ -244,16 +360,35 @@ static void on_result(hk_http_request_t *req, const hk_http_result_t *r, void *a
     (void)req;
     flight_t *f = arg;
     hk_scheduler_t *s = f->s;
+    lane_t *lane = f->lane;
     flight_remove(s, f);
-    if (r->outcome == HK_OUTCOME_CANCELLED && s->stopping) {
+    lane->n_flight--;
+    if ((r->outcome == HK_OUTCOME_CANCELLED || r->no_fd) && s->stopping) {
         /* hookd is stopping: this attempt never happened as far as the log
          * goes, and the delivery is due at once on the next start. */
         hk_outbox_due_restore(s->store, f->id);
+    } else if (r->no_fd) {
+        /* hookd could not open a socket: the receiver never saw this, so it
+         * is not an attempt. First in its webhook's turn again, after a
+         * pause that grows while descriptors stay short (hk_http logs the
+         * burst once). */
+        s->stats.deferred++;
+        if (lane_push(s, lane, f->id, 1) != 0) hk_outbox_due_restore(s->store, f->id);
+        /* Many attempts fail at once: the pause grows per pause, not per failure. */
+        if (uv_now(s->loop) >= s->pause_until) {
+            s->pause_ms = s->pause_ms ? s->pause_ms * 2 : NO_FD_PAUSE_MIN_MS;
+            if (s->pause_ms > NO_FD_PAUSE_MAX_MS) s->pause_ms = NO_FD_PAUSE_MAX_MS;
+            s->pause_until = uv_now(s->loop) + s->pause_ms;
+        }
     } else {
+        /* A transfer ended: its descriptor (or its kept-alive connection)
+         * may serve the next attempt, so a pause ends. */
+        if (r->outcome != HK_OUTCOME_CANCELLED) s->pause_ms = 0, s->pause_until = 0;
         hk_attempt_t a;
         hk_attempt_record_of(r, f->start_ms, &a);
         conclude(s, f, &a, r->retry_after_s);
     }
+    lane_release(s, lane);
     flight_free(f);
     if (s->stopping)
         maybe_closed(s);
@@ -261,20 +396,35 @@ static void on_result(hk_http_request_t *req, const hk_http_result_t *r, void *a
         arm(s, 0);
 }
 
-/* Starts an attempt of delivery id, just taken from the due index. */
-static void start(hk_scheduler_t *s, uint64_t id)
+/* Delivery id, taken from the due index, if it is still to be attempted:
+ * gone, finished or parked meanwhile, leaving its due entry taken is the
+ * state wanted (cancel and park keep the due index themselves). A delivery
+ * that waited in a lane may also have been attempted meanwhile (made due
+ * again by an activation while it waited): then the index has it, at the
+ * time its record says. NULL: nothing to do. */
+static hk_delivery_t *load(hk_scheduler_t *s, uint64_t id, int waited)
 {
     hk_delivery_t *d = NULL;
+    if (waited && in_flight(id, s)) return NULL;
+    if (hk_outbox_delivery_get(s->store, id, 0, &d) != 0) return NULL;
+    if (d->state != HK_DELIVERY_PENDING || (waited && d->next_attempt_time > hk_attempt_now_ms())) {
+        hk_delivery_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* Starts an attempt of delivery d (freed here) in its webhook's lane. */
+static void start(hk_scheduler_t *s, hk_delivery_t *d, lane_t *lane)
+{
     flight_t *f = NULL;
+    uint64_t id = d->id;
     size_t data_len;
     int err;
 
-    /* Gone, finished or parked meanwhile: leaving the due entry taken is
-     * the state wanted (cancel and park keep the due index themselves). */
-    if (hk_outbox_delivery_get(s->store, id, 0, &d) != 0 || d->state != HK_DELIVERY_PENDING)
-        goto out;
     if (!(f = calloc(1, sizeof *f))) goto retry_later;
     f->s = s;
+    f->lane = lane;
     f->id = id;
     f->attempts = d->attempt_count;
     f->webhook_id = d->webhook_id;
@@ -303,6 +453,7 @@ static void start(hk_scheduler_t *s, uint64_t id)
         goto out;
     }
     flight_add(s, f);
+    lane->n_flight++;
     f = NULL;
     goto out;
 retry_later:
@@ -310,6 +461,52 @@ retry_later:
 out:
     flight_free(f);
     hk_delivery_free(d);
+}
+
+static int slot_free(const hk_scheduler_t *s)
+{
+    return s->n_flight < s->max_in_flight;
+}
+
+/* A delivery just taken from the due index: started now if its webhook has
+ * a slot and nothing waiting before it, else it waits for its turn. */
+static void dispatch(hk_scheduler_t *s, uint64_t id)
+{
+    hk_delivery_t *d = load(s, id, 0);
+    if (!d) return;
+    lane_t *l = lane_get(s, d->webhook_id);
+    if (!l) {
+        hk_delivery_free(d);
+        hk_outbox_due_restore(s->store, id);
+        return;
+    }
+    if (!l->len && l->n_flight < s->per_webhook && slot_free(s)) {
+        start(s, d, l);
+    } else {
+        hk_delivery_free(d);
+        if (lane_push(s, l, id, 0) != 0) hk_outbox_due_restore(s->store, id);
+    }
+    lane_release(s, l);
+}
+
+/* Free slots go to the lanes with deliveries waiting, one each in turn,
+ * passing by those at their cap. */
+static void serve_waiting(hk_scheduler_t *s)
+{
+    size_t passed = 0; /* lanes in a row that could not start one */
+    while (s->n_ready && passed < s->n_ready && slot_free(s)) {
+        lane_t *l = hk_container_of(s->ready.next, lane_t, ready);
+        hk_link_del(&l->ready); /* to the back: the next lane's turn */
+        hk_link_add(&s->ready, &l->ready);
+        if (l->n_flight >= s->per_webhook) {
+            passed++;
+            continue;
+        }
+        passed = 0;
+        hk_delivery_t *d = load(s, lane_pop(s, l), 1);
+        if (d) start(s, d, l);
+        lane_release(s, l);
+    }
 }
 
 static void pick(hk_scheduler_t *s)
@@ -328,20 +525,31 @@ static void pick(hk_scheduler_t *s)
         arm(s, FAILED_BATCH_PAUSE_MS);
         return;
     }
-    room = s->max_in_flight > s->n_flight ? s->max_in_flight - s->n_flight : 0;
-    if (room == 0) return; /* a result frees a slot and picks again */
+    if (s->pause_until > uv_now(s->loop)) {
+        arm(s, s->pause_until - uv_now(s->loop));
+        return;
+    }
+    serve_waiting(s);
+    if (!slot_free(s)) return; /* a result frees a slot and picks again */
+    /* More than the free slots are taken: those of webhooks at their cap
+     * wait in memory, so that a backlog on one webhook never stands in the
+     * index before another's due deliveries. */
+    int held_back = s->n_waiting >= s->max_waiting;
+    room = s->max_in_flight - s->n_flight;
+    if (!held_back) room += s->max_waiting - s->n_waiting;
     if (room > PICK_MAX) room = PICK_MAX;
-    int err = hk_outbox_due_take(s->store, now, in_flight, s, due, room, &n, &next);
+    int err = hk_outbox_due_take(s->store, now, held_back ? skip_held_back : in_flight, s, due,
+                                 room, &n, &next);
     if (err) {
         hk_log(HK_LOG_ERROR, "scheduler_pick_failed", "error=\"%s\"", hk_strerror(err));
         arm(s, FAILED_BATCH_PAUSE_MS);
         return;
     }
     for (size_t i = 0; i < n; i++)
-        start(s, due[i].id);
-    if (n == PICK_MAX && s->n_flight < s->max_in_flight)
+        dispatch(s, due[i].id);
+    if (n == room && slot_free(s))
         arm(s, 0); /* more may be due than one take holds */
-    else if (next != INT64_MAX && s->n_flight < s->max_in_flight)
+    else if (next != INT64_MAX && slot_free(s))
         arm(s, next > now ? (uint64_t)(next - now) : 0);
 }
 
@@ -381,6 +589,10 @@ int hk_scheduler_new(uv_loop_t *loop, hk_store_t *store, hk_http_t *http,
     s->schedule_len = opts->schedule_len;
     s->retry_after_max_s = opts->retry_after_max_s;
     s->max_in_flight = opts->max_in_flight ? opts->max_in_flight : DEFAULT_IN_FLIGHT;
+    s->per_webhook =
+        opts->max_in_flight_per_webhook ? opts->max_in_flight_per_webhook : DEFAULT_PER_WEBHOOK;
+    s->max_waiting = opts->max_waiting ? opts->max_waiting : DEFAULT_WAITING;
+    hk_link_init(&s->ready);
     s->log_max_age_ms = opts->log_max_age_ms;
     s->log_max_count = opts->log_max_count;
     s->event_window_ms = opts->event_window_ms;
@@ -414,12 +626,20 @@ void hk_scheduler_stop(hk_scheduler_t *s)
     for (size_t i = 0; i < BUCKETS; i++)
         for (flight_t *f = s->buckets[i]; f; f = f->hnext)
             hk_http_request_cancel(f->req);
+    /* Those waiting for their turn are due at once on the next start, as
+     * the cancelled ones are. */
+    while (s->n_ready) {
+        lane_t *l = hk_container_of(s->ready.next, lane_t, ready);
+        hk_outbox_due_restore(s->store, lane_pop(s, l));
+        lane_release(s, l);
+    }
 }
 
 void hk_scheduler_stats(const hk_scheduler_t *s, hk_scheduler_stats_t *out)
 {
     *out = s->stats;
     out->in_flight = s->n_flight;
+    out->waiting = s->n_waiting;
 }
 
 static void on_closed(uv_handle_t *h)

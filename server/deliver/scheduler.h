@@ -20,6 +20,17 @@ typedef struct {
     unsigned schedule_len;
     uint32_t retry_after_max_s; /* cap on an honoured Retry-After */
     uint32_t max_in_flight;     /* async attempts at once; 0: 256 */
+    /* Attempts in flight to one webhook at once; 0: 64. A webhook at its cap
+     * does not hold up the others: its due deliveries wait (in due order)
+     * while other webhooks' start, and the webhooks with deliveries waiting
+     * take free slots in turn. */
+    uint32_t max_in_flight_per_webhook;
+    /* Due deliveries taken from the due index that may wait in memory for
+     * their webhook's turn (one take may add up to max_in_flight more);
+     * 0: 65536. When that many wait, the index is walked past the
+     * deliveries of webhooks that cannot start one (the same order, at the
+     * cost of a record read per delivery passed). */
+    uint32_t max_waiting;
     /* Pruning of the log (hk_outbox_prune). */
     uint64_t log_max_age_ms, log_max_count, event_window_ms;
 } hk_scheduler_opts_t;
@@ -57,13 +68,25 @@ int hk_scheduler_start(hk_scheduler_t *s, size_t *resumed);
 void hk_scheduler_wake(hk_scheduler_t *s);
 
 /* Stops attempting: no new attempt starts, and the attempts in flight are
- * cancelled; their deliveries stay PENDING, due again at once on the next
- * start. The callbacks of the cancelled requests run later (hk_http). */
+ * cancelled; their deliveries, and those waiting for their webhook's turn,
+ * stay PENDING, due again at once on the next start. The callbacks of the
+ * cancelled requests run later (hk_http).
+ *
+ * Two outcomes do not run the schedule: a policy refusal
+ * (HK_OUTCOME_REFUSED) fails the delivery at once, since hookd's own rule
+ * refuses the same address on every retry (RedeliverDelivery tries again
+ * once the URL or the policy is fixed); and an attempt that could not open
+ * a file descriptor (hk_http_result_t.no_fd) is hookd's failure, not the
+ * receiver's: it is not recorded or counted, the delivery goes back to the
+ * front of its webhook's turn, and no attempt starts for a short pause
+ * (50 ms, doubling to 2 s while it lasts). */
 void hk_scheduler_stop(hk_scheduler_t *s);
 
 /* Counts for logs and tests. */
 typedef struct {
     uint64_t in_flight, attempts, succeeded, failed, retried, pruned;
+    uint64_t waiting;  /* due, waiting for their webhook's turn (now) */
+    uint64_t deferred; /* attempts put back for want of a file descriptor */
 } hk_scheduler_stats_t;
 void hk_scheduler_stats(const hk_scheduler_t *s, hk_scheduler_stats_t *out);
 

@@ -65,10 +65,48 @@ static void on_failed_listener_closed(uv_handle_t *handle)
     server_free(handle->data);
 }
 
+/* A descriptor kept free for shedding connections when none is left.
+ * Descriptors are the process's, so one spare serves the process. */
+static int spare_fd = -1;
+
+static void spare_open(void)
+{
+    if (spare_fd < 0) spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* No descriptor for a new connection. libuv keeps a spare of its own for
+ * this (it closes it, accepts and closes the waiting connections, opens it
+ * again, and tells us nothing); we hear of it only when that spare is gone,
+ * and libuv would then call again and again while a connection waits. So
+ * the same with ours: the waiting connections are accepted and closed (the
+ * client sees EOF, not a hang), one log line per 5 s. */
+static void shed(uv_stream_t *listener, int status)
+{
+    static uint64_t logged;
+    uv_os_fd_t lfd;
+    int fd, shed = 0;
+    if (spare_fd >= 0) close(spare_fd);
+    spare_fd = -1;
+    if (uv_fileno((uv_handle_t *)listener, &lfd) == 0)
+        while ((fd = accept(lfd, NULL, NULL)) >= 0 || errno == EINTR)
+            if (fd >= 0) close(fd), shed++;
+    spare_open();
+    uint64_t now = uv_now(listener->loop);
+    if (!logged || now - logged >= 5000) {
+        logged = now;
+        hk_log(HK_LOG_WARN, "fd_exhausted", "where=accept errno=%s shed=%d spare=%d",
+               uv_err_name(status), shed, spare_fd >= 0);
+    }
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
     hk_server_t *server = hk_container_of((uv_pipe_t *)listener, hk_server_t, listener);
 
+    if (status == UV_EMFILE || status == UV_ENFILE) {
+        shed(listener, status);
+        return;
+    }
     if (status < 0) {
         hk_log(HK_LOG_WARN, "accept_failed", "error=%s", uv_err_name(status));
         return;
@@ -250,6 +288,7 @@ int hk_server_start(uv_loop_t *loop, const hk_server_opts_t *opts, hk_server_t *
         server_free(server);
         return err;
     }
+    spare_open();
     uv_pipe_init(loop, &server->listener, 0);
     server->listener.data = server;
     if ((rc = uv_pipe_open(&server->listener, fd)) != 0 ||

@@ -249,8 +249,8 @@ class TriggerWhy(WhyCase):
         did = self.fire("evt-log").results[0].delivery_id
         self.assertEqual(self.hookd.stop(), 0)
         log = self.hookd.read_log()
-        self.assertRegex(log, r"event=attempt delivery=%d webhook=\d+ attempt=1 "
-                              r"outcome=http_error status=500 ms=\d+ next_in_ms=-1 sync=1 "
+        self.assertRegex(log, r"event=attempt delivery=%d webhook=\d+ sync=1 attempt=1 "
+                              r"outcome=http_error status=500 ms=\d+ next_in_ms=-1 "
                               r'error="HTTP 500"' % did)
         m = re.search(r"event=delivery_stats attempts=(\d+) succeeded=(\d+) failed=(\d+) .*"
                       r"sync_attempts=(\d+) sync_failed=(\d+)", log)

@@ -9,9 +9,13 @@
 #include "store/webhooks.h"
 #include "unit.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <uv.h>
 
 static const uint32_t SCHED[] = {0, 5000, 300000, 1800000};
@@ -81,8 +85,8 @@ TEST(retry_after_within_bounds)
 }
 
 /* --- a loopback receiver: answers each request with the next status of its
- * script (then keeps the last), or never ("hold" when status is 0), and
- * closes the connection after answering. */
+ * script (then keeps the last), or never ("hold" when status is 0, or the
+ * path starts with hold_path), and closes the connection after answering. */
 
 typedef struct {
     uv_tcp_t listener;
@@ -91,6 +95,8 @@ typedef struct {
     int n_script, requests;
     int saw_signature;
     int open;
+    const char *hold_path; /* requests to paths starting with it get no answer */
+    int held;              /* requests held that way */
     char last_path[64], last_ts[32], last_sig[64]; /* of the last request */
 } rx_t;
 
@@ -149,6 +155,10 @@ static void rread(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     if (ts) sscanf(ts + 20, "%31[0-9]", rx->last_ts);
     if (sig) sscanf(sig + 20, "%63[^\r]", rx->last_sig);
     c->answered = 1;
+    if (rx->hold_path && strncmp(rx->last_path, rx->hold_path, strlen(rx->hold_path)) == 0) {
+        rx->held++;
+        return;
+    }
     if (status == 0) return; /* hold: no answer */
     static char resp[128];
     int len = snprintf(resp, sizeof resp,
@@ -194,7 +204,7 @@ static int rx_start(uv_loop_t *loop, rx_t *rx, const int *script, int n)
 
 /* --- the rig: store, http, commit, scheduler on one loop --------------------------- */
 
-typedef struct {
+typedef struct rig {
     uv_loop_t loop;
     hk_store_t *store;
     hk_http_t *http;
@@ -207,7 +217,17 @@ typedef struct {
     int64_t deadline;
     int change_after_first; /* change the webhook's URL and secret after the first request */
     int changed;
+    int (*done)(struct rig *r); /* when set, the poll's condition instead of want_* */
+    uint64_t waiting;           /* the scheduler's waiting deliveries when done */
+    int fillers[4096];          /* descriptors held open to exhaust the process's */
+    int n_fillers;
+    uint64_t webhooks[2], deliveries[2][8];
 } rig_t;
+
+typedef struct {
+    uint32_t per_webhook, max_in_flight, max_waiting;
+    int deny_loopback; /* the outbound policy refuses 127.0.0.1 */
+} rig_opts_t;
 
 static const uint32_t FAST[] = {0, 100, 100};
 
@@ -217,22 +237,13 @@ static void on_wake(void *arg)
     if (r->sched) hk_scheduler_wake(r->sched);
 }
 
-static int rig_open(rig_t *r, const int *script, int n)
+/* A webhook to the rig's receiver at path; its id in *id. */
+static int add_webhook(rig_t *r, const char *name, const char *path, uint64_t *id)
 {
-    memset(r, 0, sizeof *r);
-    uv_loop_init(&r->loop);
-    if (hk_store_open(hk_test_tmpdir(), 16u << 20, &r->store)) return -1;
-    if (rx_start(&r->loop, &r->rx, script, n)) return -1;
-    if (hk_http_new(&r->loop, NULL, &r->http)) return -1;
-    if (hk_commit_new(&r->loop, r->store, &r->commit)) return -1;
-    hk_scheduler_opts_t o = {.schedule_ms = FAST, .schedule_len = 3, .retry_after_max_s = 10};
-    if (hk_scheduler_new(&r->loop, r->store, r->http, &o, &r->sched)) return -1;
-    hk_commit_set_listener(r->commit, on_wake, r);
-
     char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", r->rx.port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", r->rx.port, path);
     hk_webhook_t wh = HOOKD__V1__WEBHOOK__INIT;
-    wh.name = (char *)"rx";
+    wh.name = (char *)name;
     wh.application = 1;
     wh.trigger_action = (char *)"AccountUpdated";
     wh.url = url;
@@ -242,21 +253,58 @@ static int rig_open(rig_t *r, const int *script, int n)
     wh.active = 1;
     wh.description = (char *)"";
     if (hk_store_webhook_create(r->store, &wh)) return -1;
-    r->webhook = wh.id;
+    *id = wh.id;
+    return 0;
+}
 
+/* A pending delivery, due now, to webhook wid; its id in *id. */
+static int add_delivery(rig_t *r, uint64_t wid, uint64_t *id)
+{
     static const char body[] = "{\"id\":\"evt\",\"data\":{}}";
     hk_delivery_t d = HOOKD__V1__DELIVERY__INIT;
     d.id = hk_outbox_delivery_id(r->store);
-    d.webhook_id = wh.id;
-    d.webhook_name = wh.name;
+    d.webhook_id = wid;
+    d.webhook_name = (char *)"rx";
     d.event_id = (char *)"evt";
     d.asynchronous = 1;
     d.state = HK_DELIVERY_PENDING;
     if (hk_outbox_delivery_put(r->store, &d, (const uint8_t *)body, sizeof body - 1, 2, NULL))
         return -1;
-    r->delivery = d.id;
+    *id = d.id;
+    return 0;
+}
+
+static int rig_open_with(rig_t *r, const int *script, int n, const rig_opts_t *ro)
+{
+    static const rig_opts_t none;
+    if (!ro) ro = &none;
+    memset(r, 0, sizeof *r);
+    uv_loop_init(&r->loop);
+    if (hk_store_open(hk_test_tmpdir(), 16u << 20, &r->store)) return -1;
+    if (rx_start(&r->loop, &r->rx, script, n)) return -1;
+    hk_policy_t policy;
+    hk_policy_init(&policy);
+    if (ro->deny_loopback && hk_policy_deny(&policy, "127.0.0.1/32")) return -1;
+    hk_http_opts_t ho = {.policy = &policy};
+    if (hk_http_new(&r->loop, &ho, &r->http)) return -1;
+    if (hk_commit_new(&r->loop, r->store, &r->commit)) return -1;
+    hk_scheduler_opts_t o = {.schedule_ms = FAST,
+                             .schedule_len = 3,
+                             .retry_after_max_s = 10,
+                             .max_in_flight = ro->max_in_flight,
+                             .max_in_flight_per_webhook = ro->per_webhook,
+                             .max_waiting = ro->max_waiting};
+    if (hk_scheduler_new(&r->loop, r->store, r->http, &o, &r->sched)) return -1;
+    hk_commit_set_listener(r->commit, on_wake, r);
+    if (add_webhook(r, "rx", "/hook", &r->webhook)) return -1;
+    if (add_delivery(r, r->webhook, &r->delivery)) return -1;
     uv_timer_init(&r->loop, &r->poll);
     return 0;
+}
+
+static int rig_open(rig_t *r, const int *script, int n)
+{
+    return rig_open_with(r, script, n, NULL);
 }
 
 static hk_delivery_t *get(rig_t *r)
@@ -313,10 +361,15 @@ static void on_poll(uv_timer_t *t)
     rig_t *r = hk_container_of(t, rig_t, poll);
     if (r->change_after_first && !r->changed && r->rx.requests >= 1)
         r->changed = change_webhook(r) == 0 ? 1 : -1;
-    hk_delivery_t *d = get(r);
-    int done =
-        r->want_requests ? r->rx.requests >= r->want_requests : d && (int)d->state == r->want_state;
-    hk_delivery_free(d);
+    int done;
+    if (r->done) {
+        done = r->done(r);
+    } else {
+        hk_delivery_t *d = get(r);
+        done = r->want_requests ? r->rx.requests >= r->want_requests
+                                : d && (int)d->state == r->want_state;
+        hk_delivery_free(d);
+    }
     if (!done && (int64_t)uv_now(&r->loop) < r->deadline) return;
     r->timed_out = !done;
     rig_close(r);
@@ -438,5 +491,155 @@ TEST(webhook_changes_reach_the_next_attempt)
                       sizeof body - 1, sig);
     CHECK_STR(r.rx.last_sig, sig);
     hk_sign_key_wipe(&key);
+    CHECK_INT(rig_free(&r), 0);
+}
+
+TEST(refused_fails_at_once)
+{
+    /* The policy refuses the receiver's address: the same on every retry,
+     * so the delivery fails after one attempt instead of running the
+     * schedule (3 attempts here) as if the receiver were down. */
+    static const int script[] = {200};
+    rig_opts_t ro = {.deny_loopback = 1};
+    rig_t r;
+    CHECK_INT(rig_open_with(&r, script, 1, &ro), 0);
+    r.want_state = HK_DELIVERY_FAILED;
+    CHECK_INT(rig_run(&r), 0);
+    CHECK_INT(r.timed_out, 0);
+    CHECK_INT(r.rx.requests, 0);
+    hk_delivery_t *d = get(&r);
+    CHECK_INT(d->attempt_count, 1);
+    CHECK_INT(d->attempts[0]->outcome, HK_OUTCOME_REFUSED);
+    CHECK(strstr(d->attempts[0]->error, "127.0.0.1") != NULL);
+    CHECK_INT(d->next_attempt_time, 0);
+    hk_delivery_free(d);
+    CHECK_INT(rig_free(&r), 0);
+}
+
+/* Two webhooks: [0] to a path the receiver never answers, [1] answered 200;
+ * 6 deliveries each, the slow one's all due before the fast one's. */
+static int fair_setup(rig_t *r, const rig_opts_t *ro)
+{
+    static const int script[] = {200};
+    if (rig_open_with(r, script, 1, ro)) return -1;
+    r->rx.hold_path = "/slow";
+    if (add_webhook(r, "slow", "/slow", &r->webhooks[0]) ||
+        add_webhook(r, "fast", "/fast", &r->webhooks[1]))
+        return -1;
+    for (int w = 0; w < 2; w++)
+        for (int i = 0; i < 6; i++)
+            if (add_delivery(r, r->webhooks[w], &r->deliveries[w][i])) return -1;
+    return 0;
+}
+
+static int fast_all_succeeded(rig_t *r)
+{
+    for (int i = 0; i < 6; i++) {
+        hk_delivery_t *d = NULL;
+        int ok = hk_outbox_delivery_get(r->store, r->deliveries[1][i], 0, &d) == 0 &&
+                 d->state == HK_DELIVERY_SUCCEEDED;
+        hk_delivery_free(d);
+        if (!ok) return 0;
+    }
+    /* The rig's own first delivery (to /hook) too, and the slow ones are in. */
+    hk_delivery_t *d = get(r);
+    int ok = d && d->state == HK_DELIVERY_SUCCEEDED && r->rx.held >= 2;
+    hk_delivery_free(d);
+    hk_scheduler_stats_t st;
+    hk_scheduler_stats(r->sched, &st);
+    r->waiting = st.waiting;
+    return ok;
+}
+
+TEST(slow_webhook_capped_others_go_ahead)
+{
+    /* Cap 2 per webhook, 4 in all: the slow webhook holds 2 slots and its
+     * other 4 due deliveries wait, while the fast one's, due after them,
+     * all go through. */
+    rig_opts_t ro = {.per_webhook = 2, .max_in_flight = 4};
+    rig_t r;
+    CHECK_INT(fair_setup(&r, &ro), 0);
+    r.done = fast_all_succeeded;
+    CHECK_INT(rig_run(&r), 0);
+    CHECK_INT(r.timed_out, 0);
+    CHECK_INT(r.rx.held, 2); /* never more than the cap at the slow receiver */
+    CHECK_INT(r.waiting, 4);
+    for (int i = 0; i < 6; i++) {
+        hk_delivery_t *d = NULL;
+        CHECK_INT(hk_outbox_delivery_get(r.store, r.deliveries[0][i], 0, &d), 0);
+        CHECK_INT(d->state, HK_DELIVERY_PENDING);
+        CHECK_INT(d->attempt_count, 0);
+        hk_delivery_free(d);
+    }
+    hk_outbox_stats_t st;
+    CHECK_INT(hk_outbox_stats(r.store, &st), 0);
+    /* Stopped: the 2 cancelled and the 4 that waited are due again. */
+    CHECK_INT(st.due, 6);
+    CHECK_INT(rig_free(&r), 0);
+}
+
+TEST(waiting_full_walks_past_held_back)
+{
+    /* Only one delivery may wait in memory: the slow webhook's others stay
+     * in the index, and the take passes them by to reach the fast one's. */
+    rig_opts_t ro = {.per_webhook = 2, .max_in_flight = 4, .max_waiting = 1};
+    rig_t r;
+    CHECK_INT(fair_setup(&r, &ro), 0);
+    r.done = fast_all_succeeded;
+    CHECK_INT(rig_run(&r), 0);
+    CHECK_INT(r.timed_out, 0);
+    CHECK_INT(r.rx.held, 2);
+    /* One allowed, and the first take's overshoot: the rest never left the index. */
+    CHECK_INT(r.waiting, 2);
+    hk_outbox_stats_t st;
+    CHECK_INT(hk_outbox_stats(r.store, &st), 0);
+    CHECK_INT(st.due, 6);
+    CHECK_INT(rig_free(&r), 0);
+}
+
+static int deferred_then_delivered(rig_t *r)
+{
+    hk_scheduler_stats_t st;
+    hk_scheduler_stats(r->sched, &st);
+    if (r->n_fillers && st.deferred >= 2) {
+        /* Failed twice for want of a descriptor: give them back. */
+        while (r->n_fillers)
+            close(r->fillers[--r->n_fillers]);
+    }
+    hk_delivery_t *d = get(r);
+    int ok = d && d->state == HK_DELIVERY_SUCCEEDED;
+    hk_delivery_free(d);
+    return ok;
+}
+
+TEST(no_fd_is_not_an_attempt)
+{
+    /* Every descriptor in use: the attempt cannot open its socket. That is
+     * hookd's failure, not the receiver's: not recorded, not counted, tried
+     * again soon, and delivered once descriptors are free. */
+    static const int script[] = {200};
+    struct rlimit old, low;
+    rig_t r;
+    CHECK_INT(getrlimit(RLIMIT_NOFILE, &old), 0);
+    CHECK_INT(rig_open(&r, script, 1), 0);
+    low = old;
+    low.rlim_cur = 512 < old.rlim_max ? 512 : old.rlim_max;
+    CHECK_INT(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int fd;
+    while (r.n_fillers < 4096 && (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+        r.fillers[r.n_fillers++] = fd;
+    CHECK_INT(errno, EMFILE);
+    r.done = deferred_then_delivered;
+    CHECK_INT(rig_run(&r), 0);
+    while (r.n_fillers)
+        close(r.fillers[--r.n_fillers]);
+    CHECK_INT(setrlimit(RLIMIT_NOFILE, &old), 0);
+    CHECK_INT(r.timed_out, 0);
+    CHECK_INT(r.rx.requests, 1);
+    hk_delivery_t *d = get(&r);
+    CHECK_INT(d->state, HK_DELIVERY_SUCCEEDED);
+    CHECK_INT(d->attempt_count, 1); /* the failed opens were not attempts */
+    CHECK_INT(d->attempts[0]->outcome, HK_OUTCOME_SUCCEEDED);
+    hk_delivery_free(d);
     CHECK_INT(rig_free(&r), 0);
 }

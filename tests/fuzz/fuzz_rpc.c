@@ -23,10 +23,12 @@
 #include "store/store.h"
 #include "store/webhooks.h"
 
-/* Input: one byte, then the packed request. The byte's low 4 bits pick the
- * method (hk_rpc_methods[i]; past the end, a :path no method has); bit 7
- * calls as a uid with no role, bit 6 cancels the call (RST_STREAM) if the
- * handler has not answered when dispatch returns, bit 5 has hookd stopping.
+/* Input: one byte, then the request. The byte's low 4 bits pick the method
+ * (hk_rpc_methods[i]; past the end, a :path no method has); bit 7 calls as
+ * a uid with no role, bit 6 cancels the call (RST_STREAM) if the handler has
+ * not answered when dispatch returns, bit 5 has hookd stopping; bit 4 sends
+ * the request as Connect JSON where the transport has Connect (else the
+ * request is packed protobuf, as gRPC sends it).
  *
  * Every input starts from the same store: a copy of a template made once
  * with four webhooks (async, sync, inactive, Elite) and one delivery, so
@@ -37,6 +39,7 @@
 #define FLAG_NO_ROLE 0x80
 #define FLAG_CANCEL 0x40
 #define FLAG_STOPPING 0x20
+#define FLAG_JSON 0x10
 #define NO_ROLE_UID 54321
 
 static const char *scratch;
@@ -57,7 +60,7 @@ struct hk_call {
     hk_call_cancel_fn cancel_cb;
     void *cancel_arg;
     int cancelled;
-    int finished; /* the handler finished it: freed */
+    int json; /* Connect JSON (where the transport has Connect) */
 };
 
 static int answered; /* the current call was finished by its handler */
@@ -132,6 +135,21 @@ void hk_call_fail(hk_call_t *call, int status, const char *message)
     if (status <= HK_STATUS_OK || status > HK_STATUS_UNAUTHENTICATED) abort();
     finish(call, status, message);
 }
+
+#if __has_include("transport/connect.h")
+/* The transport with Connect (HTTP/1.1 and JSON): its two further call
+ * functions. */
+hk_call_codec_t hk_call_codec(const hk_call_t *call)
+{
+    return call->json ? HK_CALL_CONNECT_JSON : HK_CALL_GRPC;
+}
+
+void hk_call_fail_http(hk_call_t *call, int http_status, int status, const char *message)
+{
+    if (http_status < 400 || http_status > 599) abort();
+    hk_call_fail(call, status, message);
+}
+#endif
 
 /* --- the rig: a template store copied for every input ----------------------- */
 
@@ -209,7 +227,8 @@ static void rig_close(void)
     api.commit = NULL, api.inflight = NULL, api.store = NULL;
 }
 
-static void dispatch(const char *path, uid_t uid, const uint8_t *req, size_t len, int cancel)
+static void dispatch(const char *path, uid_t uid, const uint8_t *req, size_t len, int cancel,
+                     int json)
 {
     hk_call_t *call = calloc(1, sizeof *call);
     if (!call || !(call->request = malloc(len ? len : 1))) abort();
@@ -220,6 +239,7 @@ static void dispatch(const char *path, uid_t uid, const uint8_t *req, size_t len
     call->peer.uid = uid;
     call->peer.gid = (gid_t)-1;
     call->ctx = &api;
+    call->json = json;
     answered = 0;
     hk_rpc_dispatch(call, &api);
     if (cancel && !answered && call->cancel_cb) {
@@ -262,7 +282,7 @@ static void make_template(void)
     size_t len = protobuf_c_message_get_packed_size(&req.base);
     uint8_t *buf = malloc(len);
     protobuf_c_message_pack(&req.base, buf);
-    dispatch("/hookd.v1.Webhooks/TriggerEvent", getuid(), buf, len, 0);
+    dispatch("/hookd.v1.Webhooks/TriggerEvent", getuid(), buf, len, 0, 0);
     free(buf);
     if (answer_status != HK_STATUS_OK) abort();
     rig_close();
@@ -292,14 +312,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0) return 0;
     unsigned which = data[0] & 0x0f;
     const char *path = which < hk_rpc_method_count ? hk_rpc_methods[which].path
-                                                    : "/hookd.v1.Webhooks/NoSuchMethod";
+                                                   : "/hookd.v1.Webhooks/NoSuchMethod";
     uid_t uid = (data[0] & FLAG_NO_ROLE) ? NO_ROLE_UID : getuid();
 
     hk_fuzz_rmtree(run_dir);
     copy_dir(template_dir, run_dir);
     rig_open(run_dir);
     api.stopping = (data[0] & FLAG_STOPPING) != 0;
-    dispatch(path, uid, data + 1, size - 1, (data[0] & FLAG_CANCEL) != 0);
+    dispatch(path, uid, data + 1, size - 1, (data[0] & FLAG_CANCEL) != 0,
+             (data[0] & FLAG_JSON) != 0);
     rig_close();
     return 0;
 }

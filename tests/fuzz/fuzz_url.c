@@ -1,4 +1,5 @@
-/* fuzz_url.c -- the Web Service URL check (hk_validate_url), checked against libcurl's URL parser */
+/* fuzz_url.c -- the Web Service URL check (hk_validate_url), checked against libcurl's URL parser
+ */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +45,8 @@ static void check_with_curl(const char *url, int allow_http)
             memmove(host, host + 1, n - 2);
             host[n - 2] = '\0';
         }
-        if (!hk_validate_is_loopback(host)) fail(url, "http:// accepted, curl's host is not loopback");
+        if (!hk_validate_is_loopback(host))
+            fail(url, "http:// accepted, curl's host is not loopback");
     }
     curl_free(scheme);
     curl_free(host);

@@ -11,7 +11,7 @@
 /* Input: the bytes a client sends on an HTTP/1.1 connection (pipelined
  * requests and all). They go through one parser at once and through
  * another a byte at a time: how the bytes are split must not change which
- * requests come out, nor how the connection ends. */
+ * requests come out, nor whether the connection ends refused. */
 
 #define MAX_BODY (16u << 10)
 #define MAX_SEEN 64
@@ -109,7 +109,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (whole.n != bytewise.n) fail("a different number of requests byte by byte");
     for (unsigned i = 0; i < whole.n && i < MAX_SEEN; i++)
         if (whole.hash[i] != bytewise.hash[i]) fail("a different request byte by byte");
-    if (whole.error != bytewise.error) fail("a different error byte by byte");
+    /* Which refusal comes first may depend on the split (http_parser hands a
+     * piece over at the end of each buffer, so the size and field-count
+     * limits can fire before a malformed byte is seen): that one comes. */
+    if (!whole.error != !bytewise.error) {
+        fprintf(stderr, "fuzz_http1: whole: %d after %u requests, byte by byte: %d after %u\n",
+                whole.error, whole.n, bytewise.error, bytewise.n);
+        fail("a different error byte by byte");
+    }
     if (!whole.error && whole.end != bytewise.end) fail("a different end state byte by byte");
     return 0;
 }

@@ -5,7 +5,8 @@ Usage: /usr/bin/python3 tests/fuzz/make_corpus.py [PY_GEN]
 PY_GEN is the directory of the Python stubs a build generates (default build/py: any
 `cmake --build build` makes them). Seeds are small real inputs in each harness's input format
 (see the comment at the top of tests/fuzz/fuzz_<target>.c). Old seed-* files are replaced;
-entries scripts/fuzz merged in (named by their SHA-1) are kept.
+every other entry is kept: what scripts/fuzz merged in (named by its SHA-1) and regress-* (inputs
+that once found a bug).
 """
 import os
 import struct

@@ -108,6 +108,8 @@ static int piece_start(hk_http1_t *h, int piece)
 static int on_header_field(http_parser *p, const char *at, size_t n)
 {
     hk_http1_t *h = p->data;
+    /* Trailers after a chunked body: nothing in them matters to us. */
+    if (h->state != HK_HTTP1_HEADERS) return 0;
     if (h->piece != PIECE_NAME && piece_start(h, PIECE_NAME)) return 1;
     return arena_put(h, at, n);
 }
@@ -115,6 +117,7 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
 static int on_header_value(http_parser *p, const char *at, size_t n)
 {
     hk_http1_t *h = p->data;
+    if (h->state != HK_HTTP1_HEADERS) return 0;
     if (h->piece != PIECE_VALUE && piece_start(h, PIECE_VALUE)) return 1;
     return arena_put(h, at, n);
 }

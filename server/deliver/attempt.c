@@ -1,10 +1,12 @@
 /* attempt.c -- one attempt: the signed POST of a notification to one webhook (sync and async) */
 #include "deliver/attempt.h"
+#include "store/batch.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "deliver/sign.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -84,16 +86,45 @@ void hk_attempt_record_failed(int err, int64_t time_ms, hk_attempt_t *out)
                                                 : "could not start the request (out of memory)");
 }
 
-void hk_attempt_gone(hk_store_t *store, uint64_t webhook_id)
+/* Deactivating a webhook that answered 410: a write of its own, read and
+ * changed inside the writer's txn, so no update made meanwhile is undone. */
+typedef struct {
+    hk_store_write_t w;
+    uint64_t id;
+    int changed;
+} gone_t;
+
+static int gone_run(hk_store_t *store, hk_store_write_t *w)
 {
+    gone_t *g = hk_container_of(w, gone_t, w);
     hk_webhook_t *wh = NULL;
-    if (hk_store_webhook_get(store, webhook_id, &wh) != 0) return;
+    int err = hk_store_webhook_get(store, g->id, &wh);
+    if (err) return err == HK_ENOTFOUND ? 0 : err;
     if (wh->active) {
         wh->active = 0;
-        int err = hk_store_webhook_update(store, wh);
-        hk_log(err ? HK_LOG_ERROR : HK_LOG_WARN, "webhook_deactivated",
-               "id=%llu reason=\"410 Gone\"%s%s", (unsigned long long)webhook_id,
-               err ? " error=" : "", err ? hk_strerror(err) : "");
+        err = hk_store_webhook_update(store, wh);
+        g->changed = err == 0;
     }
     hk_webhook_free(wh);
+    return err;
+}
+
+static void gone_done(hk_store_write_t *w, int err)
+{
+    gone_t *g = hk_container_of(w, gone_t, w);
+    if (err || g->changed)
+        hk_log(err ? HK_LOG_ERROR : HK_LOG_WARN, "webhook_deactivated",
+               "id=%llu reason=\"410 Gone\"%s%s", (unsigned long long)g->id, err ? " error=" : "",
+               err ? hk_strerror(err) : "");
+    free(g);
+}
+
+void hk_attempt_gone(hk_store_t *store, uint64_t webhook_id)
+{
+    gone_t *g = calloc(1, sizeof *g);
+    if (!g) return;
+    g->id = webhook_id;
+    g->w.run = gone_run;
+    g->w.done = gone_done;
+    hk_store_submit(store, &g->w);
 }

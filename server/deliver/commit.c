@@ -24,6 +24,7 @@ struct hk_commit {
     uv_timer_t lazy;     /* hands over what nobody waits for, LAZY_MS on */
     int active;          /* check and idle are started */
     int lazy_armed;
+    int waiting; /* finished is ref'd: a batch is with the writer */
 
     void (*listener)(void *arg);
     void *listener_arg;
@@ -57,10 +58,21 @@ static void on_finished(void *arg)
     uv_async_send(&c->finished);
 }
 
+/* While a batch is with the writer the loop must not end: its answer is
+ * still to come through the async handle. */
+static void track(hk_commit_t *c)
+{
+    int busy = hk_store_outstanding(c->store);
+    if (busy && !c->waiting) uv_ref((uv_handle_t *)&c->finished);
+    if (!busy && c->waiting) uv_unref((uv_handle_t *)&c->finished);
+    c->waiting = busy;
+}
+
 static void reap(hk_commit_t *c)
 {
     hk_store_reaped_t r;
     hk_store_reap(c->store, &r);
+    track(c);
     if ((r.batches > r.failed || r.due_added) && c->listener) c->listener(c->listener_arg);
 }
 
@@ -84,6 +96,7 @@ static void on_check(uv_check_t *check)
         c->lazy_armed = 0;
         uv_timer_stop(&c->lazy);
     }
+    track(c);
 }
 
 static void on_lazy(uv_timer_t *timer)
@@ -91,6 +104,7 @@ static void on_lazy(uv_timer_t *timer)
     hk_commit_t *c = hk_container_of(timer, hk_commit_t, lazy);
     c->lazy_armed = 0;
     hk_store_flush(c->store, 1);
+    track(c);
 }
 
 int hk_commit_new(uv_loop_t *loop, hk_store_t *store, hk_commit_t **out)

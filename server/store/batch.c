@@ -64,8 +64,11 @@ void hk_store_submit(hk_store_t *s, hk_store_write_t *w)
 {
     w->err = 0;
     hk_link_add(&s->gather, &w->link);
-    if (s->n_gather++ == 0 && s->hooks.gathered) s->hooks.gathered(s->hooks.arg);
+    /* The hook hears of the first write, and of the first one waited for
+     * (lazy ones before it may have been left for later). */
+    int tell = s->n_gather++ == 0 || (!w->lazy && s->n_urgent == 0);
     if (!w->lazy) s->n_urgent++;
+    if (tell && s->hooks.gathered) s->hooks.gathered(s->hooks.arg);
 }
 
 int hk_store_flush(hk_store_t *s, int lazy)
@@ -143,6 +146,14 @@ int hk_store_run(hk_store_t *s, hk_store_write_t *w)
     int err = w->err;
     if (done) done(w, err);
     return err;
+}
+
+int hk_store_outstanding(hk_store_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int busy = s->busy || !hk_link_empty(&s->queue) || !hk_link_empty(&s->finished);
+    pthread_mutex_unlock(&s->mu);
+    return busy;
 }
 
 uint64_t hk_outbox_batch_gen(const hk_store_t *s)

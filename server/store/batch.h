@@ -64,8 +64,9 @@ void hk_store_submit(hk_store_t *store, hk_store_write_t *w);
 int hk_store_run(hk_store_t *store, hk_store_write_t *w);
 
 /* What the loop side hears. gathered runs on the loop, from
- * hk_store_submit, when the first operation of a new batch was queued
- * (hand it over at the end of the iteration). finished runs on the writer
+ * hk_store_submit, when the first operation of a new batch was queued, and
+ * when the first one waited for was (hand it over at the end of the
+ * iteration). finished runs on the writer
  * thread when a batch is done: it may only wake the loop (uv_async_send),
  * which then calls hk_store_reap. Either may be NULL. */
 typedef struct {
@@ -91,6 +92,9 @@ typedef struct {
 /* Runs the callbacks of the operations of every finished batch, in the
  * order they were submitted (loop thread). out may be NULL. */
 void hk_store_reap(hk_store_t *store, hk_store_reaped_t *out);
+
+/* 1 while writes handed to the writer are not yet reaped (loop thread). */
+int hk_store_outstanding(hk_store_t *store);
 
 /* Hands over everything gathered, waits for the writer to finish it all,
  * and reaps. Returns 0, or the error of a batch whose commit failed (the

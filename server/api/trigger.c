@@ -78,6 +78,8 @@ struct trig {
     hk_store_write_t write;
     hk_delivery_t *dels;
     uint8_t *gone;
+    hk_store_write_t final; /* the barrier after the logged sync deliveries */
+    int record;             /* final records the answer for the event id */
 
     size_t pending; /* sync attempts and the write still to come */
     int err;        /* the batch holding the queued deliveries was lost */
@@ -172,8 +174,8 @@ static void answer_repeats(trig_t *t, Hookd__V1__TriggerEventResponse *resp, int
     }
 }
 
-/* Everything has come in: record, answer, forget. */
-static void complete(trig_t *t)
+/* Everything is in and written: answer, forget. */
+static void finish(trig_t *t)
 {
     Hookd__V1__TriggerEventResponse resp;
     char message[160];
@@ -181,10 +183,6 @@ static void complete(trig_t *t)
     if (t->keyed) hk_inflight_remove(t->api->inflight, &t->inflight);
     hookd__v1__trigger_event_response__init(&resp);
     if (!err) err = response_of(t, &resp);
-    /* The queued part was recorded with the deliveries; the sync results
-     * are new (or, with neither, the event id itself). A crash before this
-     * batch commits loses the results, never the deliveries. */
-    if (!err && t->keyed && (t->n_sync || !queued_count(t))) record_event(t, &resp);
 
     if (t->cancelled)
         hk_rpc_fail(t->call, HK_STATUS_CANCELLED, "cancelled"); /* answered already: frees it */
@@ -198,6 +196,48 @@ static void complete(trig_t *t)
     }
     response_release(&resp);
     trig_free(t);
+}
+
+/* On the writer thread, after the logged synchronous deliveries (submitted
+ * before it, so in this batch or an earlier one): the event id's answer.
+ * The queued part was recorded with the deliveries; the sync results are
+ * new (or, with neither, the event id itself). A crash before this commits
+ * loses the results, never the deliveries. */
+static int final_write(hk_store_t *store, hk_store_write_t *w)
+{
+    (void)store;
+    trig_t *t = hk_container_of(w, trig_t, final);
+    Hookd__V1__TriggerEventResponse resp;
+    if (!t->record) return 0;
+    int err = response_of(t, &resp);
+    if (!err) err = record_event(t, &resp);
+    response_release(&resp);
+    return err;
+}
+
+static void on_final(hk_store_write_t *w, int err)
+{
+    trig_t *t = hk_container_of(w, trig_t, final);
+    /* The answer is the results: not writing them down fails no call. */
+    if (err)
+        hk_log(HK_LOG_WARN, "trigger_not_recorded", "event_id=%s error=\"%s\"", t->event_id,
+               hk_strerror(err));
+    finish(t);
+}
+
+/* Everything has come in. What the answer names (the logged synchronous
+ * deliveries, the event id's record) is committed before it goes out, so a
+ * caller reads what it was told of. */
+static void complete(trig_t *t)
+{
+    t->record = !t->err && t->keyed && (t->n_sync || !queued_count(t));
+    if (!t->n_sync && !t->record) {
+        finish(t);
+        return;
+    }
+    t->final.run = final_write;
+    t->final.done = on_final;
+    hk_store_submit(t->api->store, &t->final);
 }
 
 static void settle(trig_t *t)
@@ -264,6 +304,11 @@ static void keep_result(sync_hook_t *h, const hk_http_result_t *r)
     s->response_body.len = r->body_len;
 }
 
+static void on_gone(void *arg)
+{
+    settle(arg);
+}
+
 static void on_sync_result(hk_http_request_t *req, const hk_http_result_t *r, void *arg)
 {
     (void)req;
@@ -271,7 +316,11 @@ static void on_sync_result(hk_http_request_t *req, const hk_http_result_t *r, vo
     trig_t *t = h->t;
     h->req = NULL;
     keep_result(h, r);
-    if (r->http_status == 410) hk_attempt_gone(t->api->store, h->wh->id);
+    if (r->http_status == 410) {
+        /* Answered once the webhook is inactive: the caller reads it so. */
+        t->pending++;
+        hk_attempt_gone(t->api->store, h->wh->id, on_gone, t);
+    }
     hk_attempt_t a;
     hk_attempt_record_of(r, h->start_ms, &a);
     log_sync(t, h, &a);

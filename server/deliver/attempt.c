@@ -92,6 +92,8 @@ typedef struct {
     hk_store_write_t w;
     uint64_t id;
     int changed;
+    void (*done)(void *arg);
+    void *arg;
 } gone_t;
 
 static int gone_run(hk_store_t *store, hk_store_write_t *w)
@@ -116,14 +118,20 @@ static void gone_done(hk_store_write_t *w, int err)
         hk_log(err ? HK_LOG_ERROR : HK_LOG_WARN, "webhook_deactivated",
                "id=%llu reason=\"410 Gone\"%s%s", (unsigned long long)g->id, err ? " error=" : "",
                err ? hk_strerror(err) : "");
+    if (g->done) g->done(g->arg);
     free(g);
 }
 
-void hk_attempt_gone(hk_store_t *store, uint64_t webhook_id)
+void hk_attempt_gone(hk_store_t *store, uint64_t webhook_id, void (*done)(void *arg), void *arg)
 {
     gone_t *g = calloc(1, sizeof *g);
-    if (!g) return;
+    if (!g) {
+        if (done) done(arg);
+        return;
+    }
     g->id = webhook_id;
+    g->done = done;
+    g->arg = arg;
     g->w.run = gone_run;
     g->w.done = gone_done;
     hk_store_submit(store, &g->w);

@@ -57,8 +57,9 @@ void hk_attempt_record_failed(int err, int64_t time_ms, hk_attempt_t *out);
 /* 410 Gone: the receiver says the endpoint is no more, whether the attempt
  * was synchronous or not. Deactivates webhook webhook_id (it stops matching;
  * its pending deliveries wait until someone activates it again) in a store
- * write of its own, answered to nobody, and logs it when it commits. */
-void hk_attempt_gone(hk_store_t *store, uint64_t webhook_id);
+ * write of its own, and logs it when it commits; then done(arg) runs from
+ * the loop (done may be NULL; out of memory it runs at once). */
+void hk_attempt_gone(hk_store_t *store, uint64_t webhook_id, void (*done)(void *arg), void *arg);
 
 /* Unix time now, in milliseconds. */
 int64_t hk_attempt_now_ms(void);

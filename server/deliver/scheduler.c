@@ -239,7 +239,7 @@ static void conclude(hk_scheduler_t *s, flight_t *f, const hk_attempt_t *a, long
         err ? " record_error=" : "", err ? hk_strerror(err) : "");
     /* 410 Gone: the receiver says the endpoint is no more. The webhook stops
      * matching and its deliveries wait until someone activates it again. */
-    if (status == 410 && active) hk_attempt_gone(s->store, f->webhook_id);
+    if (status == 410 && active) hk_attempt_gone(s->store, f->webhook_id, NULL, NULL);
 }
 
 static void on_result(hk_http_request_t *req, const hk_http_result_t *r, void *arg)

@@ -18,8 +18,10 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "oplog.h"
-#include "store/outbox.h"
+#include "store/deliveries.h"
+#include "store/events.h"
 #include "store/store.h"
+#include "store/webhooks.h"
 
 /* Usage: crash_replay --log FILE --acks FILE [--states N] [--seed S]
  *                     [--tmp DIR] [--expect-fail] [--keep DIR] [--cut K]

@@ -98,7 +98,7 @@ typedef struct admin admin_t;
 struct admin {
     hk_store_write_t w;
     hk_call_t *call;
-    hk_webhook_t *wh; /* create: the new webhook; update: the result */
+    hk_webhook_t *wh;  /* create: the new webhook; update: the result */
     hk_webhook_t *old; /* delete: the record as it was */
     uint64_t id;
     Hookd__V1__UpdateWebhookRequest *req; /* update: the fields to change */
@@ -330,8 +330,8 @@ static int str_changed(const char *a, const char *b)
 /* upd = cur with the request's present fields swapped in (it owns nothing:
  * pointers into cur, req and secret, the new secret when secret_key is
  * present); changed lists the fields that differ ("" when none). */
-static void merge(const hk_webhook_t *cur, const Hookd__V1__UpdateWebhookRequest *req,
-                  char *secret, hk_webhook_t *upd, char *changed, size_t changed_len)
+static void merge(const hk_webhook_t *cur, const Hookd__V1__UpdateWebhookRequest *req, char *secret,
+                  hk_webhook_t *upd, char *changed, size_t changed_len)
 {
     *upd = *cur;
     changed[0] = 0;

@@ -344,8 +344,8 @@ static int run_batch(hk_store_t *s, hk_link_t *ops, uint64_t next_delivery)
 failed:
     s->admin_gen++;
     s->w_due_added = 0;
-    hk_log(HK_LOG_ERROR, "store_batch_failed", "error=\"%s\" why=\"nothing of the batch is written\"",
-           hk_strerror(err));
+    hk_log(HK_LOG_ERROR, "store_batch_failed",
+           "error=\"%s\" why=\"nothing of the batch is written\"", hk_strerror(err));
     for (l = ops->next; l != ops; l = l->next)
         hk_container_of(l, hk_store_write_t, link)->err = err;
     return err;

@@ -110,9 +110,9 @@ uint64_t hk_outbox_batch_failures(const hk_store_t *store);
 
 /* Counts for logs and benchmarks. */
 typedef struct {
-    uint64_t batches;  /* committed (each one synced by LMDB) */
-    uint64_t failed;   /* commits that failed */
-    uint64_t writes;   /* operations answered */
+    uint64_t batches;      /* committed (each one synced by LMDB) */
+    uint64_t failed;       /* commits that failed */
+    uint64_t writes;       /* operations answered */
     uint64_t write_failed; /* operations that failed on their own */
     uint64_t due_added;    /* reaps that found deliveries made due by a write */
 } hk_store_write_stats_t;

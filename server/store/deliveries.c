@@ -503,7 +503,8 @@ int hk_outbox_attempt_record(hk_store_t *s, uint64_t id, const hk_attempt_t *a, 
                              int64_t next_time, int *webhook_active)
 {
     if (state < HK_DELIVERY_PENDING || state > HK_DELIVERY_CANCELLED) return HK_EINVAL;
-    if (hk_batch_in_write(s)) return attempt_record_write(s, id, a, state, next_time, webhook_active);
+    if (hk_batch_in_write(s))
+        return attempt_record_write(s, id, a, state, next_time, webhook_active);
 
     if (webhook_active) {
         hk_delivery_t *d = NULL;

@@ -42,7 +42,8 @@ static int lock_dir(const char *dir, int *fd_out)
         int e = errno;
         close(fd);
         if (e == EWOULDBLOCK) {
-            hk_log(HK_LOG_ERROR, "store_in_use", "dir=%s why=\"another hookd is running on this "
+            hk_log(HK_LOG_ERROR, "store_in_use",
+                   "dir=%s why=\"another hookd is running on this "
                    "data directory (it holds %s); stop it or choose another data_dir\"",
                    hk_log_quote(dir, q, sizeof q), LOCK_FILE);
             return HK_EBUSY;

@@ -260,8 +260,8 @@ static int update_write(hk_store_t *s, void *arg)
     MDB_txn *txn;
     int err = hk_batch_admin_begin(s, &txn);
     if (err) return err;
-    err = hk_batch_admin_end(s, txn, webhook_update_txn(s, txn, a->wh, hk_store_now_ms(), &unparked),
-                             "webhook_update");
+    err = hk_batch_admin_end(
+        s, txn, webhook_update_txn(s, txn, a->wh, hk_store_now_ms(), &unparked), "webhook_update");
     if (!err && unparked) s->w_due_added = 1;
     return err;
 }

@@ -416,7 +416,7 @@ static int materialize(model_t *m, uint64_t cut, size_t win_end, const unsigned 
         for (size_t j = i + 1; j < m->n_ns && !later; j++)
             later = m->ns[j].seq <= cut && strcmp(m->ns[j].path, e->path) == 0;
         if (later || !e->bind || m->objs[e->obj].ignored) continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->path);
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->path) >= (int)sizeof path) continue;
         int fd = fds[e->obj] >= 0 ? -1 : open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (fds[e->obj] >= 0) {
             /* a second name of the same file: a hard link */

@@ -197,7 +197,7 @@ static int inside(int dirfd, const char *path, char *out, size_t n)
     const char *rel = in ? abs + dir_len + 1 : abs;
     while (in && *rel == '/')
         rel++;
-    snprintf(out, n, "%s", rel);
+    if (snprintf(out, n, "%s", rel) >= (int)n) return 0; /* too long to follow */
     return in;
 }
 

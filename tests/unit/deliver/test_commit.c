@@ -1,4 +1,5 @@
-/* test_commit.c -- the writer's loop side: batches end with the iteration, one commit serves many */
+/* test_commit.c -- the writer's loop side: batches end with the iteration, one commit serves many
+ */
 #include "core/error.h"
 #include "deliver/commit.h"
 #include "store/batch.h"

@@ -242,15 +242,19 @@ static int attempt_run(hk_store_t *s, hk_store_write_t *w)
 int write_put(hk_store_t *s, const hk_delivery_t *d, const uint8_t *body, size_t len,
               size_t data_len, const hk_attempt_t *a)
 {
-    wop_t o = {.w = {.run = put_run}, .d = d, .body = body, .len = len, .data_len = data_len,
-               .a = a};
+    wop_t o = {
+        .w = {.run = put_run}, .d = d, .body = body, .len = len, .data_len = data_len, .a = a};
     return hk_store_run(s, &o.w);
 }
 
 int write_attempt(hk_store_t *s, uint64_t id, const hk_attempt_t *a, int state, int64_t next,
                   int *active)
 {
-    wop_t o = {.w = {.run = attempt_run}, .id = id, .a = a, .state = state, .next = next,
+    wop_t o = {.w = {.run = attempt_run},
+               .id = id,
+               .a = a,
+               .state = state,
+               .next = next,
                .active = active};
     return hk_store_run(s, &o.w);
 }

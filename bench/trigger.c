@@ -32,6 +32,8 @@
 
 static const char *socket_path, *url = "http://127.0.0.1:18080/hook", *status_url;
 static double seconds = 3;
+static pid_t hookd_pid;
+static long last_done; /* events answered by the last run_callers */
 static int callers = 1, inflight = 1;
 static long events = 20000, webhooks = 100000;
 
@@ -180,6 +182,7 @@ static double run_callers(int n, long total, const char *label)
         hk_bench_lat_free(&cs[i].lat);
         hk_client_close(cs[i].client);
     }
+    last_done = done;
     double elapsed = (double)(hk_bench_now_ns() - t0) / 1e9, rate = (double)done / elapsed;
     char who[32];
     if (inflight > 1)
@@ -197,12 +200,31 @@ static double run_callers(int n, long total, const char *label)
 
 /* ---- modes ----------------------------------------------------------------- */
 
+/* hookd's write_bytes (/proc/<pid>/io): what it made the disk write. */
+static long long write_bytes(void)
+{
+    char path[64], line[128];
+    long long v = -1;
+    snprintf(path, sizeof path, "/proc/%d/io", (int)hookd_pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "write_bytes: %lld", &v) == 1) break;
+    fclose(f);
+    return v;
+}
+
 static void mode_accept(void)
 {
     hk_client_t *c = open_client();
     create(c, "accept", "AccountUpdated", url, 1);
     hk_client_close(c);
+    long long before = write_bytes();
     run_callers(callers, -1, "async TriggerEvent");
+    long long after = write_bytes();
+    if (before >= 0 && after >= 0 && last_done > 0)
+        printf("%-28s %9.0f bytes written to disk per event (/proc/%d/io write_bytes)\n", "",
+               (double)(after - before) / (double)last_done, (int)hookd_pid);
 }
 
 static void mode_fsync(void)
@@ -410,6 +432,7 @@ int main(int argc, char **argv)
     hk_bench_hookd_t hookd;
     if (hk_bench_hookd_start(NULL, sets, &hookd) != 0) return 1;
     socket_path = hookd.socket;
+    hookd_pid = hookd.pid;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (strcmp(mode, "accept") == 0)
         mode_accept();

@@ -17,7 +17,7 @@
 typedef struct hk_api {
     const hk_config_t *config; /* roles, limits, catalog, retry schedule, idempotency window */
     hk_store_t *store;         /* webhooks, deliveries, event ids */
-    hk_commit_t *commit;       /* group commit: TriggerEvent and RedeliverDelivery wait on it */
+    hk_commit_t *commit;       /* the store writer's loop side: writes are answered through it */
     hk_http_t *http;           /* synchronous webhooks' attempts */
     hk_inflight_t *inflight;   /* TriggerEvent calls in flight, by event id */
     int stopping;              /* set by the owner when it starts to stop: health NOT_SERVING */

@@ -14,6 +14,7 @@
 #include "deliver/attempt.h"
 #include "deliver/commit.h"
 #include "deliver/scheduler.h"
+#include "store/batch.h"
 #include "store/deliveries.h"
 #include "store/webhooks.h"
 
@@ -142,19 +143,29 @@ void hk_api_get_delivery(hk_call_t *call, const ProtobufCMessage *request)
 
 typedef struct {
     hk_call_t *call;
-    hk_commit_waiter_t waiter;
-    hk_delivery_t *d; /* the new delivery, as queued */
+    hk_store_write_t write; /* the new delivery, written by the store's writer */
+    hk_delivery_t *d;       /* the new delivery, as queued */
+    uint8_t *body;
+    size_t body_len, data_len;
 } redeliver_t;
 
-static void on_redelivery_durable(hk_commit_waiter_t *w, int err)
+/* On the writer thread: r is the writer's until the answer. */
+static int redelivery_write(hk_store_t *store, hk_store_write_t *w)
 {
-    redeliver_t *r = hk_container_of(w, redeliver_t, waiter);
+    redeliver_t *r = hk_container_of(w, redeliver_t, write);
+    return hk_outbox_delivery_put(store, r->d, r->body, r->body_len, r->data_len, NULL);
+}
+
+static void on_redelivery_durable(hk_store_write_t *w, int err)
+{
+    redeliver_t *r = hk_container_of(w, redeliver_t, write);
     /* A caller gone meanwhile: finishing the call only frees it. */
     if (err)
         hk_rpc_fail_err(r->call, err, "queue the delivery");
     else
         hk_rpc_reply(r->call, &r->d->base);
     hk_delivery_free(r->d);
+    free(r->body);
     free(r);
 }
 
@@ -218,15 +229,16 @@ void hk_api_redeliver_delivery(hk_call_t *call, const ProtobufCMessage *request)
         hk_rpc_fail_err(call, HK_ENOMEM, "redeliver");
         goto out;
     }
-    rc = hk_outbox_delivery_put(api->store, nd, body, body_len, data_len, NULL);
-    if (rc) {
-        hk_rpc_fail_err(call, rc, "queue the delivery");
-        goto out;
-    }
     hk_log(HK_LOG_INFO, "redelivery", "delivery=%llu of=%llu webhook=%llu",
            (unsigned long long)nd->id, (unsigned long long)old->id, (unsigned long long)wh->id);
     r->call = call;
-    hk_commit_wait(api->commit, &r->waiter, on_redelivery_durable);
+    r->body = body;
+    r->body_len = body_len;
+    r->data_len = data_len;
+    body = NULL;
+    r->write.run = redelivery_write;
+    r->write.done = on_redelivery_durable;
+    hk_store_submit(api->store, &r->write);
     r = NULL;
 out:
     if (r) {

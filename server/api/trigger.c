@@ -13,10 +13,10 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "deliver/attempt.h"
-#include "deliver/commit.h"
 #include "deliver/json.h"
 #include "deliver/scheduler.h"
 #include "deliver/sign.h"
+#include "store/batch.h"
 #include "store/deliveries.h"
 #include "store/events.h"
 #include "store/webhooks.h"
@@ -29,8 +29,9 @@
  *      window: the recorded answer), duplicate = true, nothing delivered;
  *      the id alone is the key: another payload under it is the same event;
  *   2. match the active webhooks of (application, trigger action) by index;
- *   3. asynchronous ones: a PENDING delivery each, written into the outbox
- *      batch together with the event id's record, and a commit waiter;
+ *   3. asynchronous ones: a PENDING delivery each, written together with
+ *      the event id's record by one store write (store/batch.h), answered
+ *      when the batch holding it is committed and synced;
  *   4. synchronous ones: an attempt each, all started at once;
  *   5. when every attempt has answered and the batch is on disk, the answer
  *      is recorded for the event id, logged deliveries written, and the
@@ -73,9 +74,16 @@ struct trig {
     size_t n_queued;
     Hookd__V1__SkippedWebhook *skipped; /* webhook_name owned */
     size_t n_skipped;
+    /* The write of the queued deliveries: dels[i] is queued[i]'s record;
+     * gone[i] is set by the writer when its webhook was deleted since it
+     * matched (nothing queued). The writer's until the write is answered. */
+    hk_store_write_t write;
+    hk_delivery_t *dels;
+    uint8_t *gone;
+    hk_store_write_t final; /* the barrier after the logged sync deliveries */
+    int record;             /* final records the answer for the event id */
 
-    hk_commit_waiter_t waiter;
-    size_t pending; /* sync attempts and the commit still to come */
+    size_t pending; /* sync attempts and the write still to come */
     int err;        /* the batch holding the queued deliveries was lost */
     int cancelled;
     /* The caller chose the event id: repeats are looked for and the answer
@@ -101,19 +109,21 @@ static void trig_free(trig_t *t)
     free(t->sync);
     free(t->queued);
     free(t->skipped);
+    free(t->dels);
+    free(t->gone);
     free(t->body);
     free(t->event_id);
     free(t->trigger_action);
     free(t);
 }
 
-/* Fills resp (pointers into t). results and queued are the caller's to free. */
+/* Fills resp (pointers into t), without the deliveries whose webhook was
+ * gone. results and queued are the caller's to free. */
 static int response_of(trig_t *t, Hookd__V1__TriggerEventResponse *resp)
 {
     hookd__v1__trigger_event_response__init(resp);
     resp->event_id = t->event_id;
     resp->n_results = t->n_sync;
-    resp->n_queued = t->n_queued;
     resp->n_skipped = t->n_skipped;
     resp->results = calloc(t->n_sync ? t->n_sync : 1, sizeof *resp->results);
     resp->queued = calloc(t->n_queued ? t->n_queued : 1, sizeof *resp->queued);
@@ -122,10 +132,19 @@ static int response_of(trig_t *t, Hookd__V1__TriggerEventResponse *resp)
     for (size_t i = 0; i < t->n_sync; i++)
         resp->results[i] = &t->sync[i].result;
     for (size_t i = 0; i < t->n_queued; i++)
-        resp->queued[i] = &t->queued[i];
+        if (!t->gone || !t->gone[i]) resp->queued[resp->n_queued++] = &t->queued[i];
     for (size_t i = 0; i < t->n_skipped; i++)
         resp->skipped[i] = &t->skipped[i];
     return 0;
+}
+
+/* The queued deliveries that were written. */
+static size_t queued_count(const trig_t *t)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->n_queued; i++)
+        n += !t->gone || !t->gone[i];
+    return n;
 }
 
 static void response_release(Hookd__V1__TriggerEventResponse *resp)
@@ -165,8 +184,8 @@ static void answer_repeats(trig_t *t, Hookd__V1__TriggerEventResponse *resp, int
     }
 }
 
-/* Everything has come in: record, answer, forget. */
-static void complete(trig_t *t)
+/* Everything is in and written: answer, forget. */
+static void finish(trig_t *t)
 {
     Hookd__V1__TriggerEventResponse resp;
     char message[160];
@@ -174,10 +193,6 @@ static void complete(trig_t *t)
     if (t->keyed) hk_inflight_remove(t->api->inflight, &t->inflight);
     hookd__v1__trigger_event_response__init(&resp);
     if (!err) err = response_of(t, &resp);
-    /* The queued part was recorded with the deliveries; the sync results
-     * are new (or, with neither, the event id itself). A crash before this
-     * batch commits loses the results, never the deliveries. */
-    if (!err && t->keyed && (t->n_sync || !t->n_queued)) record_event(t, &resp);
 
     if (t->cancelled)
         hk_rpc_fail(t->call, HK_STATUS_CANCELLED, "cancelled"); /* answered already: frees it */
@@ -193,6 +208,48 @@ static void complete(trig_t *t)
     trig_free(t);
 }
 
+/* On the writer thread, after the logged synchronous deliveries (submitted
+ * before it, so in this batch or an earlier one): the event id's answer.
+ * The queued part was recorded with the deliveries; the sync results are
+ * new (or, with neither, the event id itself). A crash before this commits
+ * loses the results, never the deliveries. */
+static int final_write(hk_store_t *store, hk_store_write_t *w)
+{
+    (void)store;
+    trig_t *t = hk_container_of(w, trig_t, final);
+    Hookd__V1__TriggerEventResponse resp;
+    if (!t->record) return 0;
+    int err = response_of(t, &resp);
+    if (!err) err = record_event(t, &resp);
+    response_release(&resp);
+    return err;
+}
+
+static void on_final(hk_store_write_t *w, int err)
+{
+    trig_t *t = hk_container_of(w, trig_t, final);
+    /* The answer is the results: not writing them down fails no call. */
+    if (err)
+        hk_log(HK_LOG_WARN, "trigger_not_recorded", "event_id=%s error=\"%s\"", t->event_id,
+               hk_strerror(err));
+    finish(t);
+}
+
+/* Everything has come in. What the answer names (the logged synchronous
+ * deliveries, the event id's record) is committed before it goes out, so a
+ * caller reads what it was told of. */
+static void complete(trig_t *t)
+{
+    t->record = !t->err && t->keyed && (t->n_sync || !queued_count(t));
+    if (!t->n_sync && !t->record) {
+        finish(t);
+        return;
+    }
+    t->final.run = final_write;
+    t->final.done = on_final;
+    hk_store_submit(t->api->store, &t->final);
+}
+
 static void settle(trig_t *t)
 {
     if (--t->pending == 0) complete(t);
@@ -200,9 +257,9 @@ static void settle(trig_t *t)
 
 /* ---- the parts ----------------------------------------------------------------------- */
 
-static void on_durable(hk_commit_waiter_t *w, int err)
+static void on_durable(hk_store_write_t *w, int err)
 {
-    trig_t *t = hk_container_of(w, trig_t, waiter);
+    trig_t *t = hk_container_of(w, trig_t, write);
     if (err) {
         t->err = err;
         hk_log(HK_LOG_WARN, "trigger_not_queued", "event_id=%s error=\"%s\"", t->event_id,
@@ -269,6 +326,11 @@ static void count_sync(trig_t *t, sync_hook_t *h, const hk_attempt_t *a)
     hk_attempt_log(h->result.delivery_id, h->wh->id, 1, 1, a, -1, 0);
 }
 
+static void on_gone(void *arg)
+{
+    settle(arg);
+}
+
 static void on_sync_result(hk_http_request_t *req, const hk_http_result_t *r, void *arg)
 {
     (void)req;
@@ -276,7 +338,11 @@ static void on_sync_result(hk_http_request_t *req, const hk_http_result_t *r, vo
     trig_t *t = h->t;
     h->req = NULL;
     keep_result(h, r);
-    if (r->http_status == 410) hk_attempt_gone(t->api->store, h->wh->id);
+    if (r->http_status == 410) {
+        /* Answered once the webhook is inactive: the caller reads it so. */
+        t->pending++;
+        hk_attempt_gone(t->api->store, h->wh->id, on_gone, t);
+    }
     hk_attempt_t a;
     hk_attempt_record_of(r, h->start_ms, &a);
     count_sync(t, h, &a);
@@ -460,59 +526,68 @@ static int wait_for_first(hk_call_t *call, hk_inflight_event_t *first)
     return 0;
 }
 
-/* Queues one delivery per asynchronous webhook, and the event id's record
- * with them, in the current batch. */
-static int queue_async(trig_t *t, match_t *m)
+/* On the writer thread, inside the trigger's own txn: the deliveries and,
+ * for a caller-chosen id, the event's record; all of it or none. */
+static int queue_write(hk_store_t *store, hk_store_write_t *w)
 {
-    const hk_config_t *cfg = t->api->config;
-    uint64_t delay = 0;
+    trig_t *t = hk_container_of(w, trig_t, write);
+    size_t kept = 0;
     int err;
-    t->queued = calloc(m->n_async, sizeof *t->queued);
-    if (!t->queued) return HK_ENOMEM;
-    for (size_t i = 0; i < m->n_async; i++) {
-        hk_webhook_t *wh = m->async[i];
-        Hookd__V1__QueuedDelivery *q = &t->queued[t->n_queued];
-        hookd__v1__queued_delivery__init(q);
-        /* Allocated before the write: after it, only the store may fail
-         * (and then the whole batch goes). */
-        if (!(q->webhook_name = strdup(wh->name))) return HK_ENOMEM;
-        hk_delivery_t d = HOOKD__V1__DELIVERY__INIT;
-        hk_retry_delay_ms(cfg->retry_schedule_ms, cfg->retry_count, 0, 0, -1, 0, hk_retry_random(),
-                          &delay);
-        d.id = hk_outbox_delivery_id(t->api->store);
-        d.webhook_id = wh->id;
-        d.webhook_name = wh->name;
-        d.event_id = t->event_id;
-        d.application = t->application;
-        d.trigger_action = t->trigger_action;
-        d.origin = t->origin;
-        d.asynchronous = 1;
-        d.state = HK_DELIVERY_PENDING;
-        d.create_time = t->time_ms;
-        d.next_attempt_time = t->time_ms + (int64_t)delay;
-        err = hk_outbox_delivery_put(t->api->store, &d, (const uint8_t *)t->body, t->body_len,
+    for (size_t i = 0; i < t->n_queued; i++) {
+        err = hk_outbox_delivery_put(store, &t->dels[i], (const uint8_t *)t->body, t->body_len,
                                      t->data_len, NULL);
-        if (err == HK_ENOTFOUND) { /* deleted since it matched */
-            free(q->webhook_name);
-            q->webhook_name = NULL;
-            continue;
-        }
-        if (err) {
-            free(q->webhook_name);
-            q->webhook_name = NULL;
-            return err;
-        }
-        q->delivery_id = d.id;
-        q->webhook_id = wh->id;
-        t->n_queued++;
+        t->gone[i] = err == HK_ENOTFOUND; /* deleted since it matched */
+        if (err && err != HK_ENOTFOUND) return err;
+        kept += !err;
     }
-    if (t->n_queued == 0 || !t->keyed) return 0;
+    if (kept == 0 || !t->keyed) return 0;
     Hookd__V1__TriggerEventResponse resp;
     err = response_of(t, &resp);
     resp.n_results = 0; /* the sync part is not known yet */
     if (!err) err = record_event(t, &resp);
     response_release(&resp);
     return err;
+}
+
+/* Queues one delivery per asynchronous webhook, and the event id's record
+ * with them, as one store write. */
+static int queue_async(trig_t *t, match_t *m)
+{
+    const hk_config_t *cfg = t->api->config;
+    uint64_t delay = 0;
+    t->queued = calloc(m->n_async, sizeof *t->queued);
+    t->dels = calloc(m->n_async, sizeof *t->dels);
+    t->gone = calloc(m->n_async, 1);
+    if (!t->queued || !t->dels || !t->gone) return HK_ENOMEM;
+    for (size_t i = 0; i < m->n_async; i++) {
+        hk_webhook_t *wh = m->async[i];
+        Hookd__V1__QueuedDelivery *q = &t->queued[t->n_queued];
+        hookd__v1__queued_delivery__init(q);
+        if (!(q->webhook_name = strdup(wh->name))) return HK_ENOMEM;
+        hk_delivery_t *d = &t->dels[t->n_queued];
+        hookd__v1__delivery__init(d);
+        hk_retry_delay_ms(cfg->retry_schedule_ms, cfg->retry_count, 0, 0, -1, 0, hk_retry_random(),
+                          &delay);
+        d->id = hk_outbox_delivery_id(t->api->store);
+        d->webhook_id = wh->id;
+        d->webhook_name = q->webhook_name;
+        d->event_id = t->event_id;
+        d->application = t->application;
+        d->trigger_action = t->trigger_action;
+        d->origin = t->origin;
+        d->asynchronous = 1;
+        d->state = HK_DELIVERY_PENDING;
+        d->create_time = t->time_ms;
+        d->next_attempt_time = t->time_ms + (int64_t)delay;
+        q->delivery_id = d->id;
+        q->webhook_id = wh->id;
+        t->n_queued++;
+    }
+    t->write.run = queue_write;
+    t->write.done = on_durable;
+    t->pending++;
+    hk_store_submit(t->api->store, &t->write);
+    return 0;
 }
 
 static void start_sync(trig_t *t, match_t *m)
@@ -654,13 +729,7 @@ void hk_api_trigger_event(hk_call_t *call, const ProtobufCMessage *request)
 
     /* Asynchronous first: if the store cannot take them, nothing has been
      * sent anywhere yet and the caller gets RESOURCE_EXHAUSTED. */
-    if (m.n_async) {
-        if ((err = queue_async(t, &m))) goto fail;
-        if (t->n_queued) {
-            t->pending++;
-            hk_commit_wait(api->commit, &t->waiter, on_durable);
-        }
-    }
+    if (m.n_async && (err = queue_async(t, &m))) goto fail;
     if (t->keyed) hk_inflight_add(api->inflight, &t->inflight, t->event_id);
     start_sync(t, &m);
     hk_log(HK_LOG_DEBUG, "trigger",

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "deliver/attempt.h"
+#include "store/batch.h"
 #include "store/webhooks.h"
 
 #define LIST_REPLY_MAX (4u << 20)
@@ -88,7 +89,67 @@ static void fail_name_taken(hk_call_t *call, const char *field, const char *name
                 name);
 }
 
+/* --- writes ------------------------------------------------------------------- */
+
+/* A webhook write: run by the store's writer thread (store/batch.h), the
+ * call answered from its callback once the batch holding it is committed
+ * and synced. What the writer reads is the write's own (copies), never the
+ * request's, which is freed when the handler returns. */
+typedef struct admin admin_t;
+struct admin {
+    hk_store_write_t w;
+    hk_call_t *call;
+    hk_webhook_t *wh;  /* create: the new webhook; update: the result */
+    hk_webhook_t *old; /* delete: the record as it was */
+    uint64_t id;
+    Hookd__V1__UpdateWebhookRequest *req; /* update: the fields to change */
+    char secret[HK_SECRET_MAX];           /* update: the new secret, if any */
+    char changed[200];
+    int reveal;
+};
+
+static void admin_free(admin_t *a)
+{
+    hk_webhook_free(a->wh);
+    hk_webhook_free(a->old);
+    if (a->req) hookd__v1__update_webhook_request__free_unpacked(a->req, NULL);
+    explicit_bzero(a->secret, sizeof a->secret);
+    free(a);
+}
+
+/* A heap copy of wh that hk_webhook_free frees. */
+static hk_webhook_t *webhook_dup(const hk_webhook_t *wh)
+{
+    size_t n = hookd__v1__webhook__get_packed_size(wh);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf) return NULL;
+    hookd__v1__webhook__pack(wh, buf);
+    hk_webhook_t *copy = hookd__v1__webhook__unpack(NULL, n, buf);
+    explicit_bzero(buf, n);
+    free(buf);
+    return copy;
+}
+
 /* --- CreateWebhook ------------------------------------------------------------ */
+
+static int create_run(hk_store_t *store, hk_store_write_t *w)
+{
+    return hk_store_webhook_create(store, hk_container_of(w, admin_t, w)->wh);
+}
+
+static void on_created(hk_store_write_t *w, int rc)
+{
+    admin_t *a = hk_container_of(w, admin_t, w);
+    if (rc == HK_EEXIST)
+        fail_name_taken(a->call, "name", a->wh->name);
+    else if (rc != 0)
+        hk_rpc_fail_err(a->call, rc, "create webhook");
+    else {
+        log_change("webhook_created", a->wh, NULL);
+        reply_webhook(a->call, a->wh, 1);
+    }
+    admin_free(a);
+}
 
 void hk_api_create_webhook(hk_call_t *call, const ProtobufCMessage *request)
 {
@@ -117,8 +178,7 @@ void hk_api_create_webhook(hk_call_t *call, const ProtobufCMessage *request)
     else
         hk_crypto_secret_generate(secret);
 
-    /* The record borrows the request's strings: the store copies what it
-     * keeps, and the reply is packed before the request is freed. */
+    /* The record borrows the request's strings; the write gets a copy. */
     hk_webhook_t wh = HOOKD__V1__WEBHOOK__INIT;
     wh.name = req->name;
     wh.application = req->application;
@@ -132,14 +192,15 @@ void hk_api_create_webhook(hk_call_t *call, const ProtobufCMessage *request)
     wh.active = HK_HAS(req, active) ? req->active : 1;
     wh.description = req->description;
 
-    int rc = hk_store_webhook_create(api->store, &wh);
-    if (rc == HK_EEXIST)
-        fail_name_taken(call, "name", req->name);
-    else if (rc != 0)
-        hk_rpc_fail_err(call, rc, "create webhook");
-    else {
-        log_change("webhook_created", &wh, NULL);
-        reply_webhook(call, &wh, 1);
+    admin_t *a = calloc(1, sizeof *a);
+    if (!a || !(a->wh = webhook_dup(&wh))) {
+        hk_rpc_fail_err(call, HK_ENOMEM, "create webhook");
+        free(a);
+    } else {
+        a->call = call;
+        a->w.run = create_run;
+        a->w.done = on_created;
+        hk_store_submit(api->store, &a->w);
     }
     explicit_bzero(secret, sizeof secret);
 }
@@ -267,6 +328,89 @@ static int str_changed(const char *a, const char *b)
     return strcmp(a, b) != 0;
 }
 
+/* upd = cur with the request's present fields swapped in (it owns nothing:
+ * pointers into cur, req and secret, the new secret when secret_key is
+ * present); changed lists the fields that differ ("" when none). */
+static void merge(const hk_webhook_t *cur, const Hookd__V1__UpdateWebhookRequest *req, char *secret,
+                  hk_webhook_t *upd, char *changed, size_t changed_len)
+{
+    *upd = *cur;
+    changed[0] = 0;
+    upd->auth_method = cur->auth_method ? (int)cur->auth_method : OAUTH;
+    if (HK_HAS(req, new_name) && str_changed(req->new_name, cur->name)) {
+        upd->name = req->new_name;
+        note(changed, changed_len, "name");
+    }
+    if (HK_HAS(req, trigger_action) && str_changed(req->trigger_action, cur->trigger_action)) {
+        upd->trigger_action = req->trigger_action;
+        note(changed, changed_len, "trigger_action");
+    }
+    if (HK_HAS(req, url) && str_changed(req->url, cur->url)) {
+        upd->url = req->url;
+        note(changed, changed_len, "url");
+    }
+    if (HK_HAS(req, timeout_seconds) && req->timeout_seconds != cur->timeout_seconds) {
+        upd->timeout_seconds = req->timeout_seconds;
+        note(changed, changed_len, "timeout_seconds");
+    }
+    if (HK_HAS(req, secret_key) && str_changed(secret, cur->secret_key)) {
+        upd->secret_key = secret;
+        note(changed, changed_len, "secret_key");
+    }
+    if (HK_HAS(req, asynchronous) && !req->asynchronous != !cur->asynchronous) {
+        upd->asynchronous = req->asynchronous;
+        note(changed, changed_len, "asynchronous");
+    }
+    if (HK_HAS(req, ignore_for_api) && !req->ignore_for_api != !cur->ignore_for_api) {
+        upd->ignore_for_api = req->ignore_for_api;
+        note(changed, changed_len, "ignore_for_api");
+    }
+    if (HK_HAS(req, active) && !req->active != !cur->active) {
+        upd->active = req->active;
+        /* A reason hookd gave (410 Gone) goes with the state it explained. */
+        upd->deactivated_reason = (char *)"";
+        upd->deactivate_time = req->active ? 0 : hk_attempt_now_ms();
+        note(changed, changed_len, "active");
+    }
+    if (HK_HAS(req, description) && str_changed(req->description, cur->description)) {
+        upd->description = req->description;
+        note(changed, changed_len, "description");
+    }
+}
+
+/* On the writer thread: the record read anew, merged, written. */
+static int update_run(hk_store_t *store, hk_store_write_t *w)
+{
+    admin_t *a = hk_container_of(w, admin_t, w);
+    hk_webhook_t *cur = NULL, upd;
+    int rc = hk_store_webhook_get(store, a->id, &cur);
+    if (rc) return rc;
+    merge(cur, a->req, a->secret, &upd, a->changed, sizeof a->changed);
+    a->reveal = upd.secret_key == a->secret;
+    /* Changed back meanwhile to what was asked: written all the same (the
+     * update_time says the call happened). */
+    if ((rc = hk_store_webhook_update(store, &upd)) == 0 && !(a->wh = webhook_dup(&upd)))
+        rc = HK_ENOMEM;
+    hk_webhook_free(cur);
+    return rc;
+}
+
+static void on_updated(hk_store_write_t *w, int rc)
+{
+    admin_t *a = hk_container_of(w, admin_t, w);
+    if (rc == HK_EEXIST)
+        fail_name_taken(a->call, "new_name", a->req->new_name);
+    else if (rc != 0)
+        hk_rpc_fail_err(a->call, rc, "update webhook");
+    else {
+        char extra[240];
+        snprintf(extra, sizeof extra, " changed=%s", a->changed);
+        log_change("webhook_updated", a->wh, extra);
+        reply_webhook(a->call, a->wh, a->reveal);
+    }
+    admin_free(a);
+}
+
 void hk_api_update_webhook(hk_call_t *call, const ProtobufCMessage *request)
 {
     const Hookd__V1__UpdateWebhookRequest *req = (const void *)request;
@@ -304,71 +448,39 @@ void hk_api_update_webhook(hk_call_t *call, const ProtobufCMessage *request)
         goto out;
     }
 
-    /* upd is cur with the present fields swapped in; it owns nothing. */
-    hk_webhook_t upd = *cur;
-    upd.auth_method = cur_auth;
-    if (HK_HAS(req, new_name) && str_changed(req->new_name, cur->name)) {
-        upd.name = req->new_name;
-        note(changed, sizeof changed, "name");
-    }
-    if (HK_HAS(req, trigger_action) && str_changed(req->trigger_action, cur->trigger_action)) {
-        upd.trigger_action = req->trigger_action;
-        note(changed, sizeof changed, "trigger_action");
-    }
-    if (HK_HAS(req, url) && str_changed(req->url, cur->url)) {
-        upd.url = req->url;
-        note(changed, sizeof changed, "url");
-    }
-    if (HK_HAS(req, timeout_seconds) && req->timeout_seconds != cur->timeout_seconds) {
-        upd.timeout_seconds = req->timeout_seconds;
-        note(changed, sizeof changed, "timeout_seconds");
-    }
     if (HK_HAS(req, secret_key)) {
         if (*req->secret_key)
             snprintf(secret, sizeof secret, "%s", req->secret_key);
         else
             hk_crypto_secret_generate(secret);
-        if (str_changed(secret, cur->secret_key)) {
-            upd.secret_key = secret;
-            note(changed, sizeof changed, "secret_key");
-        }
     }
-    if (HK_HAS(req, asynchronous) && !req->asynchronous != !cur->asynchronous) {
-        upd.asynchronous = req->asynchronous;
-        note(changed, sizeof changed, "asynchronous");
-    }
-    if (HK_HAS(req, ignore_for_api) && !req->ignore_for_api != !cur->ignore_for_api) {
-        upd.ignore_for_api = req->ignore_for_api;
-        note(changed, sizeof changed, "ignore_for_api");
-    }
-    if (HK_HAS(req, active) && !req->active != !cur->active) {
-        upd.active = req->active;
-        /* A reason hookd gave (410 Gone) goes with the state it explained. */
-        upd.deactivated_reason = (char *)"";
-        upd.deactivate_time = req->active ? 0 : hk_attempt_now_ms();
-        note(changed, sizeof changed, "active");
-    }
-    if (HK_HAS(req, description) && str_changed(req->description, cur->description)) {
-        upd.description = req->description;
-        note(changed, sizeof changed, "description");
-    }
-
+    hk_webhook_t upd;
+    merge(cur, req, secret, &upd, changed, sizeof changed);
     if (!changed[0]) {
         /* Nothing differs: no write, update_time stays. */
         reply_webhook(call, cur, 0);
         goto out;
     }
-    int rc = hk_store_webhook_update(api->store, &upd);
-    if (rc == HK_EEXIST)
-        fail_name_taken(call, "new_name", upd.name);
-    else if (rc != 0)
-        hk_rpc_fail_err(call, rc, "update webhook");
-    else {
-        char extra[240];
-        snprintf(extra, sizeof extra, " changed=%s", changed);
-        log_change("webhook_updated", &upd, extra);
-        reply_webhook(call, &upd, upd.secret_key == secret);
+    /* The writer merges the request into the record as it is then: an
+     * update committed meanwhile is not undone. */
+    size_t n = hookd__v1__update_webhook_request__get_packed_size(req);
+    uint8_t *buf = malloc(n ? n : 1);
+    admin_t *a = calloc(1, sizeof *a);
+    if (buf) hookd__v1__update_webhook_request__pack(req, buf);
+    if (a && buf) a->req = hookd__v1__update_webhook_request__unpack(NULL, n, buf);
+    if (buf) explicit_bzero(buf, n);
+    free(buf);
+    if (!a || !a->req) {
+        hk_rpc_fail_err(call, HK_ENOMEM, "update webhook");
+        if (a) admin_free(a);
+        goto out;
     }
+    a->call = call;
+    a->id = cur->id;
+    memcpy(a->secret, secret, sizeof secret);
+    a->w.run = update_run;
+    a->w.done = on_updated;
+    hk_store_submit(api->store, &a->w);
 
 out:
     explicit_bzero(secret, sizeof secret);
@@ -377,24 +489,46 @@ out:
 
 /* --- DeleteWebhook -------------------------------------------------------------- */
 
+static int delete_run(hk_store_t *store, hk_store_write_t *w)
+{
+    admin_t *a = hk_container_of(w, admin_t, w);
+    return hk_store_webhook_delete(store, a->id, &a->old);
+}
+
+static void on_deleted(hk_store_write_t *w, int rc)
+{
+    admin_t *a = hk_container_of(w, admin_t, w);
+    char what[64];
+    if (rc != 0) {
+        snprintf(what, sizeof what, "delete webhook %llu", (unsigned long long)a->id);
+        hk_rpc_fail_err(a->call, rc, what);
+    } else {
+        hk_webhook_t *gone = a->old ? a->old : a->wh;
+        log_change("webhook_deleted", gone, NULL);
+        reply_webhook(a->call, gone, 0);
+    }
+    admin_free(a);
+}
+
 void hk_api_delete_webhook(hk_call_t *call, const ProtobufCMessage *request)
 {
     const Hookd__V1__DeleteWebhookRequest *req = (const void *)request;
     hk_api_t *api = hk_api_of(call);
-    hk_webhook_t *cur, *old = NULL;
-    char what[64];
+    hk_webhook_t *cur;
 
     if (find_webhook(call, req->key_case, req->id, req->name, &cur) != 0) return;
-    int rc = hk_store_webhook_delete(api->store, cur->id, &old);
-    if (rc != 0) {
-        snprintf(what, sizeof what, "delete webhook %llu", id_of(cur));
-        hk_rpc_fail_err(call, rc, what);
+    admin_t *a = calloc(1, sizeof *a);
+    if (!a) {
+        hk_rpc_fail_err(call, HK_ENOMEM, "delete webhook");
     } else {
-        hk_webhook_t *gone = old ? old : cur;
-        log_change("webhook_deleted", gone, NULL);
-        reply_webhook(call, gone, 0);
+        a->call = call;
+        a->id = cur->id;
+        a->wh = cur; /* answers if the record cannot be returned */
+        cur = NULL;
+        a->w.run = delete_run;
+        a->w.done = on_deleted;
+        hk_store_submit(api->store, &a->w);
     }
-    hk_webhook_free(old);
     hk_webhook_free(cur);
 }
 

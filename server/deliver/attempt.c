@@ -1,10 +1,12 @@
 /* attempt.c -- one attempt: the signed POST of a notification to one webhook (sync and async) */
 #include "deliver/attempt.h"
+#include "store/batch.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "deliver/sign.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -101,10 +103,22 @@ void hk_attempt_log(uint64_t delivery_id, uint64_t webhook_id, int sync, unsigne
            record_err ? " record_error=" : "", record_err ? hk_strerror(record_err) : "");
 }
 
-void hk_attempt_gone(hk_store_t *store, uint64_t webhook_id)
+/* Deactivating a webhook that answered 410: a write of its own, read and
+ * changed inside the writer's txn, so no update made meanwhile is undone. */
+typedef struct {
+    hk_store_write_t w;
+    uint64_t id;
+    int changed;
+    void (*done)(void *arg);
+    void *arg;
+} gone_t;
+
+static int gone_run(hk_store_t *store, hk_store_write_t *w)
 {
+    gone_t *g = hk_container_of(w, gone_t, w);
     hk_webhook_t *wh = NULL;
-    if (hk_store_webhook_get(store, webhook_id, &wh) != 0) return;
+    int err = hk_store_webhook_get(store, g->id, &wh);
+    if (err) return err == HK_ENOTFOUND ? 0 : err;
     if (wh->active) {
         /* The reason is kept with the webhook, so that `hookctl show` and the
          * page say why it went Inactive; activating it clears it. */
@@ -112,11 +126,36 @@ void hk_attempt_gone(hk_store_t *store, uint64_t webhook_id)
         wh->active = 0;
         wh->deactivated_reason = (char *)"the receiver answered 410 Gone";
         wh->deactivate_time = hk_attempt_now_ms();
-        int err = hk_store_webhook_update(store, wh);
+        err = hk_store_webhook_update(store, wh);
         wh->deactivated_reason = own_reason;
-        hk_log(err ? HK_LOG_ERROR : HK_LOG_WARN, "webhook_deactivated",
-               "id=%llu reason=\"410 Gone\"%s%s", (unsigned long long)webhook_id,
-               err ? " error=" : "", err ? hk_strerror(err) : "");
+        g->changed = err == 0;
     }
     hk_webhook_free(wh);
+    return err;
+}
+
+static void gone_done(hk_store_write_t *w, int err)
+{
+    gone_t *g = hk_container_of(w, gone_t, w);
+    if (err || g->changed)
+        hk_log(err ? HK_LOG_ERROR : HK_LOG_WARN, "webhook_deactivated",
+               "id=%llu reason=\"410 Gone\"%s%s", (unsigned long long)g->id, err ? " error=" : "",
+               err ? hk_strerror(err) : "");
+    if (g->done) g->done(g->arg);
+    free(g);
+}
+
+void hk_attempt_gone(hk_store_t *store, uint64_t webhook_id, void (*done)(void *arg), void *arg)
+{
+    gone_t *g = calloc(1, sizeof *g);
+    if (!g) {
+        if (done) done(arg);
+        return;
+    }
+    g->id = webhook_id;
+    g->done = done;
+    g->arg = arg;
+    g->w.run = gone_run;
+    g->w.done = gone_done;
+    hk_store_submit(store, &g->w);
 }

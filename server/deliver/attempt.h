@@ -66,9 +66,11 @@ void hk_attempt_log(uint64_t delivery_id, uint64_t webhook_id, int sync, unsigne
 
 /* 410 Gone: the receiver says the endpoint is no more, whether the attempt
  * was synchronous or not. Deactivates webhook webhook_id (it stops matching;
- * its pending deliveries wait until someone activates it again), records why
- * and when (deactivated_reason, deactivate_time) and logs it. */
-void hk_attempt_gone(hk_store_t *store, uint64_t webhook_id);
+ * its pending deliveries wait until someone activates it again), recording
+ * why and when (deactivated_reason, deactivate_time), in a store
+ * write of its own, and logs it when it commits; then done(arg) runs from
+ * the loop (done may be NULL; out of memory it runs at once). */
+void hk_attempt_gone(hk_store_t *store, uint64_t webhook_id, void (*done)(void *arg), void *arg);
 
 /* Unix time now, in milliseconds. */
 int64_t hk_attempt_now_ms(void);

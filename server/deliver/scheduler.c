@@ -5,6 +5,7 @@
 #include "core/list.h"
 #include "core/log.h"
 #include "deliver/attempt.h"
+#include "store/batch.h"
 #include "store/deliveries.h"
 #include "store/due.h"
 #include "store/prune.h"
@@ -91,6 +92,7 @@ struct hk_scheduler {
     uint32_t pause_ms;
     uint64_t failures_seen; /* hk_outbox_batch_failures at the last pick */
     int started, stopping, closing, handles;
+    int pruning; /* a prune write is out: close waits for its answer */
     void (*close_cb)(void *arg);
     void *close_arg;
     hk_scheduler_stats_t stats;
@@ -299,6 +301,9 @@ static const wh_entry_t *webhook_of(hk_scheduler_t *s, uint64_t id)
 
 /* ---- timers ----------------------------------------------------------------------------- */
 
+static void maybe_closed(hk_scheduler_t *s);
+static void on_prune(uv_timer_t *t);
+
 static void on_timer(uv_timer_t *t);
 
 static void arm(hk_scheduler_t *s, uint64_t ms)
@@ -350,10 +355,8 @@ static void conclude(hk_scheduler_t *s, flight_t *f, const hk_attempt_t *a, long
                    state == HK_DELIVERY_PENDING ? (long long)delay : -1LL, err);
     /* 410 Gone: the receiver says the endpoint is no more. The webhook stops
      * matching and its deliveries wait until someone activates it again. */
-    if (status == 410 && active) hk_attempt_gone(s->store, f->webhook_id);
+    if (status == 410 && active) hk_attempt_gone(s->store, f->webhook_id, NULL, NULL);
 }
-
-static void maybe_closed(hk_scheduler_t *s);
 
 static void on_result(hk_http_request_t *req, const hk_http_result_t *r, void *arg)
 {
@@ -560,18 +563,58 @@ static void on_timer(uv_timer_t *t)
 
 /* ---- pruning ------------------------------------------------------------------------------ */
 
+/* Pruning is a store write of its own, answered to the scheduler: the
+ * loop asks first (a read) whether there is anything to prune, so an idle
+ * hookd commits nothing. */
+typedef struct {
+    hk_store_write_t w;
+    hk_scheduler_t *s;
+    int64_t now;
+    size_t pruned;
+    int more;
+} prune_t;
+
+static int prune_run(hk_store_t *store, hk_store_write_t *w)
+{
+    prune_t *p = hk_container_of(w, prune_t, w);
+    hk_scheduler_t *s = p->s;
+    return hk_outbox_prune(store, p->now, s->log_max_age_ms, s->log_max_count, s->event_window_ms,
+                           PRUNE_BUDGET, &p->pruned, &p->more);
+}
+
+static void on_pruned(hk_store_write_t *w, int err)
+{
+    prune_t *p = hk_container_of(w, prune_t, w);
+    hk_scheduler_t *s = p->s;
+    if (err) hk_log(HK_LOG_ERROR, "prune_failed", "error=\"%s\"", hk_strerror(err));
+    if (!err) s->stats.pruned += p->pruned;
+    if (!err && p->pruned) hk_log(HK_LOG_DEBUG, "pruned", "count=%zu more=%d", p->pruned, p->more);
+    s->pruning = 0;
+    if (!s->stopping)
+        uv_timer_start(&s->prune, on_prune, p->more && !err ? PRUNE_BUSY_MS : PRUNE_IDLE_MS, 0);
+    free(p);
+    maybe_closed(s);
+}
+
 static void on_prune(uv_timer_t *t)
 {
     hk_scheduler_t *s = hk_container_of(t, hk_scheduler_t, prune);
-    size_t pruned = 0;
-    int more = 0;
-    int err = hk_outbox_prune(s->store, hk_attempt_now_ms(), s->log_max_age_ms, s->log_max_count,
-                              s->event_window_ms, PRUNE_BUDGET, &pruned, &more);
-    if (err) hk_log(HK_LOG_ERROR, "prune_failed", "error=\"%s\"", hk_strerror(err));
-    s->stats.pruned += pruned;
-    if (pruned) hk_log(HK_LOG_DEBUG, "pruned", "count=%zu more=%d", pruned, more);
-    if (!s->stopping)
-        uv_timer_start(&s->prune, on_prune, more && !err ? PRUNE_BUSY_MS : PRUNE_IDLE_MS, 0);
+    int64_t now = hk_attempt_now_ms();
+    int err = hk_outbox_prune_needed(s->store, now, s->log_max_age_ms, s->log_max_count,
+                                     s->event_window_ms);
+    prune_t *p = err > 0 ? calloc(1, sizeof *p) : NULL;
+    if (err < 0) hk_log(HK_LOG_ERROR, "prune_failed", "error=\"%s\"", hk_strerror(err));
+    if (!p) {
+        if (!s->stopping) uv_timer_start(&s->prune, on_prune, PRUNE_IDLE_MS, 0);
+        return;
+    }
+    p->s = s;
+    p->now = now;
+    p->w.run = prune_run;
+    p->w.done = on_pruned;
+    p->w.lazy = 1;
+    s->pruning = 1;
+    hk_store_submit(s->store, &p->w);
 }
 
 /* ---- life ---------------------------------------------------------------------------------- */
@@ -656,7 +699,7 @@ static void on_closed(uv_handle_t *h)
 
 static void maybe_closed(hk_scheduler_t *s)
 {
-    if (!s->closing || s->n_flight || s->handles) return;
+    if (!s->closing || s->n_flight || s->pruning || s->handles) return;
     s->handles = 2;
     s->timer.data = s->prune.data = s;
     uv_close((uv_handle_t *)&s->timer, on_closed);

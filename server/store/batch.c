@@ -1,29 +1,164 @@
-/* batch.c -- the store's one writer: the outbox write batch, admin writes, sync */
+/* batch.c -- the store's one writer thread: batches of operations, nested txns, LMDB's sync */
 #include "store/batch.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "store/store_impl.h"
 
+#include <stdlib.h>
 #include <string.h>
 
-/* ---- hook ---------------------------------------------------------------------- */
+/* The store whose operation runs on this thread (the writer, inside one). */
+static __thread hk_store_t *in_write;
 
-void hk_outbox_set_hook(hk_store_t *s, hk_outbox_hook_fn fn, void *arg)
+int hk_batch_in_write(const hk_store_t *s)
 {
-    s->hook = fn;
-    s->hook_arg = arg;
+    return in_write == s;
 }
 
-void hk_outbox_notify(hk_store_t *s, hk_outbox_event_t ev, uint64_t gen, int err)
+int hk_batch_txn(hk_store_t *s, MDB_txn **txn)
 {
-    if (s->hook) s->hook(ev, gen, err, s->hook_arg);
+    if (in_write != s || !s->wtxn) return HK_ESTATE;
+    *txn = s->wtxn;
+    return 0;
 }
 
-/* ---- the batch ------------------------------------------------------------------- */
+int hk_batch_read_begin(hk_store_t *s, MDB_txn **txn)
+{
+    if (in_write == s) return hk_batch_txn(s, txn);
+    return hk_store_read_begin(s, txn);
+}
+
+void hk_batch_read_end(hk_store_t *s, MDB_txn *txn)
+{
+    if (in_write != s || txn != s->wtxn) hk_store_read_end(s, txn);
+}
+
+int hk_batch_admin_begin(hk_store_t *s, MDB_txn **txn)
+{
+    int err = hk_batch_txn(s, txn);
+    if (!err) s->admin_gen++;
+    return err;
+}
+
+int hk_batch_admin_end(hk_store_t *s, MDB_txn *txn, int err, const char *op)
+{
+    (void)txn, (void)op;
+    s->admin_gen++;
+    return err;
+}
+
+/* ---- the loop side: gathering, handing over, reaping ----------------------------- */
+
+void hk_store_set_hooks(hk_store_t *s, const hk_store_hooks_t *hooks)
+{
+    /* Under mu: the writer calls hooks.finished holding it. */
+    pthread_mutex_lock(&s->mu);
+    if (hooks)
+        s->hooks = *hooks;
+    else
+        memset(&s->hooks, 0, sizeof s->hooks);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void hk_store_submit(hk_store_t *s, hk_store_write_t *w)
+{
+    w->err = 0;
+    hk_link_add(&s->gather, &w->link);
+    /* The hook hears of the first write, and of the first one waited for
+     * (lazy ones before it may have been left for later). */
+    int tell = s->n_gather++ == 0 || (!w->lazy && s->n_urgent == 0);
+    if (!w->lazy) s->n_urgent++;
+    if (tell && s->hooks.gathered) s->hooks.gathered(s->hooks.arg);
+}
+
+int hk_store_flush(hk_store_t *s, int lazy)
+{
+    if (s->n_gather == 0) return 0;
+    if (!s->n_urgent && !lazy) return 1;
+    pthread_mutex_lock(&s->mu);
+    /* Splice the gathered list onto the end of the queue, in order. */
+    hk_link_t *first = s->gather.next, *last = s->gather.prev, *tail = s->queue.prev;
+    tail->next = first;
+    first->prev = tail;
+    last->next = &s->queue;
+    s->queue.prev = last;
+    hk_link_init(&s->gather);
+    s->q_next_delivery = s->next_delivery_id;
+    pthread_cond_signal(&s->work);
+    pthread_mutex_unlock(&s->mu);
+    s->n_gather = s->n_urgent = 0;
+    return 0;
+}
+
+void hk_store_reap(hk_store_t *s, hk_store_reaped_t *out)
+{
+    hk_link_t done;
+    hk_store_reaped_t r = {0};
+    hk_link_init(&done);
+    pthread_mutex_lock(&s->mu);
+    if (!hk_link_empty(&s->finished)) {
+        done = s->finished;
+        done.next->prev = &done;
+        done.prev->next = &done;
+        hk_link_init(&s->finished);
+    }
+    r.batches = s->f_batches;
+    r.failed = s->f_failed;
+    r.due_added = s->f_due_added;
+    s->f_batches = s->f_failed = 0;
+    s->f_due_added = 0;
+    pthread_mutex_unlock(&s->mu);
+
+    s->batch_failures += r.failed;
+    s->stats.batches += r.batches - r.failed;
+    s->stats.failed += r.failed;
+    s->stats.due_added += r.due_added != 0;
+    while (!hk_link_empty(&done)) {
+        hk_store_write_t *w = hk_container_of(done.next, hk_store_write_t, link);
+        hk_link_del(&w->link);
+        r.writes++;
+        s->stats.writes++;
+        if (w->err) s->stats.write_failed++;
+        if (w->done) w->done(w, w->err);
+    }
+    if (out) *out = r;
+}
+
+int hk_outbox_batch_commit(hk_store_t *s)
+{
+    hk_store_flush(s, 1);
+    pthread_mutex_lock(&s->mu);
+    while (!hk_link_empty(&s->queue) || s->busy)
+        pthread_cond_wait(&s->idle, &s->mu);
+    int err = s->f_err;
+    s->f_err = 0;
+    pthread_mutex_unlock(&s->mu);
+    hk_store_reap(s, NULL);
+    return err;
+}
+
+int hk_store_run(hk_store_t *s, hk_store_write_t *w)
+{
+    hk_store_write_cb done = w->done;
+    w->done = NULL; /* called below, after the wait, like any reaped one */
+    hk_store_submit(s, w);
+    hk_outbox_batch_commit(s);
+    int err = w->err;
+    if (done) done(w, err);
+    return err;
+}
+
+int hk_store_outstanding(hk_store_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int busy = s->busy || !hk_link_empty(&s->queue) || !hk_link_empty(&s->finished);
+    pthread_mutex_unlock(&s->mu);
+    return busy;
+}
 
 uint64_t hk_outbox_batch_gen(const hk_store_t *s)
 {
-    return s->batch ? s->batch_gen : 0;
+    return s->n_gather;
 }
 
 uint64_t hk_outbox_batch_failures(const hk_store_t *s)
@@ -31,105 +166,275 @@ uint64_t hk_outbox_batch_failures(const hk_store_t *s)
     return s->batch_failures;
 }
 
-int hk_batch_txn(hk_store_t *s, MDB_txn **txn)
+void hk_store_write_stats(const hk_store_t *s, hk_store_write_stats_t *out)
 {
-    if (!s->batch) {
-        int rc = mdb_txn_begin(s->env, NULL, 0, &s->batch);
-        if (rc) {
-            s->batch = NULL;
-            return hk_store_mdb_err(rc, "batch_begin");
-        }
-        s->batch_gen++;
-        s->batch_first_id = UINT64_MAX;
-        hk_outbox_notify(s, HK_OUTBOX_BATCH_OPENED, s->batch_gen, 0);
+    *out = s->stats;
+}
+
+/* ---- deferred and blocking writes ---------------------------------------------------- */
+
+typedef struct {
+    hk_store_write_t w;
+    hk_store_t *s;
+    int (*fn)(hk_store_t *s, void *arg);
+    void *arg;
+    void (*done)(hk_store_t *s, void *arg, int err);
+    const char *op;
+} deferred_t;
+
+static int deferred_run(hk_store_t *s, hk_store_write_t *w)
+{
+    deferred_t *d = hk_container_of(w, deferred_t, w);
+    return d->fn(s, d->arg);
+}
+
+static void deferred_done(hk_store_write_t *w, int err)
+{
+    deferred_t *d = hk_container_of(w, deferred_t, w);
+    if (err && err != HK_ENOTFOUND)
+        hk_log(HK_LOG_WARN, "store_write_failed", "op=%s error=\"%s\"", d->op, hk_strerror(err));
+    if (d->done) d->done(d->s, d->arg, err);
+    free(d->arg);
+    free(d);
+}
+
+int hk_batch_defer(hk_store_t *s, int (*fn)(hk_store_t *s, void *arg), void *arg,
+                   void (*done)(hk_store_t *s, void *arg, int err), const char *op)
+{
+    deferred_t *d = calloc(1, sizeof *d);
+    if (!d) {
+        free(arg);
+        return HK_ENOMEM;
     }
-    *txn = s->batch;
+    d->s = s;
+    d->fn = fn;
+    d->arg = arg;
+    d->done = done;
+    d->op = op;
+    d->w.run = deferred_run;
+    d->w.done = deferred_done;
+    d->w.lazy = 1;
+    hk_store_submit(s, &d->w);
     return 0;
 }
 
-int hk_batch_fail(hk_store_t *s, int err)
+typedef struct {
+    hk_store_write_t w;
+    int (*fn)(hk_store_t *s, void *arg);
+    void *arg;
+} sync_op_t;
+
+static int sync_run(hk_store_t *s, hk_store_write_t *w)
 {
-    if (!s->batch) return err;
-    mdb_txn_abort(s->batch);
-    s->batch = NULL;
-    s->batch_failures++;
-    hk_log(HK_LOG_WARN, "outbox_batch_failed", "batch=%llu error=\"%s\"",
-           (unsigned long long)s->batch_gen, hk_strerror(err));
-    hk_outbox_notify(s, HK_OUTBOX_BATCH_DONE, s->batch_gen, err);
-    return err;
+    sync_op_t *o = hk_container_of(w, sync_op_t, w);
+    return o->fn(s, o->arg);
 }
 
-int hk_batch_end(hk_store_t *s, int err)
+int hk_batch_run_sync(hk_store_t *s, int (*fn)(hk_store_t *s, void *arg), void *arg)
 {
-    if (err && err != HK_EINVAL && err != HK_ENOTFOUND) return hk_batch_fail(s, err);
-    return err;
+    if (in_write == s) return fn(s, arg); /* already inside a write: part of it */
+    sync_op_t o = {.w = {.run = sync_run}, .fn = fn, .arg = arg};
+    return hk_store_run(s, &o.w);
 }
 
-int hk_outbox_batch_commit(hk_store_t *s)
+/* ---- held due entries ------------------------------------------------------------------ */
+
+static hk_store_held_t **held_slot(hk_store_t *s, uint64_t id)
 {
-    if (!s->batch) return 0;
-    uint8_t b[8];
-    hk_store_be64_put(b, s->next_delivery_id);
-    MDB_val k = hk_store_val(HK_STORE_NEXT_DELIVERY, strlen(HK_STORE_NEXT_DELIVERY)),
-            v = hk_store_val(b, 8);
-    int rc = mdb_put(s->batch, s->meta, &k, &v, 0);
-    if (rc) return hk_batch_fail(s, hk_store_mdb_err(rc, "batch_meta_put"));
-    rc = mdb_txn_commit(s->batch);
-    s->batch = NULL;
+    hk_store_held_t **p = &s->held[id % HK_STORE_HELD_BUCKETS];
+    while (*p && (*p)->id != id)
+        p = &(*p)->next;
+    return p;
+}
+
+int hk_batch_hold(hk_store_t *s, uint64_t id)
+{
+    hk_store_held_t **p = held_slot(s, id);
+    if (!*p) {
+        if (!(*p = calloc(1, sizeof **p))) return HK_ENOMEM;
+        (*p)->id = id;
+    }
+    (*p)->n++;
+    return 0;
+}
+
+void hk_batch_release(hk_store_t *s, uint64_t id)
+{
+    hk_store_held_t **p = held_slot(s, id), *h = *p;
+    if (!h || --h->n) return;
+    *p = h->next;
+    free(h);
+}
+
+int hk_batch_held(const hk_store_t *s, uint64_t id)
+{
+    for (const hk_store_held_t *h = s->held[id % HK_STORE_HELD_BUCKETS]; h; h = h->next)
+        if (h->id == id) return 1;
+    return 0;
+}
+
+/* ---- the writer thread ------------------------------------------------------------------ */
+
+/* Runs one operation in a nested txn of top: its writes go or stay whole. */
+static void run_one(hk_store_t *s, MDB_txn *top, hk_store_write_t *w)
+{
+    MDB_txn *child;
+    int rc = mdb_txn_begin(s->env, top, 0, &child);
     if (rc) {
-        /* LMDB freed the txn: nothing of it is written. */
-        int err = hk_store_mdb_err(rc, "batch_commit");
-        s->batch_failures++;
-        hk_outbox_notify(s, HK_OUTBOX_BATCH_DONE, s->batch_gen, err);
-        return err;
+        w->err = hk_store_mdb_err(rc, "write_begin");
+        return;
     }
-    hk_outbox_notify(s, HK_OUTBOX_BATCH_DONE, s->batch_gen, 0);
+    s->wtxn = child;
+    in_write = s;
+    int err = w->run(s, w);
+    in_write = NULL;
+    s->wtxn = NULL;
+    if (err) {
+        mdb_txn_abort(child);
+        s->admin_gen++; /* what it read of webhooks may be what it undid */
+        w->err = err;
+        return;
+    }
+    if ((rc = mdb_txn_commit(child))) {
+        s->admin_gen++;
+        w->err = hk_store_mdb_err(rc, "write_commit");
+    }
+}
+
+/* Runs a whole batch: one txn, each operation nested, the delivery id
+ * counter, one commit with LMDB's sync. Returns 0 or the commit's error
+ * (then none of it is written and every operation has that error). */
+static int run_batch(hk_store_t *s, hk_link_t *ops, uint64_t next_delivery)
+{
+    MDB_txn *top;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &top), err = 0;
+    if (rc) {
+        err = hk_store_mdb_err(rc, "batch_begin");
+        goto failed;
+    }
+    s->w_next_delivery = next_delivery;
+    s->w_due_added = 0;
+    hk_link_t *l;
+    for (l = ops->next; l != ops; l = l->next)
+        run_one(s, top, hk_container_of(l, hk_store_write_t, link));
+
+    /* Every id handed out before the hand-over is below the stored
+     * counter, written or not: none is handed out again after a restart. */
+    uint64_t stored = 0;
+    uint8_t b[8];
+    MDB_val k = hk_store_val(HK_STORE_NEXT_DELIVERY, strlen(HK_STORE_NEXT_DELIVERY)), v;
+    rc = mdb_get(top, s->meta, &k, &v);
+    if (rc == 0 && v.mv_size == 8) stored = hk_store_be64_get(v.mv_data);
+    if (next_delivery > stored) {
+        hk_store_be64_put(b, next_delivery);
+        v = hk_store_val(b, 8);
+        if ((rc = mdb_put(top, s->meta, &k, &v, 0))) {
+            mdb_txn_abort(top);
+            err = hk_store_mdb_err(rc, "batch_meta_put");
+            goto failed;
+        }
+    }
+    /* LMDB writes the dirty pages, syncs them, then writes and syncs the
+     * meta page: when this returns 0 the batch is on disk. */
+    if ((rc = mdb_txn_commit(top))) {
+        err = hk_store_mdb_err(rc, "batch_commit");
+        goto failed;
+    }
+    return 0;
+failed:
+    s->admin_gen++;
+    s->w_due_added = 0;
+    hk_log(HK_LOG_ERROR, "store_batch_failed",
+           "error=\"%s\" why=\"nothing of the batch is written\"", hk_strerror(err));
+    for (l = ops->next; l != ops; l = l->next)
+        hk_container_of(l, hk_store_write_t, link)->err = err;
+    return err;
+}
+
+static void *writer_main(void *arg)
+{
+    hk_store_t *s = arg;
+    hk_link_t ops;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (hk_link_empty(&s->queue) && !s->stop)
+            pthread_cond_wait(&s->work, &s->mu);
+        if (hk_link_empty(&s->queue)) break;
+        ops = s->queue;
+        ops.next->prev = &ops;
+        ops.prev->next = &ops;
+        hk_link_init(&s->queue);
+        uint64_t next_delivery = s->q_next_delivery;
+        s->busy = 1;
+        pthread_mutex_unlock(&s->mu);
+
+        int err = run_batch(s, &ops, next_delivery);
+
+        pthread_mutex_lock(&s->mu);
+        hk_link_t *first = ops.next, *last = ops.prev, *tail = s->finished.prev;
+        tail->next = first;
+        first->prev = tail;
+        last->next = &s->finished;
+        s->finished.prev = last;
+        s->f_batches++;
+        if (err) {
+            s->f_failed++;
+            if (!s->f_err) s->f_err = err;
+        }
+        if (s->w_due_added) s->f_due_added = 1;
+        s->busy = 0;
+        pthread_cond_broadcast(&s->idle);
+        if (s->hooks.finished) s->hooks.finished(s->hooks.arg);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+int hk_batch_start(hk_store_t *s)
+{
+    hk_link_init(&s->gather);
+    hk_link_init(&s->queue);
+    hk_link_init(&s->finished);
+    hk_link_init(&s->events_pending);
+    if (pthread_mutex_init(&s->mu, NULL)) return HK_ENOMEM;
+    if (pthread_cond_init(&s->work, NULL)) {
+        pthread_mutex_destroy(&s->mu);
+        return HK_ENOMEM;
+    }
+    if (pthread_cond_init(&s->idle, NULL)) {
+        pthread_cond_destroy(&s->work);
+        pthread_mutex_destroy(&s->mu);
+        return HK_ENOMEM;
+    }
+    if (pthread_create(&s->thread, NULL, writer_main, s)) {
+        pthread_cond_destroy(&s->idle);
+        pthread_cond_destroy(&s->work);
+        pthread_mutex_destroy(&s->mu);
+        return HK_ENOMEM;
+    }
+    s->thread_started = 1;
     return 0;
 }
 
-/* ---- reads beside the batch ------------------------------------------------------ */
-
-int hk_batch_read_begin(hk_store_t *s, MDB_txn **txn)
+void hk_batch_stop(hk_store_t *s)
 {
-    if (s->batch) {
-        *txn = s->batch;
-        return 0;
+    if (!s->thread_started) return;
+    hk_outbox_batch_commit(s);
+    pthread_mutex_lock(&s->mu);
+    s->stop = 1;
+    pthread_cond_signal(&s->work);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    hk_store_reap(s, NULL);
+    s->thread_started = 0;
+    pthread_cond_destroy(&s->idle);
+    pthread_cond_destroy(&s->work);
+    pthread_mutex_destroy(&s->mu);
+    for (size_t i = 0; i < HK_STORE_HELD_BUCKETS; i++) {
+        while (s->held[i]) {
+            hk_store_held_t *h = s->held[i];
+            s->held[i] = h->next;
+            free(h);
+        }
     }
-    return hk_store_read_begin(s, txn);
-}
-
-void hk_batch_read_end(hk_store_t *s, MDB_txn *txn)
-{
-    if (txn != s->batch) hk_store_read_end(s, txn);
-}
-
-/* ---- admin writes ---------------------------------------------------------------- */
-
-int hk_batch_admin_begin(hk_store_t *s, MDB_txn **txn)
-{
-    if (s->batch) hk_outbox_batch_commit(s);
-    s->admin_gen++;
-    int rc = mdb_txn_begin(s->env, NULL, 0, txn);
-    return rc ? hk_store_mdb_err(rc, "write_begin") : 0;
-}
-
-int hk_batch_admin_end(hk_store_t *s, MDB_txn *txn, int err, const char *op)
-{
-    s->admin_gen++;
-    if (err) {
-        mdb_txn_abort(txn);
-        return err;
-    }
-    int rc = mdb_txn_commit(txn);
-    if (rc) return hk_store_mdb_err(rc, op);
-    /* The env commits without syncing (MDB_NOSYNC, for the outbox's group
-     * commit): an admin write pays for its own sync, which also covers any
-     * batch committed before it. */
-    return hk_store_sync(s);
-}
-
-int hk_store_sync(hk_store_t *s)
-{
-    int rc = mdb_env_sync(s->env, 1);
-    return rc ? hk_store_mdb_err(rc, "sync") : 0;
 }

@@ -1,53 +1,121 @@
-/* batch.h -- the write batch every outbox write goes into, its hook, and sync */
+/* batch.h -- writes: operations the store's one writer thread applies in batches, durably */
 #ifndef HK_STORE_BATCH_H
 #define HK_STORE_BATCH_H
 
 #include <stdint.h>
 
+#include "core/list.h"
 #include "store/store.h"
 
-/* Every outbox write goes into the current batch: one LMDB write txn, opened
- * by the first write after the last commit, that gathers the writes of many
- * calls until hk_outbox_batch_commit. The environment is opened without
- * syncing on commit (MDB_NOSYNC): a committed batch is durable only after a
- * later hk_store_sync. Admin writes (webhook create/update/delete) first
- * commit an open batch, then commit and sync their own txn before they
- * return.
+/* Every write to the store is an operation (hk_store_write_t) run by the
+ * store's one writer thread. The loop submits operations; they gather until
+ * they are handed to the writer (hk_store_flush), which runs a whole batch
+ * in one LMDB write txn: begin, each operation in a nested txn of its own,
+ * commit with LMDB's own sync (the environment is never opened with
+ * MDB_NOSYNC). When that commit returns, the batch is finished: the writer
+ * tells the loop (hooks.finished), and hk_store_reap, on the loop, runs each
+ * operation's callback. Meanwhile the loop goes on reading (read txns see
+ * every finished commit, which is on disk already) and gathering the next
+ * batch. So many events share one commit, and the loop never waits for the
+ * disk.
  *
- * A batch write that fails in a way that leaves the txn unusable (map or disk
- * full, I/O error) aborts the whole batch at once: nothing of it is written,
- * the hook hears HK_OUTBOX_BATCH_DONE with the error, and the next write
- * opens a new batch. Reads of the outbox see the open batch's writes. */
+ * An operation that fails (name taken, not found, map full) throws away
+ * what it wrote and nothing else: its callback gets its error, the other
+ * operations of the batch commit. A batch whose commit fails (the map or
+ * the disk full when the commit writes, an I/O error, a failed sync) is
+ * logged and none of it is written: every callback gets the error
+ * (HK_EFULL, HK_EIO), never 0.
+ *
+ * Operations nobody waits for (lazy: attempt results, taken due entries,
+ * logged synchronous deliveries) do not start a batch of their own: they
+ * ride with the next batch somebody waits for, or go when the loop says so
+ * (hk_store_flush with lazy). */
 
-typedef enum {
-    HK_OUTBOX_BATCH_OPENED, /* a batch opened: commit it soon */
-    HK_OUTBOX_BATCH_DONE,   /* batch gen committed (err 0) or was thrown away (err) */
-    HK_OUTBOX_DUE_ADDED     /* an admin write made deliveries due (a webhook activated) */
-} hk_outbox_event_t;
+typedef struct hk_store_write hk_store_write_t;
 
-/* Runs synchronously inside the store call that caused ev (a batch write, a
- * commit, an admin write): it must not call back into the store. */
-typedef void (*hk_outbox_hook_fn)(hk_outbox_event_t ev, uint64_t gen, int err, void *arg);
+/* Runs on the writer thread, inside the operation's own nested txn: it may
+ * call the store's write functions (they then write into that txn: see
+ * "inside a write" in each header) and its reads (which see the txn). It
+ * must not touch what the loop uses meanwhile. Nonzero throws its writes
+ * away and is the operation's error. */
+typedef int (*hk_store_write_fn)(hk_store_t *store, hk_store_write_t *w);
 
-/* Sets the one hook (NULL: none). */
-void hk_outbox_set_hook(hk_store_t *store, hk_outbox_hook_fn fn, void *arg);
+/* Runs on the loop, from hk_store_reap, once: err is the operation's own
+ * error, or its batch's when the commit failed. */
+typedef void (*hk_store_write_cb)(hk_store_write_t *w, int err);
 
-/* The number of the open batch (batches count up from 1), or 0 when none
- * is open. */
-uint64_t hk_outbox_batch_gen(const hk_store_t *store);
+/* Embedded in the caller's own struct (hk_container_of gets it back);
+ * owned by the caller, used by the store from submit until done runs. */
+struct hk_store_write {
+    hk_link_t link; /* the store's */
+    hk_store_write_fn run;
+    hk_store_write_cb done; /* NULL: nobody to tell */
+    int lazy;               /* nobody waits: rides with the next batch */
+    int err;                /* the store's */
+};
 
-/* Commits the open batch without syncing; the hook hears
- * HK_OUTBOX_BATCH_DONE either way. Returns 0 (also when no batch is open),
- * HK_EFULL (nothing of the batch is written) or HK_EIO. */
+/* Queues w for the writer (loop thread). Never runs a callback from here. */
+void hk_store_submit(hk_store_t *store, hk_store_write_t *w);
+
+/* Queues an operation (like hk_store_submit) and waits until its batch is
+ * finished, reaping (callbacks of other operations may run from here).
+ * Returns the operation's error. Blocks on the disk: for tests, tools and
+ * startup, never for the running loop. */
+int hk_store_run(hk_store_t *store, hk_store_write_t *w);
+
+/* What the loop side hears. gathered runs on the loop, from
+ * hk_store_submit, when the first operation of a new batch was queued, and
+ * when the first one waited for was (hand it over at the end of the
+ * iteration). finished runs on the writer
+ * thread when a batch is done: it may only wake the loop (uv_async_send),
+ * which then calls hk_store_reap. Either may be NULL. */
+typedef struct {
+    void (*gathered)(void *arg);
+    void (*finished)(void *arg);
+    void *arg;
+} hk_store_hooks_t;
+void hk_store_set_hooks(hk_store_t *store, const hk_store_hooks_t *hooks);
+
+/* Hands the gathered operations to the writer (loop thread) when one of
+ * them is waited for, or when lazy is set. Returns 1 when lazy operations
+ * stay gathered (flush them later), else 0. */
+int hk_store_flush(hk_store_t *store, int lazy);
+
+/* What hk_store_reap found. */
+typedef struct {
+    uint64_t batches; /* batches finished, committed or not */
+    uint64_t failed;  /* batches whose commit failed */
+    uint64_t writes;  /* operations answered */
+    int due_added;    /* a committed write made deliveries due (a webhook activated) */
+} hk_store_reaped_t;
+
+/* Runs the callbacks of the operations of every finished batch, in the
+ * order they were submitted (loop thread). out may be NULL. */
+void hk_store_reap(hk_store_t *store, hk_store_reaped_t *out);
+
+/* 1 while writes handed to the writer are not yet reaped (loop thread). */
+int hk_store_outstanding(hk_store_t *store);
+
+/* Hands over everything gathered, waits for the writer to finish it all,
+ * and reaps. Returns 0, or the error of a batch whose commit failed (the
+ * operations' own errors go to their callbacks). Blocks: tests, close. */
 int hk_outbox_batch_commit(hk_store_t *store);
 
-/* How many batches were thrown away so far (a writer whose batch failed
- * learns it here). */
+/* The number of operations gathered and not yet handed to the writer. */
+uint64_t hk_outbox_batch_gen(const hk_store_t *store);
+
+/* How many batches failed to commit so far (a writer whose results were
+ * lost learns it here). */
 uint64_t hk_outbox_batch_failures(const hk_store_t *store);
 
-/* Flushes every committed txn to disk (fdatasync). Blocks; the one store
- * call that may run on another thread, concurrently with the loop thread's
- * use of the store. Returns 0 or HK_EIO. */
-int hk_store_sync(hk_store_t *store);
+/* Counts for logs and benchmarks. */
+typedef struct {
+    uint64_t batches;      /* committed (each one synced by LMDB) */
+    uint64_t failed;       /* commits that failed */
+    uint64_t writes;       /* operations answered */
+    uint64_t write_failed; /* operations that failed on their own */
+    uint64_t due_added;    /* reaps that found deliveries made due by a write */
+} hk_store_write_stats_t;
+void hk_store_write_stats(const hk_store_t *store, hk_store_write_stats_t *out);
 
 #endif

@@ -122,23 +122,75 @@ static int delivery_put_in(hk_store_t *s, MDB_txn *txn, const hk_delivery_t *d, 
     return 0;
 }
 
-int hk_outbox_delivery_put(hk_store_t *s, const hk_delivery_t *d, const uint8_t *body,
-                           size_t body_len, size_t data_len, const hk_attempt_t *attempt)
+static int delivery_put_write(hk_store_t *s, const hk_delivery_t *d, const uint8_t *body,
+                              size_t body_len, size_t data_len, const hk_attempt_t *attempt)
 {
     MDB_txn *txn;
     int active = 0, err;
-    if (!d || d->id == 0 || d->id >= s->next_delivery_id || d->webhook_id == 0 ||
-        d->state < HK_DELIVERY_PENDING || d->state > HK_DELIVERY_CANCELLED || (body_len && !body) ||
-        data_len + 1 > body_len || body_len > UINT32_MAX - 4 || (attempt && d->attempt_count != 1))
-        return HK_EINVAL;
+    if (d->id >= s->w_next_delivery) return HK_EINVAL; /* not handed out (yet) */
     if ((err = hk_batch_txn(s, &txn))) return err;
     if (d->state == HK_DELIVERY_PENDING) {
         /* A webhook deleted since it matched has nothing to wait for. */
         err = hk_store_webhook_active_in(s, txn, d->webhook_id, &active);
-        if (err) return hk_batch_end(s, err);
-        if (d->id < s->batch_first_id) s->batch_first_id = d->id;
+        if (err) return err;
     }
-    return hk_batch_end(s, delivery_put_in(s, txn, d, body, body_len, data_len, attempt, active));
+    return delivery_put_in(s, txn, d, body, body_len, data_len, attempt, active);
+}
+
+/* A delivery put from the loop, packed to be written later. */
+typedef struct {
+    uint8_t *delivery, *attempt, *body;
+    size_t delivery_len, attempt_len, body_len, data_len;
+} put_arg_t;
+
+static int put_deferred(hk_store_t *s, void *arg)
+{
+    put_arg_t *p = arg;
+    hk_delivery_t *d = hookd__v1__delivery__unpack(NULL, p->delivery_len, p->delivery);
+    hk_attempt_t *a =
+        p->attempt ? hookd__v1__attempt__unpack(NULL, p->attempt_len, p->attempt) : NULL;
+    int err = !d || (p->attempt && !a)
+                  ? HK_ENOMEM
+                  : delivery_put_write(s, d, p->body, p->body_len, p->data_len, a);
+    if (d) hookd__v1__delivery__free_unpacked(d, NULL);
+    if (a) hookd__v1__attempt__free_unpacked(a, NULL);
+    free(p->delivery);
+    free(p->attempt);
+    free(p->body);
+    p->delivery = p->attempt = p->body = NULL;
+    return err;
+}
+
+int hk_outbox_delivery_put(hk_store_t *s, const hk_delivery_t *d, const uint8_t *body,
+                           size_t body_len, size_t data_len, const hk_attempt_t *attempt)
+{
+    if (!d || d->id == 0 || d->webhook_id == 0 || d->state < HK_DELIVERY_PENDING ||
+        d->state > HK_DELIVERY_CANCELLED || (body_len && !body) || data_len + 1 > body_len ||
+        body_len > UINT32_MAX - 4 || (attempt && d->attempt_count != 1))
+        return HK_EINVAL;
+    if (hk_batch_in_write(s)) return delivery_put_write(s, d, body, body_len, data_len, attempt);
+    if (d->id >= s->next_delivery_id) return HK_EINVAL;
+
+    put_arg_t *p = calloc(1, sizeof *p);
+    if (!p) return HK_ENOMEM;
+    p->delivery_len = hookd__v1__delivery__get_packed_size(d);
+    p->attempt_len = attempt ? hookd__v1__attempt__get_packed_size(attempt) : 0;
+    p->body_len = body_len;
+    p->data_len = data_len;
+    p->delivery = malloc(p->delivery_len ? p->delivery_len : 1);
+    p->attempt = attempt ? malloc(p->attempt_len ? p->attempt_len : 1) : NULL;
+    p->body = malloc(body_len ? body_len : 1);
+    if (!p->delivery || (attempt && !p->attempt) || !p->body) {
+        free(p->delivery);
+        free(p->attempt);
+        free(p->body);
+        free(p);
+        return HK_ENOMEM;
+    }
+    hookd__v1__delivery__pack(d, p->delivery);
+    if (attempt) hookd__v1__attempt__pack(attempt, p->attempt);
+    if (body_len) memcpy(p->body, body, body_len);
+    return hk_batch_defer(s, put_deferred, p, NULL, "delivery_put");
 }
 
 static int attempts_load(hk_store_t *s, MDB_txn *txn, hk_delivery_t *d)
@@ -356,15 +408,14 @@ int hk_outbox_delivery_list(hk_store_t *s, uint64_t webhook_id, uint64_t before_
     return 0;
 }
 
-int hk_outbox_attempt_record(hk_store_t *s, uint64_t id, const hk_attempt_t *a, int state,
-                             int64_t next_time, int *webhook_active)
+static int attempt_record_write(hk_store_t *s, uint64_t id, const hk_attempt_t *a, int state,
+                                int64_t next_time, int *webhook_active)
 {
     MDB_txn *txn;
     hk_delivery_t *d = NULL;
     int active = 0, exists, err;
-    if (state < HK_DELIVERY_PENDING || state > HK_DELIVERY_CANCELLED) return HK_EINVAL;
     if ((err = hk_batch_txn(s, &txn))) return err;
-    if ((err = hk_delivery_rec_get(s, txn, id, &d))) return hk_batch_end(s, err);
+    if ((err = hk_delivery_rec_get(s, txn, id, &d))) return err;
     err = hk_store_webhook_active_in(s, txn, d->webhook_id, &active);
     if (err && err != HK_ENOTFOUND) goto out;
     exists = err == 0;
@@ -394,9 +445,91 @@ int hk_outbox_attempt_record(hk_store_t *s, uint64_t id, const hk_attempt_t *a, 
 out:
     hk_delivery_free(d);
     if (!err && webhook_active) *webhook_active = active;
-    /* Nothing is written before the record is read, so a failure after it
-     * must not leave half an attempt: throw the batch away. */
-    if (err && err != HK_ENOTFOUND) return hk_batch_fail(s, err);
+    /* A failure after the first write leaves half an attempt in the
+     * operation's txn: the writer throws that away whole. */
+    return err;
+}
+
+/* An attempt recorded from the loop, packed to be written later. */
+typedef struct {
+    uint64_t id;
+    int state;
+    int64_t next_time;
+    size_t len;
+    uint8_t packed[]; /* the Attempt */
+} attempt_arg_t;
+
+static int attempt_deferred(hk_store_t *s, void *arg)
+{
+    attempt_arg_t *p = arg;
+    hk_attempt_t *a = hookd__v1__attempt__unpack(NULL, p->len, p->packed);
+    if (!a) return HK_ENOMEM;
+    int err = attempt_record_write(s, p->id, a, p->state, p->next_time, NULL);
+    hookd__v1__attempt__free_unpacked(a, NULL);
+    return err;
+}
+
+static void attempt_recorded(hk_store_t *s, void *arg, int err)
+{
+    (void)err;
+    hk_batch_release(s, ((attempt_arg_t *)arg)->id);
+}
+
+/* Whether webhook id exists and is active, as the loop reads it now. */
+static int webhook_active_now(hk_store_t *s, uint64_t id, int *active)
+{
+    MDB_txn *txn;
+    uint8_t idb[8];
+    const uint8_t *pb, *sealed;
+    size_t pblen, sealedlen;
+    hk_webhook_t *wh = NULL;
+    int err = hk_store_read_begin(s, &txn);
+    if (err) return err;
+    hk_store_be64_put(idb, id);
+    MDB_val k = hk_store_val(idb, 8), v;
+    int rc = mdb_get(txn, s->webhooks, &k, &v);
+    if (rc) {
+        err = hk_store_mdb_err(rc, "webhooks_get");
+    } else if (!(err = hk_record_parse(&v, &pb, &pblen, &sealed, &sealedlen)) &&
+               !(err = hk_record_unpack(id, pb, pblen, &wh))) {
+        *active = wh->active;
+        hookd__v1__webhook__free_unpacked(wh, NULL);
+    }
+    hk_store_read_end(s, txn);
+    return err;
+}
+
+int hk_outbox_attempt_record(hk_store_t *s, uint64_t id, const hk_attempt_t *a, int state,
+                             int64_t next_time, int *webhook_active)
+{
+    if (state < HK_DELIVERY_PENDING || state > HK_DELIVERY_CANCELLED) return HK_EINVAL;
+    if (hk_batch_in_write(s))
+        return attempt_record_write(s, id, a, state, next_time, webhook_active);
+
+    if (webhook_active) {
+        hk_delivery_t *d = NULL;
+        int active = 0;
+        *webhook_active = 0;
+        if (hk_outbox_delivery_get(s, id, 0, &d) == 0 &&
+            webhook_active_now(s, d->webhook_id, &active) == 0)
+            *webhook_active = active;
+        hk_delivery_free(d);
+    }
+    size_t len = hookd__v1__attempt__get_packed_size(a);
+    attempt_arg_t *p = malloc(sizeof *p + (len ? len : 1));
+    if (!p) return HK_ENOMEM;
+    p->id = id;
+    p->state = state;
+    p->next_time = next_time;
+    p->len = len;
+    hookd__v1__attempt__pack(a, p->packed);
+    /* Until it commits, the loop's reads still show the old due entry. */
+    if (hk_batch_hold(s, id)) {
+        free(p);
+        return HK_ENOMEM;
+    }
+    int err = hk_batch_defer(s, attempt_deferred, p, attempt_recorded, "attempt_record");
+    if (err) hk_batch_release(s, id);
     return err;
 }
 

@@ -11,8 +11,13 @@
 
 /* Records are the API's own messages. A delivery handed out by the outbox is
  * a heap copy the caller owns (free with hk_delivery_free); attempts and
- * payload are filled only when asked for (GetDelivery). Writes go into the
- * batch (store/batch.h). */
+ * payload are filled only when asked for (GetDelivery).
+ *
+ * Writes (put, attempt_record) inside a write (store/batch.h) write into
+ * its txn and return their own error. Called from the loop they queue a
+ * write of their own that nobody waits for (copies of their arguments),
+ * return 0 (or HK_EINVAL, HK_ENOMEM) and log a later failure; reads see
+ * them once committed. */
 typedef Hookd__V1__Delivery hk_delivery_t;
 typedef Hookd__V1__Attempt hk_attempt_t;
 
@@ -25,7 +30,7 @@ typedef Hookd__V1__Attempt hk_attempt_t;
  * restarts (the counter is stored with every batch). */
 uint64_t hk_outbox_delivery_id(hk_store_t *store);
 
-/* Writes a new delivery d (d->id from hk_outbox_delivery_id) into the batch
+/* Writes a new delivery d (d->id from hk_outbox_delivery_id, on the loop)
  * with its notification body (body_len bytes, whose last data_len + 1 bytes
  * are the event's payload and the envelope's closing brace) and, when
  * attempt is not NULL, its first attempt (d->attempt_count must say 1). A
@@ -62,7 +67,9 @@ int hk_outbox_delivery_list(hk_store_t *store, uint64_t webhook_id, uint64_t bef
  * due again at next_time (if its webhook is active). A delivery no longer
  * PENDING (cancelled meanwhile) keeps its state; the attempt is still
  * logged. *webhook_active (may be NULL) tells whether the webhook still
- * exists and is active. Returns 0, HK_ENOTFOUND, HK_ECORRUPT or a batch
+ * exists and is active (from the loop: as read now). From the loop, the
+ * delivery is not handed out by hk_outbox_due_take until the write is
+ * committed. Returns 0, HK_ENOTFOUND, HK_ECORRUPT or a batch
  * error. */
 int hk_outbox_attempt_record(hk_store_t *store, uint64_t id, const hk_attempt_t *a, int state,
                              int64_t next_time, int *webhook_active);

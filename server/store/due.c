@@ -3,7 +3,35 @@
 #include "core/error.h"
 #include "store/store_impl.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #define CHUNK HK_STORE_CHUNK
+
+/* Due entries taken by the loop, deleted by a write later. */
+typedef struct {
+    size_t n;
+    hk_outbox_due_t due[];
+} take_arg_t;
+
+static int take_deferred(hk_store_t *s, void *arg)
+{
+    take_arg_t *p = arg;
+    MDB_txn *txn;
+    int err = hk_batch_txn(s, &txn);
+    for (size_t i = 0; i < p->n && !err; i++)
+        err = hk_store_idx_del(txn, s->due, hk_store_time_key(p->due[i].time), p->due[i].id,
+                               "due_del");
+    return err;
+}
+
+static void taken(hk_store_t *s, void *arg, int err)
+{
+    (void)err;
+    take_arg_t *p = arg;
+    for (size_t i = 0; i < p->n; i++)
+        hk_batch_release(s, p->due[i].id);
+}
 
 int hk_outbox_due_take(hk_store_t *s, int64_t now, hk_outbox_skip_fn skip, void *arg,
                        hk_outbox_due_t *out, size_t max, size_t *n, int64_t *next)
@@ -13,11 +41,12 @@ int hk_outbox_due_take(hk_store_t *s, int64_t now, hk_outbox_skip_fn skip, void 
     int rc, err;
     *n = 0;
     *next = INT64_MAX;
-    /* Looked up first without the writer: most looks find nothing due, and
-     * opening a batch for nothing would commit (and sync) for nothing. */
-    if ((err = hk_batch_read_begin(s, &txn))) return err;
+    /* Read from what is committed: a delivery whose batch has not finished
+     * is not seen (its caller has not been answered; the commit wakes the
+     * scheduler again), and most looks find nothing due, so no write. */
+    if ((err = hk_store_read_begin(s, &txn))) return err;
     if ((rc = mdb_cursor_open(txn, s->due, &cur))) {
-        hk_batch_read_end(s, txn);
+        hk_store_read_end(s, txn);
         return hk_store_mdb_err(rc, "cursor_open");
     }
     MDB_val key, v;
@@ -26,9 +55,9 @@ int hk_outbox_due_take(hk_store_t *s, int64_t now, hk_outbox_skip_fn skip, void 
         if (key.mv_size != 16) continue;
         int64_t t = (int64_t)hk_store_be64_get(key.mv_data);
         uint64_t id = hk_store_be64_get((const uint8_t *)key.mv_data + 8);
-        /* Not committed yet: its caller has not been answered, and a failed
-         * batch would take it back. The commit wakes the scheduler again. */
-        if (s->batch && id >= s->batch_first_id) continue;
+        /* Taken, put back or attempted by a write not committed yet: what
+         * the read shows of it is out of date. */
+        if (hk_batch_held(s, id)) continue;
         if (skip && skip(id, arg)) continue;
         if (t > now || *n == max) {
             *next = t;
@@ -39,24 +68,28 @@ int hk_outbox_due_take(hk_store_t *s, int64_t now, hk_outbox_skip_fn skip, void 
         (*n)++;
     }
     mdb_cursor_close(cur);
-    hk_batch_read_end(s, txn);
+    hk_store_read_end(s, txn);
     if (rc && rc != MDB_NOTFOUND) return hk_store_mdb_err(rc, "cursor_get");
     if (*n == 0) return 0;
-    if ((err = hk_batch_txn(s, &txn))) {
-        *n = 0;
-        return err;
-    }
-    for (size_t i = 0; i < *n; i++) {
-        if ((err = hk_store_idx_del(txn, s->due, hk_store_time_key(out[i].time), out[i].id,
-                                    "due_del"))) {
-            *n = 0;
-            return hk_batch_fail(s, err);
-        }
-    }
-    return 0;
+    take_arg_t *p = malloc(sizeof *p + *n * sizeof p->due[0]);
+    size_t held = 0;
+    err = HK_ENOMEM;
+    if (!p) goto fail;
+    p->n = *n;
+    memcpy(p->due, out, *n * sizeof out[0]);
+    for (; held < *n; held++)
+        if (hk_batch_hold(s, out[held].id)) goto fail;
+    if ((err = hk_batch_defer(s, take_deferred, p, taken, "due_take")) == 0) return 0;
+    p = NULL; /* freed by hk_batch_defer */
+fail:
+    while (held)
+        hk_batch_release(s, out[--held].id);
+    free(p);
+    *n = 0;
+    return err;
 }
 
-int hk_outbox_due_restore(hk_store_t *s, uint64_t id)
+static int restore_write(hk_store_t *s, uint64_t id)
 {
     MDB_txn *txn = NULL;
     hk_delivery_t *d = NULL;
@@ -64,16 +97,43 @@ int hk_outbox_due_restore(hk_store_t *s, uint64_t id)
     if ((err = hk_batch_txn(s, &txn))) return err;
     err = hk_delivery_rec_get(s, txn, id, &d);
     if (err == HK_ENOTFOUND) return 0;
-    if (err) return hk_batch_end(s, err);
+    if (err) return err;
     if (d->state == HK_DELIVERY_PENDING &&
         hk_store_webhook_active_in(s, txn, d->webhook_id, &active) == 0 && active)
         err = hk_store_idx_put(txn, s->due, hk_store_time_key(d->next_attempt_time), id, "due_put");
     hk_delivery_free(d);
-    return hk_batch_end(s, err);
+    return err;
 }
 
-int hk_outbox_resume(hk_store_t *s, size_t *count)
+static int restore_deferred(hk_store_t *s, void *arg)
 {
+    return restore_write(s, *(uint64_t *)arg);
+}
+
+static void restored(hk_store_t *s, void *arg, int err)
+{
+    (void)err;
+    hk_batch_release(s, *(uint64_t *)arg);
+}
+
+int hk_outbox_due_restore(hk_store_t *s, uint64_t id)
+{
+    if (hk_batch_in_write(s)) return restore_write(s, id);
+    uint64_t *p = malloc(sizeof *p);
+    if (!p) return HK_ENOMEM;
+    *p = id;
+    if (hk_batch_hold(s, id)) {
+        free(p);
+        return HK_ENOMEM;
+    }
+    int err = hk_batch_defer(s, restore_deferred, p, restored, "due_restore");
+    if (err) hk_batch_release(s, id);
+    return err;
+}
+
+static int resume_write(hk_store_t *s, void *arg)
+{
+    size_t *count = arg;
     MDB_txn *txn;
     MDB_cursor *cur;
     int rc, err;
@@ -81,8 +141,7 @@ int hk_outbox_resume(hk_store_t *s, size_t *count)
     int last_active = 0;
     *count = 0;
     if ((err = hk_batch_txn(s, &txn))) return err;
-    if ((rc = mdb_cursor_open(txn, s->pending, &cur)))
-        return hk_batch_fail(s, hk_store_mdb_err(rc, "cursor_open"));
+    if ((rc = mdb_cursor_open(txn, s->pending, &cur))) return hk_store_mdb_err(rc, "cursor_open");
     MDB_val key, v;
     /* Puts go to another table than the one the cursor walks. */
     for (rc = mdb_cursor_get(cur, &key, &v, MDB_FIRST); rc == 0;
@@ -107,7 +166,12 @@ int hk_outbox_resume(hk_store_t *s, size_t *count)
     }
     mdb_cursor_close(cur);
     if (!err && rc && rc != MDB_NOTFOUND) err = hk_store_mdb_err(rc, "cursor_get");
-    return err ? hk_batch_fail(s, err) : 0;
+    return err;
+}
+
+int hk_outbox_resume(hk_store_t *s, size_t *count)
+{
+    return hk_batch_run_sync(s, resume_write, count);
 }
 
 /* ---- park, unpark, cancel (inside an admin write txn) ----------------------------- */

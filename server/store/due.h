@@ -8,8 +8,10 @@
 #include "store/store.h"
 
 /* The due index holds the PENDING deliveries of active webhooks, by the time
- * they are due, minus those whose attempt is in flight. Writes go into the
- * batch (store/batch.h). */
+ * they are due, minus those whose attempt is in flight. Take runs on the
+ * loop: it reads what is committed and queues the deletes as a write nobody
+ * waits for; until that (and any restore or attempt of the same delivery)
+ * is committed, no take hands the delivery out again. */
 
 typedef struct {
     uint64_t id;
@@ -21,8 +23,8 @@ typedef struct {
 typedef int (*hk_outbox_skip_fn)(uint64_t id, void *arg);
 
 /* Takes up to max deliveries due at or before now out of the due index
- * (in the batch), earliest first, into out (*n of them), skipping those skip
- * names and those created in the open batch (not committed yet). *next is
+ * earliest first, into out (*n of them), skipping those skip names and
+ * those not committed yet. *next is
  * the due time of the first delivery left (INT64_MAX: none). A taken
  * delivery stays PENDING: record its attempt with hk_outbox_attempt_record,
  * or put it back with hk_outbox_due_restore. Returns 0 or a batch error. */
@@ -37,7 +39,7 @@ int hk_outbox_due_restore(hk_store_t *store, uint64_t id);
 /* Rebuilds the due index from the pending index: every PENDING delivery of
  * an active webhook becomes due at its next_attempt_time (attempts that were
  * in flight when hookd stopped are due again). *n counts them. Runs in the
- * batch. Returns 0 or a batch error. */
+ * writer, waited for (at start). Returns 0 or a write error. */
 int hk_outbox_resume(hk_store_t *store, size_t *n);
 
 #endif

@@ -202,19 +202,46 @@ out:
     return rc ? hk_store_mdb_err(rc, "prune_check") : needed;
 }
 
+int hk_outbox_prune_needed(hk_store_t *s, int64_t now, uint64_t max_age_ms, uint64_t max_count,
+                           uint64_t event_window_ms)
+{
+    return prune_needed(s, now, max_age_ms, max_count, event_window_ms);
+}
+
+typedef struct {
+    int64_t now;
+    uint64_t max_age_ms, max_count, event_window_ms;
+    size_t budget, *pruned;
+    int *more;
+} prune_arg_t;
+
+static int prune_write(hk_store_t *s, void *arg)
+{
+    prune_arg_t *p = arg;
+    MDB_txn *txn;
+    int err, more_d = 0, more_e = 0;
+    if ((err = prune_needed(s, p->now, p->max_age_ms, p->max_count, p->event_window_ms)) <= 0)
+        return err;
+    if ((err = hk_batch_txn(s, &txn))) return err;
+    err = prune_deliveries(s, txn, p->now, p->max_age_ms, p->max_count, p->budget, p->pruned,
+                           &more_d);
+    if (!err)
+        err = prune_events(s, txn, p->now, p->event_window_ms, p->max_count, p->budget, p->pruned,
+                           &more_e);
+    if (err) {
+        *p->pruned = 0;
+        return err;
+    }
+    *p->more = more_d || more_e;
+    return 0;
+}
+
 int hk_outbox_prune(hk_store_t *s, int64_t now, uint64_t max_age_ms, uint64_t max_count,
                     uint64_t event_window_ms, size_t budget, size_t *pruned, int *more)
 {
-    MDB_txn *txn;
-    int err, more_d = 0, more_e = 0;
     *pruned = 0;
     *more = 0;
     if (budget == 0) return 0;
-    if ((err = prune_needed(s, now, max_age_ms, max_count, event_window_ms)) <= 0) return err;
-    if ((err = hk_batch_txn(s, &txn))) return err;
-    err = prune_deliveries(s, txn, now, max_age_ms, max_count, budget, pruned, &more_d);
-    if (!err) err = prune_events(s, txn, now, event_window_ms, max_count, budget, pruned, &more_e);
-    if (err) return hk_batch_fail(s, err);
-    *more = more_d || more_e;
-    return 0;
+    prune_arg_t p = {now, max_age_ms, max_count, event_window_ms, budget, pruned, more};
+    return hk_batch_run_sync(s, prune_write, &p);
 }

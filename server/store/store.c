@@ -8,9 +8,14 @@
 #include "store/store_impl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* The layout of every table is in store_impl.h. */
 #define SCHEMA_VERSION 1
@@ -18,6 +23,37 @@
 #define MAX_DBS 16
 #define KEYCHECK "hookd secret.key check v1"
 #define KEY_BUF HK_STORE_KEY_BUF
+#define LOCK_FILE "hookd.lock"
+
+/* One hookd per data directory: an exclusive flock on dir/hookd.lock, held
+ * for the store's life. The kernel drops it when the process dies, however
+ * it dies, so a crash never leaves the directory locked. */
+static int lock_dir(const char *dir, int *fd_out)
+{
+    char path[PATH_MAX], q[PATH_MAX + 8];
+    if (snprintf(path, sizeof path, "%s/%s", dir, LOCK_FILE) >= (int)sizeof path) return HK_EINVAL;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        hk_log(HK_LOG_ERROR, "store_lock", "path=%s errno=%d", hk_log_quote(path, q, sizeof q),
+               errno);
+        return HK_EIO;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK) {
+            hk_log(HK_LOG_ERROR, "store_in_use",
+                   "dir=%s why=\"another hookd is running on this "
+                   "data directory (it holds %s); stop it or choose another data_dir\"",
+                   hk_log_quote(dir, q, sizeof q), LOCK_FILE);
+            return HK_EBUSY;
+        }
+        hk_log(HK_LOG_ERROR, "store_lock", "dir=%s errno=%d", hk_log_quote(dir, q, sizeof q), e);
+        return HK_EIO;
+    }
+    *fd_out = fd;
+    return 0;
+}
 
 /* Opens (creating) the outbox tables and loads the delivery id counter. */
 static int open_outbox(hk_store_t *s, MDB_txn *txn)
@@ -121,12 +157,95 @@ static int init_meta(hk_store_t *s, MDB_txn *txn, int fresh)
     return 0;
 }
 
+static int env_new(const char *path, size_t map_bytes, MDB_env **out)
+{
+    int rc = mdb_env_create(out);
+    if (rc) return rc;
+    if ((rc = mdb_env_set_maxdbs(*out, MAX_DBS)) ||
+        (rc = mdb_env_set_mapsize(*out, map_bytes ? map_bytes : DEFAULT_MAP_BYTES)) ||
+        (rc = mdb_env_open(*out, path, MDB_NOTLS, 0600))) {
+        mdb_env_close(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static void fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+/* A fresh store is made whole before it gets its name: LMDB writes a new
+ * file's two meta pages without a sync, so a power cut during a first start
+ * could leave a data.mdb that never opens again. Here the environment is
+ * created in dir/CREATE_DIR, its first txn (tables, schema, key check)
+ * committed and synced, and only then data.mdb renamed into dir. A crash
+ * before the rename leaves no store: the next start begins again (with the
+ * key file, if it was made). */
+#define CREATE_DIR "store.new"
+static int create_fresh(const char *dir, size_t map_bytes, int *created)
+{
+    char tmp[PATH_MAX], from[PATH_MAX], to[PATH_MAX], lock[PATH_MAX];
+    hk_store_t *s = NULL;
+    MDB_txn *txn = NULL;
+    int rc, err, fresh = 0;
+    if (snprintf(tmp, sizeof tmp, "%s/%s", dir, CREATE_DIR) >= (int)sizeof tmp ||
+        snprintf(from, sizeof from, "%s/data.mdb", tmp) >= (int)sizeof from ||
+        snprintf(lock, sizeof lock, "%s/lock.mdb", tmp) >= (int)sizeof lock ||
+        snprintf(to, sizeof to, "%s/data.mdb", dir) >= (int)sizeof to)
+        return HK_EINVAL;
+    if (access(to, F_OK) == 0) return 0; /* not fresh */
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST) return HK_EIO;
+    unlink(from); /* a first start that did not finish */
+    unlink(lock);
+    if (!(s = calloc(1, sizeof *s))) return HK_ENOMEM;
+    if ((rc = env_new(tmp, map_bytes, &s->env))) {
+        err = hk_store_mdb_err(rc, "env_open");
+        goto out;
+    }
+    s->max_key = (size_t)mdb_env_get_maxkeysize(s->env);
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn))) {
+        err = hk_store_mdb_err(rc, "write_begin");
+        goto out;
+    }
+    if ((err = open_dbs(s, txn, &fresh))) goto out;
+    if ((err = hk_keyfile_load(dir, 1, s->key))) goto out;
+    if ((err = init_meta(s, txn, 1))) goto out;
+    rc = mdb_txn_commit(txn); /* synced: every page of the file is on disk */
+    txn = NULL;
+    if (rc) {
+        err = hk_store_mdb_err(rc, "create");
+        goto out;
+    }
+    mdb_env_close(s->env);
+    s->env = NULL;
+    if (rename(from, to) != 0) {
+        err = HK_EIO;
+        goto out;
+    }
+    fsync_dir(dir);
+    unlink(lock);
+    rmdir(tmp);
+    *created = 1;
+    err = 0;
+out:
+    if (txn) mdb_txn_abort(txn);
+    if (s && s->env) mdb_env_close(s->env);
+    if (s) hk_crypto_wipe(s->key, sizeof s->key);
+    free(s);
+    return err;
+}
+
 int hk_store_open(const char *dir, size_t map_bytes, hk_store_t **out)
 {
     hk_store_t *s = NULL;
     MDB_txn *txn = NULL;
     char q[PATH_MAX + 8];
-    int rc, err, fresh = 0;
+    int rc, err, fresh = 0, created = 0;
 
     if (!dir || !*dir) return HK_EINVAL;
     if ((err = hk_crypto_init())) return err;
@@ -136,19 +255,23 @@ int hk_store_open(const char *dir, size_t map_bytes, hk_store_t **out)
         return err;
     }
     if (!(s = calloc(1, sizeof *s))) return HK_ENOMEM;
+    s->lock_fd = -1;
+    if ((err = lock_dir(dir, &s->lock_fd))) goto out;
+    if ((err = create_fresh(dir, map_bytes, &created))) goto out;
 
     if ((rc = mdb_env_create(&s->env))) {
         err = hk_store_mdb_err(rc, "env_create");
         goto out;
     }
     /* MDB_NOTLS: reader slots belong to txns, not to the thread, so the
-     * cached read txn may sit reset while this thread writes, as LMDB's rules
-     * otherwise forbid. MDB_NOSYNC: commits do not sync; every write path
-     * syncs before it reports success (admin writes inline, outbox batches
-     * through hk_store_sync), so many outbox writes share one sync. */
+     * loop's cached read txn may sit reset between reads. No MDB_NOSYNC,
+     * MDB_NOMETASYNC, MDB_MAPASYNC or MDB_WRITEMAP: every commit is made
+     * durable by LMDB itself (data pages synced before the meta page that
+     * points at them), so no power cut can leave a meta page without its
+     * data; the writer thread pays for it, never the loop. */
     if ((rc = mdb_env_set_maxdbs(s->env, MAX_DBS)) ||
         (rc = mdb_env_set_mapsize(s->env, map_bytes ? map_bytes : DEFAULT_MAP_BYTES)) ||
-        (rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NOSYNC, 0600))) {
+        (rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600))) {
         err = hk_store_mdb_err(rc, "env_open");
         goto out;
     }
@@ -157,18 +280,26 @@ int hk_store_open(const char *dir, size_t map_bytes, hk_store_t **out)
     s->max_key = (size_t)mdb_env_get_maxkeysize(s->env);
     if (s->max_key >= KEY_BUF) s->max_key = KEY_BUF - 1;
 
-    if ((err = hk_batch_admin_begin(s, &txn))) goto out;
+    /* Before the writer starts, this thread is the one writer. */
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn))) {
+        err = hk_store_mdb_err(rc, "write_begin");
+        goto out;
+    }
     if ((err = open_dbs(s, txn, &fresh))) goto out;
     if ((err = hk_keyfile_load(dir, fresh, s->key))) goto out;
     if ((err = init_meta(s, txn, fresh))) goto out;
-    err = hk_batch_admin_end(s, txn, 0, "open");
+    rc = mdb_txn_commit(txn);
     txn = NULL;
-    if (err) goto out;
+    if (rc) {
+        err = hk_store_mdb_err(rc, "open");
+        goto out;
+    }
+    if ((err = hk_batch_start(s))) goto out;
 
     uint64_t n = 0;
     hk_store_webhook_count(s, &n);
     hk_log(HK_LOG_INFO, "store_open", "dir=%s schema=%d webhooks=%llu fresh=%d",
-           hk_log_quote(dir, q, sizeof q), SCHEMA_VERSION, (unsigned long long)n, fresh);
+           hk_log_quote(dir, q, sizeof q), SCHEMA_VERSION, (unsigned long long)n, fresh || created);
     s->ready = 1;
     *out = s;
     s = NULL;
@@ -181,11 +312,11 @@ out:
 void hk_store_close(hk_store_t *store)
 {
     if (!store) return;
-    /* Whatever the last batch holds (attempt results, mostly) is kept. */
-    if (store->batch) hk_outbox_batch_commit(store);
-    if (store->ready) hk_store_sync(store);
+    /* Whatever is still gathered (attempt results, mostly) is kept. */
+    hk_batch_stop(store);
     if (store->rtxn) mdb_txn_abort(store->rtxn);
     if (store->env) mdb_env_close(store->env);
     hk_crypto_wipe(store->key, sizeof store->key);
+    if (store->lock_fd >= 0) close(store->lock_fd);
     free(store);
 }

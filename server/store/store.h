@@ -10,10 +10,13 @@
  *   store/due.h         which deliveries are due, and resuming after a restart
  *   store/events.h      seen event ids (idempotency)
  *   store/prune.h       deleting old deliveries and event ids
- *   store/batch.h       the write batch every outbox write goes into; sync */
-
-/* A store is used by one thread (the loop's); calls do not block on other
- * threads but do wait for the disk: each write is synced before it returns. */
+ *   store/batch.h       writes: operations the store's writer thread commits
+ *
+ * A store is used by one thread (the loop's) and its own writer thread
+ * (store/batch.h): reads run on the calling thread from read txns and see
+ * only committed (so durable) data; writes are operations the writer runs,
+ * answered from the loop when their commit returned. A second store on a
+ * data directory in use (another hookd) is refused. */
 typedef struct hk_store hk_store_t;
 
 /* Opens (creating when missing) the environment in dir (created 0700 when
@@ -22,11 +25,13 @@ typedef struct hk_store hk_store_t;
  * newer schema is refused with HK_ESTATE, and so is a key file that is not
  * a regular file of mode 0600 (or stricter), or that is missing while the
  * store exists; a key file of the wrong size or that does not open this
- * store's secrets is HK_ECORRUPT. Returns 0, HK_EIO, HK_ESTATE, HK_ECORRUPT,
- * HK_EINVAL (dir empty or too long) or HK_ENOMEM. */
+ * store's secrets is HK_ECORRUPT. dir/hookd.lock is locked (flock) for the
+ * store's life: HK_EBUSY (logged store_in_use) when another process holds
+ * it. Starts the writer thread. Returns 0, HK_EIO, HK_ESTATE, HK_ECORRUPT,
+ * HK_EBUSY, HK_EINVAL (dir empty or too long) or HK_ENOMEM. */
 int hk_store_open(const char *dir, size_t map_bytes, hk_store_t **out);
 
-/* Commits an open batch, syncs and closes (NULL is fine). */
+/* Commits what is still gathered, stops the writer, closes (NULL is fine). */
 void hk_store_close(hk_store_t *store);
 
 #endif

@@ -3,6 +3,7 @@
 #define HK_STORE_IMPL_H
 
 #include <lmdb.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,8 +26,8 @@
  *   due.c         the due index, and parking a webhook's deliveries
  *   deliveries.c  delivery records, bodies, attempts, their indexes
  *   record.c      the webhook record at rest, and whether a webhook is active
- *   batch.c       the one writer: the write batch and admin writes; reads
- *                 that see the batch; sync
+ *   batch.c       the one writer thread: batches of operations, each in a
+ *                 nested txn, committed with LMDB's sync; admin writes
  *   txn.c         LMDB's errors, big-endian keys, read txns, meta, index entries
  *   names.c, keyfile.c   call nothing of the store
  *
@@ -73,6 +74,27 @@ typedef struct {
     int state; /* -1: no such webhook; 0: inactive; 1: active */
 } hk_store_active_t;
 
+#define HK_STORE_HELD_BUCKETS 256
+
+/* A due entry being taken or put back by a write not yet committed: the
+ * loop's reads must not hand it out meanwhile. */
+typedef struct hk_store_held {
+    struct hk_store_held *next;
+    uint64_t id;
+    unsigned n; /* writes outstanding */
+} hk_store_held_t;
+
+/* Who owns what, with the loop and the writer thread at work at once:
+ *   fixed after open (anyone reads): env, the dbis, max_key, key
+ *   the loop: rtxn (its read txn), gather, n_gather, n_urgent,
+ *       next_delivery_id (delivery ids are handed out on the loop: one
+ *       counter, so unique; the value at each hand-over goes with the batch
+ *       and is stored with it, so never reused), held, events_pending,
+ *       failures, stats, hooks
+ *   the writer thread: wtxn, w_next_delivery, active_cache, admin_gen,
+ *       prune_cursor, w_due_added (webhook ids come from the meta counter
+ *       in the writer's txn: unique and never reused as the txn commits)
+ *   mu: queue, finished, busy, stop, f_*: what passes between them. */
 struct hk_store {
     MDB_env *env;
     MDB_dbi meta, webhooks, names, match;
@@ -80,30 +102,48 @@ struct hk_store {
     MDB_dbi deliveries, bodies, attempts, due, by_webhook, pending, events, event_times;
     size_t max_key;
     /* One read txn kept reset between reads: a renew is far cheaper than a
-     * begin (no allocation, no reader-table scan). */
+     * begin (no allocation, no reader-table scan). Loop thread only. */
     MDB_txn *rtxn;
     int rtxn_busy;
     uint8_t key[HK_SEAL_KEY_BYTES];
-    int ready; /* opened whole: closing syncs */
+    int ready;   /* opened whole: closing drains the writer */
+    int lock_fd; /* flock on <dir>/lock: one hookd per data directory */
 
-    /* Whether a webhook exists and is active, as last read: every delivery
-     * written or attempt recorded asks, and decoding the record each time
-     * was a good part of the cost. Entries hold for one admin_gen, which
-     * every admin write moves on (at its start and at its end), so nothing
-     * read before or during one is believed after it. */
+    /* Whether a webhook exists and is active, as last read by the writer:
+     * every delivery written or attempt recorded asks, and decoding the
+     * record each time was a good part of the cost. Entries hold for one
+     * admin_gen, which every admin write moves on (at its start and at its
+     * end), as does every write or batch that fails, so nothing read before
+     * or during one is believed after it. Writer thread only. */
     hk_store_active_t active_cache[HK_STORE_ACTIVE_CACHE];
     uint64_t admin_gen;
 
-    /* The outbox batch: one write txn gathering outbox writes until
-     * hk_outbox_batch_commit (or an admin write, which commits it first). */
-    MDB_txn *batch;
-    uint64_t batch_gen;      /* the open batch's number; the last one's when none is open */
-    uint64_t batch_first_id; /* the least id of the PENDING deliveries created in the open batch */
+    /* ---- the writer (batch.c) ---- */
+    pthread_t thread;
+    int thread_started;
+    pthread_mutex_t mu;
+    pthread_cond_t work;          /* the writer waits for a batch */
+    pthread_cond_t idle;          /* hk_outbox_batch_commit waits for the writer */
+    hk_link_t queue;              /* mu: handed over, not started */
+    hk_link_t finished;           /* mu: done, not reaped */
+    int busy, stop;               /* mu */
+    uint64_t q_next_delivery;     /* mu: the delivery counter at the last hand-over */
+    uint64_t f_batches, f_failed; /* mu: finished since the last reap */
+    int f_due_added, f_err;       /* mu */
+
+    hk_link_t gather; /* loop: submitted, not handed over */
+    uint64_t n_gather, n_urgent;
     uint64_t next_delivery_id;
     uint64_t batch_failures;
-    uint64_t prune_cursor; /* the delivery id pruning resumes from */
-    hk_outbox_hook_fn hook;
-    void *hook_arg;
+    hk_store_write_stats_t stats;
+    hk_store_hooks_t hooks;
+    hk_store_held_t *held[HK_STORE_HELD_BUCKETS];
+    hk_link_t events_pending; /* loop: event ids recorded by writes not yet reaped */
+
+    MDB_txn *wtxn;            /* writer: the running operation's txn */
+    uint64_t w_next_delivery; /* writer: the counter handed over with this batch */
+    int w_due_added;
+    uint64_t prune_cursor; /* writer: the delivery id pruning resumes from */
 };
 
 static inline MDB_val hk_store_val(const void *data, size_t len)
@@ -150,35 +190,45 @@ uint64_t hk_store_time_key(int64_t t);
 
 /* ---- batch.c: the writer ---------------------------------------------------- */
 
-/* The open batch, opening one (the hook hears HK_OUTBOX_BATCH_OPENED) when
- * none is. */
+/* 1 when the caller runs inside an operation on s's writer thread: the
+ * store's write functions then write into its txn. */
+int hk_batch_in_write(const hk_store_t *s);
+
+/* The running operation's txn (HK_ESTATE outside one). */
 int hk_batch_txn(hk_store_t *s, MDB_txn **txn);
 
-/* Throws the open batch away (after a failed put LMDB allows only an abort,
- * and a half-written call must not be committed by the next one); the hook
- * hears HK_OUTBOX_BATCH_DONE with err. Returns err. */
-int hk_batch_fail(hk_store_t *s, int err);
-
-/* Ends a batch write: errors other than a refused argument (found before
- * anything was written: HK_EINVAL, HK_ENOTFOUND) throw the batch away.
- * Returns err. */
-int hk_batch_end(hk_store_t *s, int err);
-
-/* A txn for reading the outbox: the open batch (reads see its writes), else
- * a read txn. End it with hk_batch_read_end. */
+/* A txn for reading: the running operation's inside a write (reads see its
+ * writes), else a read txn (what is committed, and so on disk). End it with
+ * hk_batch_read_end. */
 int hk_batch_read_begin(hk_store_t *s, MDB_txn **txn);
 void hk_batch_read_end(hk_store_t *s, MDB_txn *txn);
 
-/* Admin writes take the one writer LMDB allows: begin commits an open batch
- * first (its waiters hear the outcome through the hook). End commits the
- * txn (err 0) or aborts it (err != 0) and, on success, syncs the
- * environment before returning: admin writes are durable when they return.
- * Both move admin_gen on. */
+/* An admin write (webhook create/update/delete) inside a write: the
+ * operation's txn, with admin_gen moved on at both ends. end returns err. */
 int hk_batch_admin_begin(hk_store_t *s, MDB_txn **txn);
 int hk_batch_admin_end(hk_store_t *s, MDB_txn *txn, int err, const char *op);
 
-/* Tells the hook (if any) about ev. */
-void hk_outbox_notify(hk_store_t *s, hk_outbox_event_t ev, uint64_t gen, int err);
+/* A write with no result anyone waits for, from the loop: fn(s, arg) runs
+ * inside a lazy operation; then, on the loop, done(s, arg, err) (may be
+ * NULL), and arg is freed. A failure is logged as op. Returns 0 or
+ * HK_ENOMEM (arg freed, nothing queued). */
+int hk_batch_defer(hk_store_t *s, int (*fn)(hk_store_t *s, void *arg), void *arg,
+                   void (*done)(hk_store_t *s, void *arg, int err), const char *op);
+
+/* fn(s, arg) inside an operation, waited for (hk_store_run): the blocking
+ * form of the writes with results, for tests, tools and startup. */
+int hk_batch_run_sync(hk_store_t *s, int (*fn)(hk_store_t *s, void *arg), void *arg);
+
+/* The due entries of delivery id being written by the loop's writes (take,
+ * put back, attempt): hold adds one, release drops one; held says whether
+ * any is outstanding. Loop thread. */
+int hk_batch_hold(hk_store_t *s, uint64_t id);
+void hk_batch_release(hk_store_t *s, uint64_t id);
+int hk_batch_held(const hk_store_t *s, uint64_t id);
+
+/* Starts the writer thread (open) and stops it after draining (close). */
+int hk_batch_start(hk_store_t *s);
+void hk_batch_stop(hk_store_t *s);
 
 /* ---- record.c: the webhook record at rest ------------------------------------ */
 

@@ -235,15 +235,52 @@ out:
 
 /* ---- the API ----------------------------------------------------------------- */
 
+/* Admin writes run inside a write (store/batch.h); from the loop they wait
+ * for their own commit (hk_batch_run_sync). */
+typedef struct {
+    hk_webhook_t *wh;
+    uint64_t id;
+    hk_webhook_t **old;
+} admin_arg_t;
+
+static int create_write(hk_store_t *s, void *arg)
+{
+    admin_arg_t *a = arg;
+    MDB_txn *txn;
+    int err = hk_batch_admin_begin(s, &txn);
+    if (err) return err;
+    return hk_batch_admin_end(s, txn, webhook_create_txn(s, txn, a->wh, hk_store_now_ms()),
+                              "webhook_create");
+}
+
+static int update_write(hk_store_t *s, void *arg)
+{
+    admin_arg_t *a = arg;
+    size_t unparked = 0;
+    MDB_txn *txn;
+    int err = hk_batch_admin_begin(s, &txn);
+    if (err) return err;
+    err = hk_batch_admin_end(
+        s, txn, webhook_update_txn(s, txn, a->wh, hk_store_now_ms(), &unparked), "webhook_update");
+    if (!err && unparked) s->w_due_added = 1;
+    return err;
+}
+
+static int delete_write(hk_store_t *s, void *arg)
+{
+    admin_arg_t *a = arg;
+    MDB_txn *txn;
+    int err = hk_batch_admin_begin(s, &txn);
+    if (err) return err;
+    return hk_batch_admin_end(s, txn, webhook_delete_txn(s, txn, a->id, a->old), "webhook_delete");
+}
+
 int hk_store_webhook_create(hk_store_t *store, hk_webhook_t *wh)
 {
     uint64_t id = wh->id;
     int64_t ct = wh->create_time, ut = wh->update_time;
-    MDB_txn *txn;
-    int err = hk_batch_admin_begin(store, &txn);
-    if (err) return err;
-    err = hk_batch_admin_end(store, txn, webhook_create_txn(store, txn, wh, hk_store_now_ms()),
-                             "webhook_create");
+    admin_arg_t a = {.wh = wh};
+    int err = hk_batch_run_sync(store, create_write, &a);
     if (err) {
         /* Nothing was written, so nothing was assigned either. */
         wh->id = id;
@@ -256,18 +293,11 @@ int hk_store_webhook_create(hk_store_t *store, hk_webhook_t *wh)
 int hk_store_webhook_update(hk_store_t *store, hk_webhook_t *wh)
 {
     int64_t ct = wh->create_time, ut = wh->update_time;
-    size_t unparked = 0;
-    MDB_txn *txn;
-    int err = hk_batch_admin_begin(store, &txn);
-    if (err) return err;
-    err = hk_batch_admin_end(store, txn,
-                             webhook_update_txn(store, txn, wh, hk_store_now_ms(), &unparked),
-                             "webhook_update");
+    admin_arg_t a = {.wh = wh};
+    int err = hk_batch_run_sync(store, update_write, &a);
     if (err) {
         wh->create_time = ct;
         wh->update_time = ut;
-    } else if (unparked) {
-        hk_outbox_notify(store, HK_OUTBOX_DUE_ADDED, 0, 0);
     }
     return err;
 }
@@ -275,11 +305,8 @@ int hk_store_webhook_update(hk_store_t *store, hk_webhook_t *wh)
 int hk_store_webhook_delete(hk_store_t *store, uint64_t id, hk_webhook_t **old)
 {
     hk_webhook_t *was = NULL;
-    MDB_txn *txn;
-    int err = hk_batch_admin_begin(store, &txn);
-    if (err) return err;
-    err = hk_batch_admin_end(store, txn, webhook_delete_txn(store, txn, id, old ? &was : NULL),
-                             "webhook_delete");
+    admin_arg_t a = {.id = id, .old = old ? &was : NULL};
+    int err = hk_batch_run_sync(store, delete_write, &a);
     if (err) {
         hk_webhook_free(was);
         return err;
@@ -319,10 +346,10 @@ static int bare_in(hk_store_t *s, MDB_txn *txn, uint64_t id, hk_webhook_t **out)
 int hk_store_webhook_get(hk_store_t *store, uint64_t id, hk_webhook_t **out)
 {
     MDB_txn *txn;
-    int err = hk_store_read_begin(store, &txn);
+    int err = hk_batch_read_begin(store, &txn);
     if (err) return err;
     err = get_in(store, txn, id, out);
-    hk_store_read_end(store, txn);
+    hk_batch_read_end(store, txn);
     return err;
 }
 
@@ -333,7 +360,7 @@ int hk_store_webhook_find(hk_store_t *store, const char *name, hk_webhook_t **ou
     MDB_txn *txn;
     /* A name no webhook could have is simply not found. */
     if (hk_name_key(name, store->max_key, nkey, &nlen)) return HK_ENOTFOUND;
-    int err = hk_store_read_begin(store, &txn);
+    int err = hk_batch_read_begin(store, &txn);
     if (err) return err;
     MDB_val k = hk_store_val(nkey, nlen), v;
     int rc = mdb_get(txn, store->names, &k, &v);
@@ -346,7 +373,7 @@ int hk_store_webhook_find(hk_store_t *store, const char *name, hk_webhook_t **ou
         /* The index names an id whose record is gone. */
         if (err == HK_ENOTFOUND) err = HK_ECORRUPT;
     }
-    hk_store_read_end(store, txn);
+    hk_batch_read_end(store, txn);
     return err;
 }
 
@@ -354,10 +381,10 @@ int hk_store_webhook_count(hk_store_t *store, uint64_t *out)
 {
     MDB_txn *txn;
     MDB_stat st;
-    int err = hk_store_read_begin(store, &txn);
+    int err = hk_batch_read_begin(store, &txn);
     if (err) return err;
     int rc = mdb_stat(txn, store->webhooks, &st);
-    hk_store_read_end(store, txn);
+    hk_batch_read_end(store, txn);
     if (rc) return hk_store_mdb_err(rc, "stat");
     *out = st.ms_entries;
     return 0;
@@ -473,9 +500,9 @@ static int walk(hk_store_t *s, const walk_t *w, uint64_t from, hk_webhook_visit_
     int err = 0;
     while (!c.done) {
         MDB_txn *txn;
-        if ((err = hk_store_read_begin(s, &txn))) break;
+        if ((err = hk_batch_read_begin(s, &txn))) break;
         err = w->use_index ? chunk_index(s, txn, w, &c) : chunk_scan(s, txn, w, &c);
-        hk_store_read_end(s, txn);
+        hk_batch_read_end(s, txn);
         if (err) {
             chunk_free(&c, 0);
             break;

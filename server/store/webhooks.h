@@ -20,8 +20,10 @@ typedef Hookd__V1__Webhook hk_webhook_t;
  * case-insensitively); HK_EFULL when the map (or the disk) is full (nothing
  * is written);
  * HK_EINVAL when name or trigger_action is empty or too long for an index key
- * or application is not 1-255; HK_EIO. Committed durably before it returns;
- * on failure wh is left as it was.
+ * or application is not 1-255; HK_EIO. Inside a write (store/batch.h) it
+ * writes into that write's txn; from elsewhere it runs as a write of its
+ * own and waits for its commit (tests, tools: never the running loop). The
+ * same holds for update and delete. On failure wh is left as it was.
  *
  * Names compare case-insensitively by Unicode simple case folding of the
  * ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic and Armenian blocks;
@@ -38,7 +40,7 @@ int hk_store_webhook_find(hk_store_t *store, const char *name, hk_webhook_t **ou
  * An empty (or NULL) wh->secret_key keeps the stored secret. Renaming to
  * another letter case of the same name is allowed. Deactivating parks the
  * webhook's pending deliveries (out of the due index), activating puts them
- * back (the outbox hook hears HK_OUTBOX_DUE_ADDED), in the same txn.
+ * back (hk_store_reap reports due_added), in the same txn.
  * Returns 0, HK_ENOTFOUND, HK_EEXIST (the new name belongs to another
  * webhook), HK_EFULL, HK_EINVAL (as for create), HK_EIO. */
 int hk_store_webhook_update(hk_store_t *store, hk_webhook_t *wh);

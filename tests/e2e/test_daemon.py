@@ -1,4 +1,5 @@
-"""test_daemon.py -- hookd as a process: durability across kill -9, caller roles, SIGTERM."""
+"""test_daemon.py -- hookd as a process: durability across kill -9, one per data dir, caller roles,
+SIGTERM."""
 import json
 import os
 import subprocess
@@ -136,6 +137,40 @@ class NobodyIsAdminByGroup(Roles):
         self.assertEqual(r["code"], "OK", r)
         got = self.hookd.stub().GetWebhook(pb.GetWebhookRequest(name="from nobody"))
         self.assertEqual(got.url, "https://hooks.example.com/from-nobody")
+
+
+class OneHookdPerDataDir(unittest.TestCase):
+    def test_second_hookd_on_a_data_dir_in_use_is_refused(self):
+        first = harness.Hookd()
+        self.addCleanup(first.cleanup)
+        first.start()
+        first.stub().CreateWebhook(create_req("mine"))
+
+        # Another socket, the same data directory.
+        second = harness.Hookd()
+        self.addCleanup(second.cleanup)
+        second.data = first.data
+        second.start(wait=False)
+        rc = second.proc.wait(timeout=15)
+        second.log.close()
+        second.proc = None
+        self.assertNotEqual(rc, 0)
+        log = second.read_log()
+        self.assertIn("event=store_in_use", log)
+        self.assertIn("another hookd is running on this data directory", log)
+        self.assertFalse(os.path.exists(second.socket), "the refused hookd must not serve")
+        # The first one is untouched and still serves.
+        self.assertEqual(first.stub().GetWebhook(pb.GetWebhookRequest(name="mine")).name, "mine")
+
+        # The lock dies with its process, however it dies: after kill -9 the
+        # directory is free at once.
+        self.assertEqual(first.kill9(), -9)
+        third = harness.Hookd()
+        self.addCleanup(third.cleanup)
+        third.data = first.data
+        third.start()
+        self.assertEqual(third.stub().GetWebhook(pb.GetWebhookRequest(name="mine")).name, "mine")
+        self.assertEqual(third.stop(), 0, third.read_log())
 
 
 class Signals(unittest.TestCase):

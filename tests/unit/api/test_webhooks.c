@@ -1,11 +1,13 @@
 /* test_webhooks.c -- the webhook RPCs driven through hk_rpc_dispatch against a temporary store */
 #include <stdlib.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "api/api.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/status.h"
+#include "deliver/commit.h"
 #include "fake_call.h"
 #include "hookd/v1/webhooks.pb-c.h"
 #include "store/store.h"
@@ -16,11 +18,13 @@
 #define ENTERPRISE HOOKD__V1__APPLICATION__APPLICATION_ENTERPRISE
 #define ELITE HOOKD__V1__APPLICATION__APPLICATION_ELITE
 
-/* A config and a store: all the webhook RPCs need. */
+/* A config, a store and the loop its writes are answered on: all the
+ * webhook RPCs need. */
 typedef struct {
     hk_config_t config;
     hk_api_t api;
     uid_t admin;
+    uv_loop_t loop;
 } rig_t;
 
 static int rig_open(rig_t *r)
@@ -29,13 +33,28 @@ static int rig_open(rig_t *r)
     if (hk_config_defaults(&r->config) != 0) return -1;
     r->api.config = &r->config;
     r->admin = getuid(); /* hookd's own uid is an admin */
-    return hk_store_open(hk_test_tmpdir(), 64u << 20, &r->api.store);
+    uv_loop_init(&r->loop);
+    if (hk_store_open(hk_test_tmpdir(), 64u << 20, &r->api.store)) return -1;
+    return hk_commit_new(&r->loop, r->api.store, &r->api.commit);
 }
 
 static void rig_close(rig_t *r)
 {
+    hk_commit_close(r->api.commit, NULL, NULL);
+    uv_run(&r->loop, UV_RUN_DEFAULT);
     hk_store_close(r->api.store);
     hk_config_free(&r->config);
+    uv_loop_close(&r->loop);
+}
+
+/* A call, answered: writes are answered from the loop once committed. */
+static void rig_call(fake_answer_t *a, hk_api_t *api, const char *path, uid_t uid,
+                     const ProtobufCMessage *msg)
+{
+    rig_t *r = hk_container_of(api, rig_t, api);
+    fake_call(a, api, path, uid, msg);
+    for (int i = 0; i < 5000 && a->call; i++)
+        uv_run(&r->loop, UV_RUN_ONCE);
 }
 
 static uint64_t stored_count(rig_t *r)
@@ -54,7 +73,7 @@ static void create(rig_t *r, fake_answer_t *a, const char *name, const char *act
     req.application = ENTERPRISE;
     req.trigger_action = (char *)action;
     req.url = (char *)url;
-    fake_call(a, &r->api, PATH("CreateWebhook"), r->admin, &req.base);
+    rig_call(a, &r->api, PATH("CreateWebhook"), r->admin, &req.base);
 }
 
 /* Creates a webhook and returns its id (0 when that failed). */
@@ -75,7 +94,7 @@ static Hookd__V1__Webhook *get_by_name(rig_t *r, fake_answer_t *a, const char *n
     req.key_case = HOOKD__V1__GET_WEBHOOK_REQUEST__KEY_NAME;
     req.name = (char *)name;
     req.reveal_secret = reveal;
-    fake_call(a, &r->api, PATH("GetWebhook"), r->admin, &req.base);
+    rig_call(a, &r->api, PATH("GetWebhook"), r->admin, &req.base);
     return (void *)fake_answer_unpack(a, &hookd__v1__webhook__descriptor);
 }
 
@@ -139,7 +158,7 @@ TEST(create_refusals_store_nothing)
     req.application = ENTERPRISE;
     req.trigger_action = (char *)"AccountUpdated";
     req.url = (char *)"https://receiver.example/hook";
-    fake_call(&a, &r.api, PATH("CreateWebhook"), other, &req.base);
+    rig_call(&a, &r.api, PATH("CreateWebhook"), other, &req.base);
     CHECK_INT(a.status, HK_STATUS_PERMISSION_DENIED);
     CHECK_INT(stored_count(&r), 1);
     rig_close(&r);
@@ -171,7 +190,7 @@ TEST(get_masks_unless_revealed)
     CHECK(get_by_name(&r, &a, "Nobody", 0) == NULL);
     CHECK_INT(a.status, HK_STATUS_NOT_FOUND);
     Hookd__V1__GetWebhookRequest req = HOOKD__V1__GET_WEBHOOK_REQUEST__INIT;
-    fake_call(&a, &r.api, PATH("GetWebhook"), r.admin, &req.base); /* neither id nor name */
+    rig_call(&a, &r.api, PATH("GetWebhook"), r.admin, &req.base); /* neither id nor name */
     CHECK_INT(a.status, HK_STATUS_INVALID_ARGUMENT);
     rig_close(&r);
 }
@@ -188,7 +207,7 @@ TEST(list_pages_and_filters)
 
     Hookd__V1__ListWebhooksRequest req = HOOKD__V1__LIST_WEBHOOKS_REQUEST__INIT;
     req.page_size = 2;
-    fake_call(&a, &r.api, PATH("ListWebhooks"), r.admin, &req.base);
+    rig_call(&a, &r.api, PATH("ListWebhooks"), r.admin, &req.base);
     Hookd__V1__ListWebhooksResponse *resp =
         (void *)fake_answer_unpack(&a, &hookd__v1__list_webhooks_response__descriptor);
     CHECK(resp != NULL);
@@ -203,7 +222,7 @@ TEST(list_pages_and_filters)
     fake_answer_free(&a);
 
     req.page_token = token;
-    fake_call(&a, &r.api, PATH("ListWebhooks"), r.admin, &req.base);
+    rig_call(&a, &r.api, PATH("ListWebhooks"), r.admin, &req.base);
     resp = (void *)fake_answer_unpack(&a, &hookd__v1__list_webhooks_response__descriptor);
     CHECK(resp != NULL);
     CHECK_INT(resp->n_webhooks, 1);
@@ -216,7 +235,7 @@ TEST(list_pages_and_filters)
     Hookd__V1__ListWebhooksRequest f = HOOKD__V1__LIST_WEBHOOKS_REQUEST__INIT;
     f.application = ENTERPRISE;
     f.trigger_action = (char *)"AccountCreated";
-    fake_call(&a, &r.api, PATH("ListWebhooks"), r.admin, &f.base);
+    rig_call(&a, &r.api, PATH("ListWebhooks"), r.admin, &f.base);
     resp = (void *)fake_answer_unpack(&a, &hookd__v1__list_webhooks_response__descriptor);
     CHECK(resp != NULL);
     CHECK_INT(resp->n_webhooks, 1);
@@ -225,7 +244,7 @@ TEST(list_pages_and_filters)
     fake_answer_free(&a);
 
     req.page_token = (char *)"not-a-token";
-    fake_call(&a, &r.api, PATH("ListWebhooks"), r.admin, &req.base);
+    rig_call(&a, &r.api, PATH("ListWebhooks"), r.admin, &req.base);
     CHECK_INT(a.status, HK_STATUS_INVALID_ARGUMENT);
     CHECK(strstr(a.message, "page_token") != NULL);
     rig_close(&r);
@@ -248,7 +267,7 @@ TEST(update_changes_only_present_fields)
     req.active = 0;
     req._url_case = HOOKD__V1__UPDATE_WEBHOOK_REQUEST___URL_URL;
     req.url = (char *)"https://receiver.example/v2";
-    fake_call(&a, &r.api, PATH("UpdateWebhook"), r.admin, &req.base);
+    rig_call(&a, &r.api, PATH("UpdateWebhook"), r.admin, &req.base);
     CHECK_INT(a.status, HK_STATUS_OK);
     fake_answer_free(&a);
     hk_webhook_t *after = NULL;
@@ -268,12 +287,12 @@ TEST(update_changes_only_present_fields)
     bad.application = ELITE;
     bad._url_case = HOOKD__V1__UPDATE_WEBHOOK_REQUEST___URL_URL;
     bad.url = (char *)"https://receiver.example/v3";
-    fake_call(&a, &r.api, PATH("UpdateWebhook"), r.admin, &bad.base);
+    rig_call(&a, &r.api, PATH("UpdateWebhook"), r.admin, &bad.base);
     CHECK_INT(a.status, HK_STATUS_FAILED_PRECONDITION);
     bad._application_case = 0;
     bad._new_name_case = HOOKD__V1__UPDATE_WEBHOOK_REQUEST___NEW_NAME_NEW_NAME;
     bad.new_name = (char *)"TAKEN";
-    fake_call(&a, &r.api, PATH("UpdateWebhook"), r.admin, &bad.base);
+    rig_call(&a, &r.api, PATH("UpdateWebhook"), r.admin, &bad.base);
     CHECK_INT(a.status, HK_STATUS_ALREADY_EXISTS);
     CHECK_INT(hk_store_webhook_get(r.api.store, id, &after), 0);
     CHECK_STR(after->url, "https://receiver.example/v2");
@@ -294,7 +313,7 @@ TEST(delete_removes_it)
     Hookd__V1__DeleteWebhookRequest req = HOOKD__V1__DELETE_WEBHOOK_REQUEST__INIT;
     req.key_case = HOOKD__V1__DELETE_WEBHOOK_REQUEST__KEY_ID;
     req.id = id;
-    fake_call(&a, &r.api, PATH("DeleteWebhook"), r.admin, &req.base);
+    rig_call(&a, &r.api, PATH("DeleteWebhook"), r.admin, &req.base);
     Hookd__V1__Webhook *wh = (void *)fake_answer_unpack(&a, &hookd__v1__webhook__descriptor);
     CHECK(wh != NULL);
     CHECK_INT(wh->id, id);
@@ -304,7 +323,7 @@ TEST(delete_removes_it)
     hk_webhook_t *st = NULL;
     CHECK_INT(hk_store_webhook_get(r.api.store, id, &st), HK_ENOTFOUND);
     CHECK_INT(stored_count(&r), 0);
-    fake_call(&a, &r.api, PATH("DeleteWebhook"), r.admin, &req.base);
+    rig_call(&a, &r.api, PATH("DeleteWebhook"), r.admin, &req.base);
     CHECK_INT(a.status, HK_STATUS_NOT_FOUND);
     rig_close(&r);
 }
@@ -316,7 +335,7 @@ TEST(trigger_actions_of_an_application)
     CHECK_INT(rig_open(&r), 0);
     Hookd__V1__ListTriggerActionsRequest req = HOOKD__V1__LIST_TRIGGER_ACTIONS_REQUEST__INIT;
     req.application = ELITE;
-    fake_call(&a, &r.api, PATH("ListTriggerActions"), r.admin, &req.base);
+    rig_call(&a, &r.api, PATH("ListTriggerActions"), r.admin, &req.base);
     Hookd__V1__ListTriggerActionsResponse *resp =
         (void *)fake_answer_unpack(&a, &hookd__v1__list_trigger_actions_response__descriptor);
     CHECK(resp != NULL);
@@ -341,7 +360,7 @@ TEST(unknown_method)
     fake_answer_t a;
     CHECK_INT(rig_open(&r), 0);
     Hookd__V1__GetWebhookRequest req = HOOKD__V1__GET_WEBHOOK_REQUEST__INIT;
-    fake_call(&a, &r.api, PATH("NoSuchMethod"), r.admin, &req.base);
+    rig_call(&a, &r.api, PATH("NoSuchMethod"), r.admin, &req.base);
     CHECK_INT(a.status, HK_STATUS_UNIMPLEMENTED);
     rig_close(&r);
 }

@@ -108,14 +108,17 @@ int raw_open(const char *dir, MDB_env **env, MDB_txn **txn, const char *db, MDB_
     return 0;
 }
 
-static void heard_hook(hk_outbox_event_t ev, uint64_t gen, int err, void *arg)
+static void heard_gathered(void *arg)
 {
     (void)arg;
-    if (ev == HK_OUTBOX_BATCH_OPENED) heard.opened++;
-    if (ev == HK_OUTBOX_BATCH_DONE) heard.done++;
-    if (ev == HK_OUTBOX_DUE_ADDED) heard.due_added++;
-    heard.last_gen = gen;
-    heard.last_err = err;
+    heard.opened++;
+}
+
+/* On the writer thread: read by the test after a drain (a mutex between). */
+static void heard_finished(void *arg)
+{
+    (void)arg;
+    __atomic_add_fetch(&heard.done, 1, __ATOMIC_SEQ_CST);
 }
 
 hk_store_t *open_store(const char *dir, size_t map)
@@ -123,8 +126,16 @@ hk_store_t *open_store(const char *dir, size_t map)
     hk_store_t *s = NULL;
     if (hk_store_open(dir, map, &s) != 0) return NULL;
     memset(&heard, 0, sizeof heard);
-    hk_outbox_set_hook(s, heard_hook, NULL);
+    hk_store_hooks_t hooks = {.gathered = heard_gathered, .finished = heard_finished};
+    hk_store_set_hooks(s, &hooks);
     return s;
+}
+
+uint64_t due_added(hk_store_t *s)
+{
+    hk_store_write_stats_t st;
+    hk_store_write_stats(s, &st);
+    return st.due_added;
 }
 
 uint64_t webhook(hk_store_t *s, const char *name, int active)
@@ -200,4 +211,50 @@ int state_of(hk_store_t *s, uint64_t id)
     int st = d->state;
     hk_delivery_free(d);
     return st;
+}
+
+/* ---- writes waited for ------------------------------------------------------------- */
+
+typedef struct {
+    hk_store_write_t w;
+    const hk_delivery_t *d;
+    const uint8_t *body;
+    size_t len, data_len;
+    const hk_attempt_t *a;
+    uint64_t id;
+    int state;
+    int64_t next;
+    int *active;
+} wop_t;
+
+static int put_run(hk_store_t *s, hk_store_write_t *w)
+{
+    wop_t *o = hk_container_of(w, wop_t, w);
+    return hk_outbox_delivery_put(s, o->d, o->body, o->len, o->data_len, o->a);
+}
+
+static int attempt_run(hk_store_t *s, hk_store_write_t *w)
+{
+    wop_t *o = hk_container_of(w, wop_t, w);
+    return hk_outbox_attempt_record(s, o->id, o->a, o->state, o->next, o->active);
+}
+
+int write_put(hk_store_t *s, const hk_delivery_t *d, const uint8_t *body, size_t len,
+              size_t data_len, const hk_attempt_t *a)
+{
+    wop_t o = {
+        .w = {.run = put_run}, .d = d, .body = body, .len = len, .data_len = data_len, .a = a};
+    return hk_store_run(s, &o.w);
+}
+
+int write_attempt(hk_store_t *s, uint64_t id, const hk_attempt_t *a, int state, int64_t next,
+                  int *active)
+{
+    wop_t o = {.w = {.run = attempt_run},
+               .id = id,
+               .a = a,
+               .state = state,
+               .next = next,
+               .active = active};
+    return hk_store_run(s, &o.w);
 }

@@ -67,17 +67,19 @@ int raw_open(const char *dir, MDB_env **env, MDB_txn **txn, const char *db, MDB_
 
 /* ---- the outbox ------------------------------------------------------------------------ */
 
-/* What the outbox hook of a store from open_store heard. */
+/* What the hooks of a store from open_store heard: batches begun gathering
+ * (opened) and batches the writer finished (done). */
 struct heard {
-    int opened, done, due_added;
-    uint64_t last_gen;
-    int last_err;
+    int opened, done;
 };
 extern struct heard heard;
 
-/* Opens the store in dir, clears heard and sets the hook that fills it.
+/* Opens the store in dir, clears heard and sets the hooks that fill it.
  * NULL when the open failed. */
 hk_store_t *open_store(const char *dir, size_t map);
+
+/* How many reaps so far found deliveries made due by a write. */
+uint64_t due_added(hk_store_t *s);
 
 /* Creates webhook name (application 1, "AccountUpdated", asynchronous)
  * active or not; its id, or 0. */
@@ -95,6 +97,14 @@ hk_attempt_t attempt(int outcome, int status);
 
 /* hk_outbox_due_take with no skip: how many were taken (999 on error). */
 size_t take_all(hk_store_t *s, int64_t now, hk_outbox_due_t *out, size_t max, int64_t *next);
+
+/* hk_outbox_delivery_put and hk_outbox_attempt_record inside a write of
+ * their own, waited for: their own error comes back (from the loop they
+ * would be written later, their errors logged). */
+int write_put(hk_store_t *s, const hk_delivery_t *d, const uint8_t *body, size_t len,
+              size_t data_len, const hk_attempt_t *a);
+int write_attempt(hk_store_t *s, uint64_t id, const hk_attempt_t *a, int state, int64_t next,
+                  int *active);
 
 /* Delivery id's state, or -1 when it cannot be read. */
 int state_of(hk_store_t *s, uint64_t id);

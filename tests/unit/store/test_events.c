@@ -15,7 +15,7 @@ TEST(event_ids)
     size_t len;
     CHECK_INT(hk_outbox_event_get(s, "evt_1", &t, &data, &len), HK_ENOTFOUND);
     CHECK_INT(hk_outbox_event_put(s, "evt_1", 1000, (const uint8_t *)"first", 5), 0);
-    /* Seen in the open batch already: a repeat in the same batch is caught. */
+    /* Seen before its write commits: a repeat in the same batch is caught. */
     CHECK_INT(hk_outbox_event_get(s, "evt_1", &t, &data, &len), 0);
     CHECK_INT(t, 1000);
     CHECK_INT(len, 5);

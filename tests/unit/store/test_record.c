@@ -140,8 +140,7 @@ TEST(active_flag_follows_admin_writes)
             d.event_id = (char *)"evt_1";
             d.state = PENDING;
             d.next_attempt_time = 10;
-            int err = hk_outbox_delivery_put(s, &d, (const uint8_t *)BODY, sizeof BODY - 1,
-                                             DATA_LEN, NULL);
+            int err = write_put(s, &d, (const uint8_t *)BODY, sizeof BODY - 1, DATA_LEN, NULL);
             CHECK_INT(err, gone ? HK_ENOTFOUND : 0);
             want += !gone && !off;
         }

@@ -61,3 +61,6 @@ echo
 echo "== matching cost (one matching synchronous webhook)"
 $build/bench/bench_trigger match --url "$url" --webhooks 10 --seconds "$secs"
 $build/bench/bench_trigger match --url "$url" --webhooks 100000 --seconds "$secs"
+echo
+echo "== the admin page in Chromium, 1,000 webhooks"
+node bench/page.js "$build"

@@ -18,7 +18,7 @@ static const hk_ctl_command_t hk_cmd_help = {
 static const hk_ctl_command_t *const commands[] = {
     &hk_cmd_list,       &hk_cmd_show,      &hk_cmd_create,  &hk_cmd_edit,    &hk_cmd_activate,
     &hk_cmd_deactivate, &hk_cmd_delete,    &hk_cmd_actions, &hk_cmd_trigger, &hk_cmd_deliveries,
-    &hk_cmd_delivery,   &hk_cmd_redeliver, &hk_cmd_ui, &hk_cmd_help,
+    &hk_cmd_delivery,   &hk_cmd_redeliver, &hk_cmd_ui,      &hk_cmd_help,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -567,8 +567,7 @@ TEST(refuses_numbers)
 
 TEST(refuses_strings)
 {
-    REFUSED(D(create_webhook_request), "{\"name\":\"a\\u0000b\"}",
-            "name: ", "contains a NUL byte");
+    REFUSED(D(create_webhook_request), "{\"name\":\"a\\u0000b\"}", "name: ", "contains a NUL byte");
     REFUSED(D(list_webhooks_response), "{\"webhooks\":[{\"url\":\"\\u0000\"}]}",
             "webhooks[0].url: ", "NUL");
     REFUSED(D(create_webhook_request), "{\"application\":\"APPLICATION_ELITE\\u0000\"}",

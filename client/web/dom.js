@@ -20,7 +20,7 @@ export function h(tag, attrs = {}, ...children) {
 // Replaces the page's main content and moves focus to its heading, for keyboard and screen reader users.
 export function show(...children) {
   const main = document.getElementById('main');
-  main.replaceChildren(...children);
+  main.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
   const heading = main.querySelector('h1');
   if (heading) {
     heading.tabIndex = -1;

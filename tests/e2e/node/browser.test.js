@@ -48,6 +48,18 @@ async function textOf(selector) {
   return page.$eval(selector, (el) => el.textContent);
 }
 
+// Nothing the page shows may be a JavaScript value that leaked into the text.
+async function noLeaks() {
+  const leaked = await page.evaluate(() => {
+    const walk = document.createTreeWalker(document.querySelector('main'), NodeFilter.SHOW_TEXT);
+    const bad = [];
+    for (let n = walk.nextNode(); n; n = walk.nextNode())
+      if (/^(null|undefined|NaN)$|\[object /.test(n.nodeValue.trim())) bad.push(n.nodeValue);
+    return bad;
+  });
+  assert.deepEqual(leaked, [], 'page text shows a leaked value');
+}
+
 async function rowOf(name) {
   await page.waitForFunction((n) => [...document.querySelectorAll('table.webhooks tbody th')]
     .some((th) => th.textContent === n), {}, name);
@@ -129,6 +141,7 @@ test('the admin page, as the spec tells it', async () => {
   await page.click(aria('Save', 'button'));
   await page.waitForSelector(aria('CRM sync', 'heading'));
   assert.match(await textOf('dl.details'), /Enterprise/);
+  await noLeaks();
   assert.match(await textOf('dl.details'), /15 seconds/);
 
   // Create for Elite: the application comes from the product the admin came from.
@@ -157,6 +170,7 @@ test('the admin page, as the spec tells it', async () => {
   const crm = await rowOf('CRM sync');
   assert.deepEqual(crm.slice(0, 5), ['CRM sync', account[1], `http://127.0.0.1:${rxPort}/crm`, 'Active', 'Enterprise']);
   assert.equal((await rowOf('Elite bookings'))[4], 'Elite');
+  await noLeaks();
   await shot('list');
 
   // Filter by application.
@@ -210,6 +224,7 @@ test('the admin page, as the spec tells it', async () => {
   await page.click('table.deliveries summary');
   assert.match(await textOf('table.attempts'), /receiver is down/);
   assert.match(await textOf('table.attempts'), /HTTP error/);
+  await noLeaks();
   await shot('details');
   const before = hits.filter((h) => h === '/fail').length;
   await page.click(aria('Redeliver', 'button'));

@@ -5,11 +5,14 @@
 # PostgreSQL 15's durable one-row INSERT (pgbench, 64 clients, synchronous_commit=on), the store
 # Svix, Convoy and Hook0 acknowledge from. The receiver holds connections without answering so
 # delivery does not compete. Also: hookd's bytes written to disk and CPU per event.
-# usage: bench/durable.sh [BUILD_DIR] [GRPC_BENCH_SRC]   (run scripts/deps --test first)
+# usage: bench/durable.sh [BUILD_DIR...]   (run scripts/deps --test first)
+# Several build dirs (e.g. before and after a change) are measured in the same run, against the
+# same PostgreSQL figure. GRPC_BENCH_SRC: the grpc-bench kit (default ../shared/tools/grpc-bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=${1:-build}
-kit=${2:-../shared/tools/grpc-bench}
+builds=("$@")
+[ ${#builds[@]} -gt 0 ] || builds=(build)
+kit=${GRPC_BENCH_SRC:-../shared/tools/grpc-bench}
 secs=${BENCH_SECONDS:-10}
 work=$(mktemp -d /tmp/hk-bench-durable-XXXXXX)
 chmod 755 "$work"
@@ -44,6 +47,8 @@ pg=$(su postgres -c "pgbench -h $work/pgsock -n -c 64 -j 2 -T $secs -f $work/ins
 echo "PostgreSQL 15 INSERT, 64 clients, synchronous_commit=on:   $pg rows/s"
 
 # --- hookd ---------------------------------------------------------------------------------
+run_hookd() { # build dir
+local build=$1
 /usr/bin/python3 -c '
 import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -55,6 +60,7 @@ while True:
 pids+=($!)
 sleep 0.3
 rxport=$(head -1 "$work/rx.port")
+rm -rf "$work/data" "$work/hookd.sock"
 $build/hookd --socket "$work/hookd.sock" --data "$work/data" --log-level warn \
     --set max_transfers=16 >"$work/hookd.log" 2>&1 &
 hpid=$!
@@ -83,8 +89,11 @@ for ch in 1 8; do
     p50=$(sed -n 's/.* p50_us=\([0-9.]*\).*/\1/p' <<<"$out")
     p99=$(sed -n 's/.* p99_us=\([0-9.]*\).*/\1/p' <<<"$out")
     tck=$(getconf CLK_TCK)
-    printf 'hookd TriggerEvent, 64 in flight on %d connection(s):  %s events/s  p50 %s us  p99 %s us  %s bytes written/event  %s us CPU/event  = %s x PostgreSQL\n' \
-        $ch "$rate" "$p50" "$p99" "$(( (w1 - w0) / (calls > 0 ? calls : 1) ))" \
+    printf '%s: hookd TriggerEvent, 64 in flight on %d connection(s):  %s events/s  p50 %s us  p99 %s us  %s bytes written/event  %s us CPU/event  = %s x PostgreSQL\n' \
+        "$build" $ch "$rate" "$p50" "$p99" "$(( (w1 - w0) / (calls > 0 ? calls : 1) ))" \
         "$(( (c1 - c0) * 1000000 / tck / (calls > 0 ? calls : 1) ))" \
         "$(awk -v a="$rate" -v b="$pg" 'BEGIN {printf "%.2f", a / b}')"
 done
+kill "$hpid"; wait "$hpid" 2>/dev/null || true
+}
+for b in "${builds[@]}"; do run_hookd "$b"; done

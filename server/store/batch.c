@@ -301,6 +301,28 @@ static void run_one(hk_store_t *s, MDB_txn *top, hk_store_write_t *w)
     }
 }
 
+/* Keeps the delivery id counter covering next (see run_batch). */
+static int store_counter(hk_store_t *s, MDB_txn *top, uint64_t next)
+{
+    uint64_t stored = 0, newest = 0;
+    uint8_t b[8];
+    MDB_cursor *cur;
+    MDB_val k = hk_store_val(HK_STORE_NEXT_DELIVERY, strlen(HK_STORE_NEXT_DELIVERY)), v, dk;
+    int rc = mdb_get(top, s->meta, &k, &v);
+    if (rc == 0 && v.mv_size == 8) stored = hk_store_be64_get(v.mv_data);
+    if (next <= stored) return 0;
+    if ((rc = mdb_cursor_open(top, s->deliveries, &cur)))
+        return hk_store_mdb_err(rc, "cursor_open");
+    if (mdb_cursor_get(cur, &dk, &v, MDB_LAST) == 0 && dk.mv_size == 8)
+        newest = hk_store_be64_get(dk.mv_data);
+    mdb_cursor_close(cur);
+    if (newest + 1 >= next) return 0;
+    hk_store_be64_put(b, next);
+    v = hk_store_val(b, 8);
+    if ((rc = mdb_put(top, s->meta, &k, &v, 0))) return hk_store_mdb_err(rc, "batch_meta_put");
+    return 0;
+}
+
 /* Runs a whole batch: one txn, each operation nested, the delivery id
  * counter, one commit with LMDB's sync. Returns 0 or the commit's error
  * (then none of it is written and every operation has that error). */
@@ -319,20 +341,13 @@ static int run_batch(hk_store_t *s, hk_link_t *ops, uint64_t next_delivery)
         run_one(s, top, hk_container_of(l, hk_store_write_t, link));
 
     /* Every id handed out before the hand-over is below the stored
-     * counter, written or not: none is handed out again after a restart. */
-    uint64_t stored = 0;
-    uint8_t b[8];
-    MDB_val k = hk_store_val(HK_STORE_NEXT_DELIVERY, strlen(HK_STORE_NEXT_DELIVERY)), v;
-    rc = mdb_get(top, s->meta, &k, &v);
-    if (rc == 0 && v.mv_size == 8) stored = hk_store_be64_get(v.mv_data);
-    if (next_delivery > stored) {
-        hk_store_be64_put(b, next_delivery);
-        v = hk_store_val(b, 8);
-        if ((rc = mdb_put(top, s->meta, &k, &v, 0))) {
-            mdb_txn_abort(top);
-            err = hk_store_mdb_err(rc, "batch_meta_put");
-            goto failed;
-        }
+     * counter or at most the newest delivery record, written or not: none
+     * is handed out again after a restart (open takes the larger). Most
+     * batches write their ids' records, so meta is left alone (one page
+     * fewer to write). */
+    if ((err = store_counter(s, top, next_delivery))) {
+        mdb_txn_abort(top);
+        goto failed;
     }
     /* LMDB writes the dirty pages, syncs them, then writes and syncs the
      * meta page: when this returns 0 the batch is on disk. */

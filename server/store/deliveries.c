@@ -17,17 +17,23 @@ uint64_t hk_outbox_delivery_id(hk_store_t *s)
 
 /* ---- records -------------------------------------------------------------------- */
 
-int hk_delivery_rec_get(hk_store_t *s, MDB_txn *txn, uint64_t id, hk_delivery_t **out)
+hk_delivery_t *hk_delivery_rec_decode(const MDB_val *v, uint64_t *body)
+{
+    const uint8_t *p = v->mv_data;
+    if (v->mv_size < HK_DELIVERY_HEAD || p[0] != HK_DELIVERY_V2) return NULL;
+    if (body) *body = hk_store_be64_get(p + 1);
+    return hookd__v1__delivery__unpack(NULL, v->mv_size - HK_DELIVERY_HEAD, p + HK_DELIVERY_HEAD);
+}
+
+int hk_delivery_rec_get(hk_store_t *s, MDB_txn *txn, uint64_t id, hk_delivery_t **out,
+                        uint64_t *body)
 {
     uint8_t k[8];
     hk_store_be64_put(k, id);
     MDB_val key = hk_store_val(k, 8), v;
     int rc = mdb_get(txn, s->deliveries, &key, &v);
     if (rc) return hk_store_mdb_err(rc, "deliveries_get");
-    const uint8_t *p = v.mv_data;
-    hk_delivery_t *d = NULL;
-    if (v.mv_size >= 1 && p[0] == HK_DELIVERY_V1)
-        d = hookd__v1__delivery__unpack(NULL, v.mv_size - 1, p + 1);
+    hk_delivery_t *d = hk_delivery_rec_decode(&v, body);
     if (!d || d->id != id) {
         if (d) hookd__v1__delivery__free_unpacked(d, NULL);
         hk_log(HK_LOG_ERROR, "store_corrupt", "delivery=%llu what=record", (unsigned long long)id);
@@ -38,7 +44,8 @@ int hk_delivery_rec_get(hk_store_t *s, MDB_txn *txn, uint64_t id, hk_delivery_t 
 }
 
 /* Writes d without its attempts and payload. */
-int hk_delivery_rec_put(hk_store_t *s, MDB_txn *txn, const hk_delivery_t *d, unsigned flags)
+int hk_delivery_rec_put(hk_store_t *s, MDB_txn *txn, const hk_delivery_t *d, uint64_t body,
+                        unsigned flags)
 {
     hk_delivery_t bare = *d;
     bare.n_attempts = 0;
@@ -48,7 +55,7 @@ int hk_delivery_rec_put(hk_store_t *s, MDB_txn *txn, const hk_delivery_t *d, uns
     uint8_t k[8];
     hk_store_be64_put(k, d->id);
     size_t n = hookd__v1__delivery__get_packed_size(&bare);
-    MDB_val key = hk_store_val(k, 8), v = hk_store_val(NULL, 1 + n);
+    MDB_val key = hk_store_val(k, 8), v = hk_store_val(NULL, HK_DELIVERY_HEAD + n);
     int rc = mdb_put(txn, s->deliveries, &key, &v, flags | MDB_RESERVE);
     /* Not past the last key after all (a synchronous delivery is written
      * when its attempt ends, after younger ones): an ordinary insert. */
@@ -61,9 +68,82 @@ int hk_delivery_rec_put(hk_store_t *s, MDB_txn *txn, const hk_delivery_t *d, uns
     }
     if (rc) return hk_store_mdb_err(rc, "deliveries_put");
     uint8_t *p = v.mv_data;
-    p[0] = HK_DELIVERY_V1;
-    hookd__v1__delivery__pack(&bare, p + 1);
+    p[0] = HK_DELIVERY_V2;
+    hk_store_be64_put(p + 1, body);
+    hookd__v1__delivery__pack(&bare, p + HK_DELIVERY_HEAD);
     return 0;
+}
+
+/* ---- bodies ---------------------------------------------------------------------- */
+
+/* Writes the body of delivery d, or names the one this batch wrote last
+ * when it holds the same bytes (the other deliveries of the same event):
+ * *key is the body key the record is to name. */
+static int body_put(hk_store_t *s, MDB_txn *txn, uint64_t id, const uint8_t *body, size_t body_len,
+                    size_t data_len, uint64_t *key_out)
+{
+    uint8_t k[8];
+    MDB_val key, v;
+    int rc;
+    if (s->w_body) {
+        hk_store_be64_put(k, s->w_body);
+        key = hk_store_val(k, 8);
+        rc = mdb_get(txn, s->bodies, &key, &v);
+        const uint8_t *p = v.mv_data;
+        if (rc == 0 && v.mv_size == HK_BODY_HEAD + body_len &&
+            hk_store_be32_get(p + 4) == data_len && memcmp(p + HK_BODY_HEAD, body, body_len) == 0) {
+            /* Only refs changes: the value is rewritten where it is. */
+            uint32_t refs = hk_store_be32_get(p);
+            MDB_val nv = hk_store_val(NULL, v.mv_size);
+            if ((rc = mdb_put(txn, s->bodies, &key, &nv, MDB_RESERVE)))
+                return hk_store_mdb_err(rc, "bodies_put");
+            /* p may have moved with the put: the body is the caller's. */
+            hk_store_be32_put(nv.mv_data, refs + 1);
+            hk_store_be32_put((uint8_t *)nv.mv_data + 4, (uint32_t)data_len);
+            if (body_len) memcpy((uint8_t *)nv.mv_data + HK_BODY_HEAD, body, body_len);
+            *key_out = s->w_body;
+            return 0;
+        }
+        if (rc && rc != MDB_NOTFOUND) return hk_store_mdb_err(rc, "bodies_get");
+    }
+    hk_store_be64_put(k, id);
+    key = hk_store_val(k, 8);
+    v = hk_store_val(NULL, HK_BODY_HEAD + body_len);
+    rc = mdb_put(txn, s->bodies, &key, &v, MDB_RESERVE | MDB_APPEND);
+    if (rc == MDB_KEYEXIST) rc = mdb_put(txn, s->bodies, &key, &v, MDB_RESERVE);
+    if (rc) return hk_store_mdb_err(rc, "bodies_put");
+    hk_store_be32_put(v.mv_data, 1);
+    hk_store_be32_put((uint8_t *)v.mv_data + 4, (uint32_t)data_len);
+    if (body_len) memcpy((uint8_t *)v.mv_data + HK_BODY_HEAD, body, body_len);
+    s->w_body = id;
+    *key_out = id;
+    return 0;
+}
+
+int hk_delivery_body_unref(hk_store_t *s, MDB_txn *txn, uint64_t body)
+{
+    uint8_t k[8];
+    hk_store_be64_put(k, body);
+    MDB_val key = hk_store_val(k, 8), v;
+    int rc = mdb_get(txn, s->bodies, &key, &v);
+    if (rc == MDB_NOTFOUND) return 0;
+    if (rc) return hk_store_mdb_err(rc, "bodies_get");
+    uint32_t refs = v.mv_size >= HK_BODY_HEAD ? hk_store_be32_get(v.mv_data) : 0;
+    if (refs <= 1) {
+        if ((rc = mdb_del(txn, s->bodies, &key, NULL)) && rc != MDB_NOTFOUND)
+            return hk_store_mdb_err(rc, "bodies_del");
+        return 0;
+    }
+    /* A copy: the put may move what v points at. */
+    size_t n = v.mv_size;
+    uint8_t *copy = malloc(n);
+    if (!copy) return HK_ENOMEM;
+    memcpy(copy, v.mv_data, n);
+    hk_store_be32_put(copy, refs - 1);
+    MDB_val nv = hk_store_val(copy, n);
+    rc = mdb_put(txn, s->bodies, &key, &nv, 0);
+    free(copy);
+    return rc ? hk_store_mdb_err(rc, "bodies_put") : 0;
 }
 
 static int attempt_put(hk_store_t *s, MDB_txn *txn, uint64_t id, uint32_t seq,
@@ -94,31 +174,21 @@ static int delivery_put_in(hk_store_t *s, MDB_txn *txn, const hk_delivery_t *d, 
                            size_t body_len, size_t data_len, const hk_attempt_t *attempt,
                            int active)
 {
-    int rc, err;
-    uint8_t k[8];
+    uint64_t bkey = 0;
+    int err, pending = d->state == HK_DELIVERY_PENDING;
     /* New ids are (nearly always) the largest yet: appended, the insert
      * skips the search and fills pages whole instead of splitting them in
      * half, so a batch dirties fewer pages. */
-    if ((err = hk_delivery_rec_put(s, txn, d, MDB_NOOVERWRITE | MDB_APPEND))) return err;
-
-    hk_store_be64_put(k, d->id);
-    MDB_val key = hk_store_val(k, 8), v = hk_store_val(NULL, 4 + body_len);
-    rc = mdb_put(txn, s->bodies, &key, &v, MDB_RESERVE | MDB_APPEND);
-    if (rc == MDB_KEYEXIST) rc = mdb_put(txn, s->bodies, &key, &v, MDB_RESERVE);
-    if (rc) return hk_store_mdb_err(rc, "bodies_put");
-    hk_store_be32_put(v.mv_data, (uint32_t)data_len);
-    if (body_len) memcpy((uint8_t *)v.mv_data + 4, body, body_len);
-
-    if ((err = hk_store_idx_put(txn, s->by_webhook, d->webhook_id, d->id, "by_webhook_put")))
+    if ((err = body_put(s, txn, d->id, body, body_len, data_len, &bkey))) return err;
+    if ((err = hk_delivery_rec_put(s, txn, d, bkey, MDB_NOOVERWRITE | MDB_APPEND))) return err;
+    if ((err = hk_store_flag_put(txn, s->by_webhook, d->webhook_id, d->id, (uint8_t)pending,
+                                 "by_webhook_put")))
         return err;
     if (attempt && (err = attempt_put(s, txn, d->id, 0, attempt))) return err;
-    if (d->state == HK_DELIVERY_PENDING) {
-        if ((err = hk_store_idx_put(txn, s->pending, d->webhook_id, d->id, "pending_put")))
-            return err;
-        if (active && (err = hk_store_idx_put(txn, s->due, hk_store_time_key(d->next_attempt_time),
-                                              d->id, "due_put")))
-            return err;
-    }
+    if (pending && active &&
+        (err = hk_store_idx_put(txn, s->due, hk_store_time_key(d->next_attempt_time), d->id,
+                                "due_put")))
+        return err;
     return 0;
 }
 
@@ -229,20 +299,32 @@ static int attempts_load(hk_store_t *s, MDB_txn *txn, hk_delivery_t *d)
     return err;
 }
 
-static int body_in(hk_store_t *s, MDB_txn *txn, uint64_t id, const uint8_t **body, size_t *len,
-                   size_t *data_len)
+/* The body of delivery id, whose record names body key bkey (0: read the
+ * record for it). */
+static int body_in(hk_store_t *s, MDB_txn *txn, uint64_t id, uint64_t bkey, const uint8_t **body,
+                   size_t *len, size_t *data_len)
 {
     *body = NULL; /* defined on the error paths too */
     *len = *data_len = 0;
     uint8_t k[8];
-    hk_store_be64_put(k, id);
-    MDB_val key = hk_store_val(k, 8), v;
-    int rc = mdb_get(txn, s->bodies, &key, &v);
-    if (rc) return hk_store_mdb_err(rc, "bodies_get");
-    if (v.mv_size < 4) return HK_ECORRUPT;
-    *data_len = hk_store_be32_get(v.mv_data);
-    *body = (const uint8_t *)v.mv_data + 4;
-    *len = v.mv_size - 4;
+    MDB_val key, v;
+    int rc;
+    if (!bkey) {
+        hk_store_be64_put(k, id);
+        key = hk_store_val(k, 8);
+        if ((rc = mdb_get(txn, s->deliveries, &key, &v)))
+            return hk_store_mdb_err(rc, "deliveries_get");
+        const uint8_t *p = v.mv_data;
+        if (v.mv_size < HK_DELIVERY_HEAD || p[0] != HK_DELIVERY_V2) return HK_ECORRUPT;
+        bkey = hk_store_be64_get(p + 1);
+    }
+    hk_store_be64_put(k, bkey);
+    key = hk_store_val(k, 8);
+    if ((rc = mdb_get(txn, s->bodies, &key, &v))) return hk_store_mdb_err(rc, "bodies_get");
+    if (v.mv_size < HK_BODY_HEAD) return HK_ECORRUPT;
+    *data_len = hk_store_be32_get((const uint8_t *)v.mv_data + 4);
+    *body = (const uint8_t *)v.mv_data + HK_BODY_HEAD;
+    *len = v.mv_size - HK_BODY_HEAD;
     if (*data_len + 1 > *len) return HK_ECORRUPT;
     return 0;
 }
@@ -251,14 +333,15 @@ int hk_outbox_delivery_get(hk_store_t *s, uint64_t id, int details, hk_delivery_
 {
     MDB_txn *txn;
     hk_delivery_t *d = NULL;
+    uint64_t bkey = 0;
     int err = hk_batch_read_begin(s, &txn);
     if (err) return err;
-    if ((err = hk_delivery_rec_get(s, txn, id, &d))) goto out;
+    if ((err = hk_delivery_rec_get(s, txn, id, &d, &bkey))) goto out;
     if (details) {
         const uint8_t *body;
         size_t len, data_len;
         if ((err = attempts_load(s, txn, d))) goto out;
-        if ((err = body_in(s, txn, id, &body, &len, &data_len))) goto out;
+        if ((err = body_in(s, txn, id, bkey, &body, &len, &data_len))) goto out;
         err = HK_ENOMEM;
         if (!(d->payload.data = malloc(data_len ? data_len : 1))) goto out;
         /* The body ends "<payload>}". */
@@ -283,7 +366,7 @@ int hk_outbox_body_get(hk_store_t *s, uint64_t id, uint8_t **out, size_t *outlen
     size_t len;
     int err = hk_batch_read_begin(s, &txn);
     if (err) return err;
-    if ((err = body_in(s, txn, id, &body, &len, data_len)) == 0) {
+    if ((err = body_in(s, txn, id, 0, &body, &len, data_len)) == 0) {
         uint8_t *copy = malloc(len ? len : 1);
         if (!copy) {
             err = HK_ENOMEM;
@@ -355,7 +438,7 @@ static int list_chunk(hk_store_t *s, MDB_txn *txn, uint64_t webhook_id, uint64_t
         (*budget)--;
         *before = id;
         hk_delivery_t *d;
-        err = hk_delivery_rec_get(s, txn, id, &d);
+        err = hk_delivery_rec_get(s, txn, id, &d, NULL);
         if (err == HK_ENOTFOUND) { /* pruned under a stale index entry */
             err = 0;
             continue;
@@ -413,9 +496,10 @@ static int attempt_record_write(hk_store_t *s, uint64_t id, const hk_attempt_t *
 {
     MDB_txn *txn;
     hk_delivery_t *d = NULL;
+    uint64_t bkey = 0;
     int active = 0, exists, err;
     if ((err = hk_batch_txn(s, &txn))) return err;
-    if ((err = hk_delivery_rec_get(s, txn, id, &d))) return err;
+    if ((err = hk_delivery_rec_get(s, txn, id, &d, &bkey))) return err;
     err = hk_store_webhook_active_in(s, txn, d->webhook_id, &active);
     if (err && err != HK_ENOTFOUND) goto out;
     exists = err == 0;
@@ -437,11 +521,12 @@ static int attempt_record_write(hk_store_t *s, uint64_t id, const hk_attempt_t *
                 goto out;
         } else {
             d->next_attempt_time = 0;
-            if ((err = hk_store_idx_del(txn, s->pending, d->webhook_id, id, "pending_del")))
+            if ((err =
+                     hk_store_flag_put(txn, s->by_webhook, d->webhook_id, id, 0, "by_webhook_put")))
                 goto out;
         }
     }
-    err = hk_delivery_rec_put(s, txn, d, 0);
+    err = hk_delivery_rec_put(s, txn, d, bkey, 0);
 out:
     hk_delivery_free(d);
     if (!err && webhook_active) *webhook_active = active;
@@ -533,6 +618,20 @@ int hk_outbox_attempt_record(hk_store_t *s, uint64_t id, const hk_attempt_t *a, 
     return err;
 }
 
+/* The entries of an index whose flag byte is set: a walk, for stats. */
+static int count_flagged(MDB_txn *txn, MDB_dbi dbi, uint64_t *n)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc) return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        *n += v.mv_size >= 1 && *(const uint8_t *)v.mv_data;
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 int hk_outbox_stats(hk_store_t *s, hk_outbox_stats_t *out)
 {
     MDB_txn *txn;
@@ -540,7 +639,8 @@ int hk_outbox_stats(hk_store_t *s, hk_outbox_stats_t *out)
     int rc = 0, err = hk_batch_read_begin(s, &txn);
     if (err) return err;
     if (!(rc = mdb_stat(txn, s->deliveries, &st))) out->deliveries = st.ms_entries;
-    if (!rc && !(rc = mdb_stat(txn, s->pending, &st))) out->pending = st.ms_entries;
+    out->pending = 0;
+    if (!rc) rc = count_flagged(txn, s->by_webhook, &out->pending);
     if (!rc && !(rc = mdb_stat(txn, s->due, &st))) out->due = st.ms_entries;
     if (!rc && !(rc = mdb_stat(txn, s->events, &st))) out->events = st.ms_entries;
     hk_batch_read_end(s, txn);

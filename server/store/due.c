@@ -95,7 +95,7 @@ static int restore_write(hk_store_t *s, uint64_t id)
     hk_delivery_t *d = NULL;
     int active = 0, err;
     if ((err = hk_batch_txn(s, &txn))) return err;
-    err = hk_delivery_rec_get(s, txn, id, &d);
+    err = hk_delivery_rec_get(s, txn, id, &d, NULL);
     if (err == HK_ENOTFOUND) return 0;
     if (err) return err;
     if (d->state == HK_DELIVERY_PENDING &&
@@ -141,12 +141,13 @@ static int resume_write(hk_store_t *s, void *arg)
     int last_active = 0;
     *count = 0;
     if ((err = hk_batch_txn(s, &txn))) return err;
-    if ((rc = mdb_cursor_open(txn, s->pending, &cur))) return hk_store_mdb_err(rc, "cursor_open");
+    if ((rc = mdb_cursor_open(txn, s->by_webhook, &cur)))
+        return hk_store_mdb_err(rc, "cursor_open");
     MDB_val key, v;
     /* Puts go to another table than the one the cursor walks. */
     for (rc = mdb_cursor_get(cur, &key, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &key, &v, MDB_NEXT)) {
-        if (key.mv_size != 16) continue;
+        if (key.mv_size != 16 || v.mv_size < 1 || !*(const uint8_t *)v.mv_data) continue;
         uint64_t wid = hk_store_be64_get(key.mv_data);
         uint64_t id = hk_store_be64_get((const uint8_t *)key.mv_data + 8);
         if (wid != last_wid) {
@@ -155,7 +156,7 @@ static int resume_write(hk_store_t *s, void *arg)
         }
         if (!last_active) continue;
         hk_delivery_t *d;
-        if ((err = hk_delivery_rec_get(s, txn, id, &d))) {
+        if ((err = hk_delivery_rec_get(s, txn, id, &d, NULL))) {
             if (err == HK_ENOTFOUND) continue;
             break;
         }
@@ -185,13 +186,15 @@ static int webhook_op(hk_store_t *s, MDB_txn *txn, uint64_t wid, webhook_op_t op
     int done = 0, err = 0;
     *count = 0;
     while (!done && !err) {
-        if ((err = hk_store_idx_range(txn, s->pending, wid, after, ids, CHUNK, &n, &done))) break;
+        if ((err = hk_store_idx_range(txn, s->by_webhook, wid, after, 1, ids, CHUNK, &n, &done)))
+            break;
         for (size_t i = 0; i < n && !err; i++) {
             hk_delivery_t *d;
+            uint64_t bkey = 0;
             after = ids[i];
-            err = hk_delivery_rec_get(s, txn, ids[i], &d);
+            err = hk_delivery_rec_get(s, txn, ids[i], &d, &bkey);
             if (err == HK_ENOTFOUND) { /* a stale index entry: drop it */
-                err = hk_store_idx_del(txn, s->pending, wid, ids[i], "pending_del");
+                err = hk_store_idx_del(txn, s->by_webhook, wid, ids[i], "by_webhook_del");
                 continue;
             }
             if (err) break;
@@ -204,8 +207,9 @@ static int webhook_op(hk_store_t *s, MDB_txn *txn, uint64_t wid, webhook_op_t op
             if (!err && op == CANCEL) {
                 d->state = HK_DELIVERY_CANCELLED;
                 d->next_attempt_time = 0;
-                err = hk_delivery_rec_put(s, txn, d, 0);
-                if (!err) err = hk_store_idx_del(txn, s->pending, wid, d->id, "pending_del");
+                err = hk_delivery_rec_put(s, txn, d, bkey, 0);
+                if (!err)
+                    err = hk_store_flag_put(txn, s->by_webhook, wid, d->id, 0, "by_webhook_put");
             }
             hk_delivery_free(d);
             if (!err) (*count)++;

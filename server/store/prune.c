@@ -7,7 +7,7 @@
 
 #define CHUNK HK_STORE_CHUNK
 
-static int delivery_delete(hk_store_t *s, MDB_txn *txn, uint64_t id, uint64_t wid)
+static int delivery_delete(hk_store_t *s, MDB_txn *txn, uint64_t id, uint64_t wid, uint64_t body)
 {
     uint8_t k[12];
     MDB_val key;
@@ -16,8 +16,7 @@ static int delivery_delete(hk_store_t *s, MDB_txn *txn, uint64_t id, uint64_t wi
     key = hk_store_val(k, 8);
     if ((rc = mdb_del(txn, s->deliveries, &key, NULL)) && rc != MDB_NOTFOUND)
         return hk_store_mdb_err(rc, "deliveries_del");
-    if ((rc = mdb_del(txn, s->bodies, &key, NULL)) && rc != MDB_NOTFOUND)
-        return hk_store_mdb_err(rc, "bodies_del");
+    if ((err = hk_delivery_body_unref(s, txn, body))) return err;
     if ((err = hk_store_idx_del(txn, s->by_webhook, wid, id, "by_webhook_del"))) return err;
 
     /* Seek afresh for each attempt: a handful per delivery, and no cursor
@@ -47,7 +46,7 @@ static int prune_deliveries(hk_store_t *s, MDB_txn *txn, int64_t now, uint64_t m
     MDB_cursor *cur;
     int rc, err = 0;
     struct {
-        uint64_t id, wid;
+        uint64_t id, wid, body;
     } victims[CHUNK];
     if (budget > CHUNK) budget = CHUNK;
     size_t nv = 0, examined = 0, limit = budget * 8;
@@ -75,10 +74,8 @@ static int prune_deliveries(hk_store_t *s, MDB_txn *txn, int64_t now, uint64_t m
             break;
         }
         examined++;
-        const uint8_t *p = v.mv_data;
-        hk_delivery_t *d = v.mv_size >= 1 && p[0] == HK_DELIVERY_V1
-                               ? hookd__v1__delivery__unpack(NULL, v.mv_size - 1, p + 1)
-                               : NULL;
+        uint64_t body = 0;
+        hk_delivery_t *d = hk_delivery_rec_decode(&v, &body);
         if (!d) continue; /* not ours to judge here; GetDelivery reports it */
         int old = d->create_time < cutoff;
         int finished = d->state != HK_DELIVERY_PENDING;
@@ -93,6 +90,7 @@ static int prune_deliveries(hk_store_t *s, MDB_txn *txn, int64_t now, uint64_t m
         if (!finished) continue;
         victims[nv].id = id;
         victims[nv].wid = wid;
+        victims[nv].body = body;
         nv++;
         if (excess) excess--;
     }
@@ -100,7 +98,7 @@ static int prune_deliveries(hk_store_t *s, MDB_txn *txn, int64_t now, uint64_t m
     if (rc && rc != MDB_NOTFOUND) return hk_store_mdb_err(rc, "cursor_get");
     if (ended) s->prune_cursor = 0;
     for (size_t i = 0; i < nv && !err; i++)
-        err = delivery_delete(s, txn, victims[i].id, victims[i].wid);
+        err = delivery_delete(s, txn, victims[i].id, victims[i].wid, victims[i].body);
     if (!err) *pruned += nv;
     return err;
 }
@@ -178,11 +176,10 @@ static int prune_needed(hk_store_t *s, int64_t now, uint64_t max_age_ms, uint64_
     needed = st.ms_entries > max_count;
     if (!needed && (rc = mdb_cursor_open(txn, s->deliveries, &cur)) == 0) {
         rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-        const uint8_t *p = v.mv_data;
-        if (rc == 0 && v.mv_size >= 1 && p[0] == HK_DELIVERY_V1) {
-            hk_delivery_t *d = hookd__v1__delivery__unpack(NULL, v.mv_size - 1, p + 1);
-            needed = d && d->create_time < cutoff_of(now, max_age_ms);
-            if (d) hookd__v1__delivery__free_unpacked(d, NULL);
+        hk_delivery_t *d = rc == 0 ? hk_delivery_rec_decode(&v, NULL) : NULL;
+        if (d) {
+            needed = d->create_time < cutoff_of(now, max_age_ms);
+            hookd__v1__delivery__free_unpacked(d, NULL);
         }
         mdb_cursor_close(cur);
         cur = NULL;

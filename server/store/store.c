@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 /* The layout of every table is in store_impl.h. */
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define DEFAULT_MAP_BYTES ((size_t)1 << 30)
 #define MAX_DBS 16
 #define KEYCHECK "hookd secret.key check v1"
@@ -62,10 +62,10 @@ static int open_outbox(hk_store_t *s, MDB_txn *txn)
         const char *name;
         MDB_dbi *dbi;
     } dbs[] = {
-        {"deliveries", &s->deliveries}, {"bodies", &s->bodies},
-        {"attempts", &s->attempts},     {"due", &s->due},
-        {"pending", &s->pending},       {"by_webhook", &s->by_webhook},
-        {"events", &s->events},         {"event_times", &s->event_times},
+        {"deliveries", &s->deliveries},   {"bodies", &s->bodies},
+        {"attempts", &s->attempts},       {"due", &s->due},
+        {"by_webhook", &s->by_webhook},   {"events", &s->events},
+        {"event_times", &s->event_times},
     };
     int rc;
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++)
@@ -119,6 +119,16 @@ static int open_dbs(hk_store_t *s, MDB_txn *txn, int *fresh)
             return HK_ESTATE;
         }
         if (schema < 1) return HK_ECORRUPT;
+        /* Schema 1 kept a body per delivery and a pending table; its
+         * records do not read as schema 2's. */
+        if (schema < SCHEMA_VERSION) {
+            hk_log(HK_LOG_ERROR, "store_schema_older",
+                   "schema=%u supported=%d why=\"this store was written by an older hookd "
+                   "(a body per delivery); drain it with that hookd, then move the data "
+                   "directory aside (a new store is created)\"",
+                   schema, SCHEMA_VERSION);
+            return HK_ESTATE;
+        }
         *fresh = 0;
     }
     if ((rc = mdb_dbi_open(txn, "webhooks", MDB_CREATE, &s->webhooks)) ||

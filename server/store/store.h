@@ -21,8 +21,10 @@ typedef struct hk_store hk_store_t;
 
 /* Opens (creating when missing) the environment in dir (created 0700 when
  * missing) with a map of map_bytes (0: 1 GiB; never less than the data
- * already there). Checks the schema version: a store of a
- * newer schema is refused with HK_ESTATE, and so is a key file that is not
+ * already there). Checks the schema version: a store of another schema
+ * (a newer one, or schema 1: a body per delivery, before hookd stored each
+ * event's body once) is refused with HK_ESTATE (logged store_schema_newer
+ * or store_schema_older), and so is a key file that is not
  * a regular file of mode 0600 (or stricter), or that is missing while the
  * store exists; a key file of the wrong size or that does not open this
  * store's secrets is HK_ECORRUPT. dir/hookd.lock is locked (flock) for the

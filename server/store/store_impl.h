@@ -34,40 +34,51 @@
  * So the outbox (deliveries, due, events, prune) never calls webhooks.c: it
  * asks record.c whether a webhook is active.
  *
- * On-disk layout, schema 1 (integers big-endian, so that LMDB's default
- * memcmp key order is numeric order). The outbox tables (deliveries ..
- * event_times) are created on open when missing: they came before any
- * release, so no schema change.
+ * On-disk layout, schema 2 (integers big-endian, so that LMDB's default
+ * memcmp key order is numeric order). A store of schema 1 (a body per
+ * delivery, a pending table) is refused: store.c says how.
  *
- *   meta      "schema"   -> u32           layout version; a newer one is refused
+ *   meta      "schema"   -> u32           layout version; another one is refused
  *             "next_id"  -> u64           the next webhook id; only ever grows
  *             "keycheck" -> seal(KEYCHECK) proves secret.key belongs to this store
- *             "next_delivery" -> u64      the next delivery id; only grows
+ *             "next_delivery" -> u64      with the newest delivery record's id + 1,
+ *                                         whichever is larger, bounds every delivery
+ *                                         id handed out; rewritten only by a batch
+ *                                         whose newest record does not
  *   webhooks  u64 id -> record (record.c)
  *   names     fold(name) -> u64 id        unique names, case-insensitively (names.c)
  *   match     u8 application | trigger_action | 0x00 | u64 id -> ""
  *             so the webhooks of one (application, trigger action) are one
  *             contiguous key range, in id order
- *   deliveries   u64 id -> u8 DELIVERY_V1 | packed Delivery (no attempts, no payload)
- *   bodies       u64 id -> u32 data_len | the notification body
+ *   deliveries   u64 id -> u8 DELIVERY_V2 | u64 body key | packed Delivery
+ *                (no attempts, no payload)
+ *   bodies       u64 body key -> u32 refs | u32 data_len | the notification body
+ *                stored once per event: the key is the id of the first delivery
+ *                that wrote it, the deliveries of an event (same bytes) name it
+ *                and count in refs; it goes with the last of them
  *   attempts     u64 id | u32 seq -> packed Attempt
  *   due          u64 time | u64 id -> ""      PENDING deliveries of active webhooks,
  *                                            minus those whose attempt is in flight
- *   pending      u64 webhook id | u64 id -> "" every PENDING delivery
- *   by_webhook   u64 webhook id | u64 id -> "" every delivery, for listing
+ *   by_webhook   u64 webhook id | u64 id -> u8 pending (1: PENDING, 0: not)
+ *                every delivery, for listing, and (flag set) the pending ones,
+ *                for parking and resuming: one key order, one table
  *   events       event id -> u64 time | the first answer (opaque bytes)
  *   event_times  u64 time | event id -> ""   for pruning event ids by age
  *
- * The body is kept apart from the delivery record so that recording an
- * attempt rewrites a hundred bytes, not the payload. A delivery's
- * next_attempt_time always names its due key when it has one.
+ * New delivery ids and body keys grow: their records are appended (the
+ * insert skips the search and fills pages whole). The body is kept apart
+ * from the delivery record so that recording an attempt rewrites a hundred
+ * bytes, not the payload. A delivery's next_attempt_time always names its
+ * due key when it has one.
  */
 
 #define HK_STORE_KEY_BUF 512     /* > LMDB's default max key size (511) */
 #define HK_STORE_ACTIVE_CACHE 64 /* webhooks whose active flag is remembered */
 #define HK_STORE_CHUNK 64        /* records read per read txn in walks */
 #define HK_STORE_NEXT_DELIVERY "next_delivery"
-#define HK_DELIVERY_V1 1
+#define HK_DELIVERY_V2 2
+#define HK_DELIVERY_HEAD 9 /* u8 HK_DELIVERY_V2 | u64 body key */
+#define HK_BODY_HEAD 8     /* u32 refs | u32 data_len */
 
 typedef struct {
     uint64_t id, gen;
@@ -92,14 +103,14 @@ typedef struct hk_store_held {
  *       and is stored with it, so never reused), held, events_pending,
  *       failures, stats, hooks
  *   the writer thread: wtxn, w_next_delivery, active_cache, admin_gen,
- *       prune_cursor, w_due_added (webhook ids come from the meta counter
+ *       prune_cursor, w_due_added, w_body (webhook ids come from the meta counter
  *       in the writer's txn: unique and never reused as the txn commits)
  *   mu: queue, finished, busy, stop, f_*: what passes between them. */
 struct hk_store {
     MDB_env *env;
     MDB_dbi meta, webhooks, names, match;
     /* The outbox: see the layout above. */
-    MDB_dbi deliveries, bodies, attempts, due, by_webhook, pending, events, event_times;
+    MDB_dbi deliveries, bodies, attempts, due, by_webhook, events, event_times;
     size_t max_key;
     /* One read txn kept reset between reads: a renew is far cheaper than a
      * begin (no allocation, no reader-table scan). Loop thread only. */
@@ -142,6 +153,7 @@ struct hk_store {
 
     MDB_txn *wtxn;            /* writer: the running operation's txn */
     uint64_t w_next_delivery; /* writer: the counter handed over with this batch */
+    uint64_t w_body;          /* writer: the body key last written in this batch (0: none) */
     int w_due_added;
     uint64_t prune_cursor; /* writer: the delivery id pruning resumes from */
 };
@@ -180,10 +192,15 @@ void hk_store_key2(uint8_t k[16], uint64_t a, uint64_t b);
 int hk_store_idx_put(MDB_txn *txn, MDB_dbi dbi, uint64_t a, uint64_t b, const char *op);
 int hk_store_idx_del(MDB_txn *txn, MDB_dbi dbi, uint64_t a, uint64_t b, const char *op);
 
+/* An index entry a | b whose value is the one byte flag (overwrites). */
+int hk_store_flag_put(MDB_txn *txn, MDB_dbi dbi, uint64_t a, uint64_t b, uint8_t flag,
+                      const char *op);
+
 /* Collects up to max keys' second halves under the 8-byte prefix a of an
- * index (a | b keys), b > after; *done when the range ended. */
-int hk_store_idx_range(MDB_txn *txn, MDB_dbi dbi, uint64_t a, uint64_t after, uint64_t *out,
-                       size_t max, size_t *n, int *done);
+ * index (a | b keys), b > after, only those whose flag byte is set when
+ * flagged; *done when the range ended. */
+int hk_store_idx_range(MDB_txn *txn, MDB_dbi dbi, uint64_t a, uint64_t after, int flagged,
+                       uint64_t *out, size_t max, size_t *n, int *done);
 
 /* A Unix ms time as a key half (times before 1970 sort first). */
 uint64_t hk_store_time_key(int64_t t);
@@ -259,12 +276,23 @@ int hk_store_webhook_active_in(hk_store_t *s, MDB_txn *txn, uint64_t id, int *ac
 
 /* ---- deliveries.c ------------------------------------------------------------- */
 
-/* Reads delivery id's record (no attempts, no payload). */
-int hk_delivery_rec_get(hk_store_t *s, MDB_txn *txn, uint64_t id, hk_delivery_t **out);
+/* Reads delivery id's record (no attempts, no payload) and the key of its
+ * body (body may be NULL). */
+int hk_delivery_rec_get(hk_store_t *s, MDB_txn *txn, uint64_t id, hk_delivery_t **out,
+                        uint64_t *body);
 
-/* Writes d without its attempts and payload (flags: MDB_NOOVERWRITE,
- * MDB_APPEND); an id written twice is HK_ECORRUPT. */
-int hk_delivery_rec_put(hk_store_t *s, MDB_txn *txn, const hk_delivery_t *d, unsigned flags);
+/* Unpacks a delivery record read from the deliveries table (body may be
+ * NULL). NULL when v is not a record. */
+hk_delivery_t *hk_delivery_rec_decode(const MDB_val *v, uint64_t *body);
+
+/* Writes d without its attempts and payload, naming body key body (flags:
+ * MDB_NOOVERWRITE, MDB_APPEND); an id written twice is HK_ECORRUPT. */
+int hk_delivery_rec_put(hk_store_t *s, MDB_txn *txn, const hk_delivery_t *d, uint64_t body,
+                        unsigned flags);
+
+/* Drops one delivery's reference to body key body: the record goes with
+ * the last one (a missing body is success). */
+int hk_delivery_body_unref(hk_store_t *s, MDB_txn *txn, uint64_t body);
 
 /* ---- due.c, called by webhooks.c ------------------------------------------------ */
 

@@ -151,6 +151,16 @@ int hk_store_idx_put(MDB_txn *txn, MDB_dbi dbi, uint64_t a, uint64_t b, const ch
     return rc ? hk_store_mdb_err(rc, op) : 0;
 }
 
+int hk_store_flag_put(MDB_txn *txn, MDB_dbi dbi, uint64_t a, uint64_t b, uint8_t flag,
+                      const char *op)
+{
+    uint8_t k[16];
+    hk_store_key2(k, a, b);
+    MDB_val key = hk_store_val(k, 16), v = hk_store_val(&flag, 1);
+    int rc = mdb_put(txn, dbi, &key, &v, 0);
+    return rc ? hk_store_mdb_err(rc, op) : 0;
+}
+
 int hk_store_idx_del(MDB_txn *txn, MDB_dbi dbi, uint64_t a, uint64_t b, const char *op)
 {
     uint8_t k[16];
@@ -160,8 +170,8 @@ int hk_store_idx_del(MDB_txn *txn, MDB_dbi dbi, uint64_t a, uint64_t b, const ch
     return rc && rc != MDB_NOTFOUND ? hk_store_mdb_err(rc, op) : 0;
 }
 
-int hk_store_idx_range(MDB_txn *txn, MDB_dbi dbi, uint64_t a, uint64_t after, uint64_t *out,
-                       size_t max, size_t *n, int *done)
+int hk_store_idx_range(MDB_txn *txn, MDB_dbi dbi, uint64_t a, uint64_t after, int flagged,
+                       uint64_t *out, size_t max, size_t *n, int *done)
 {
     MDB_cursor *cur;
     uint8_t k[16];
@@ -182,6 +192,7 @@ int hk_store_idx_range(MDB_txn *txn, MDB_dbi dbi, uint64_t a, uint64_t after, ui
             rc = MDB_NOTFOUND;
             break;
         }
+        if (flagged && (v.mv_size < 1 || !*(const uint8_t *)v.mv_data)) continue;
         out[(*n)++] = hk_store_be64_get((const uint8_t *)key.mv_data + 8);
     }
     mdb_cursor_close(cur);

@@ -93,6 +93,8 @@ static int put_id(hk_store_t *s, uint64_t id, uint64_t wid, size_t body_len)
     memset(body, ' ', sizeof body);
     body[0] = '{';
     body[body_len - 1] = '}';
+    /* Each its own bytes: the store keeps one copy of equal bodies. */
+    if (body_len >= 24) memcpy(body + 1, &id, sizeof id);
     hk_delivery_t d = HOOKD__V1__DELIVERY__INIT;
     d.id = id;
     d.webhook_id = wid;

@@ -179,14 +179,16 @@ TEST(map_full_fails_the_writes_that_do_not_fit)
     CHECK(kept);
     CHECK_INT(hk_outbox_batch_commit(s), 0);
 
-    static uint8_t big[64 * 1024];
-    memset(big, 'x', sizeof big);
-    big[0] = '{';
-    big[sizeof big - 1] = '}';
     enum { N = 40 };
+    /* Each its own bytes: the store keeps one copy of equal bodies. */
+    static uint8_t big[N][64 * 1024];
     static op_t ops[N];
     for (int i = 0; i < N; i++) {
-        op_delivery(&ops[i], s, wid, big, sizeof big, 1);
+        memset(big[i], 'x', sizeof big[i]);
+        big[i][0] = '{';
+        big[i][1] = (uint8_t)('A' + i);
+        big[i][sizeof big[i] - 1] = '}';
+        op_delivery(&ops[i], s, wid, big[i], sizeof big[i], 1);
         hk_store_submit(s, &ops[i].w);
     }
     uint64_t before = batches(s);

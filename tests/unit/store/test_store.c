@@ -119,16 +119,25 @@ TEST(newer_schema_refused)
     hk_store_close(s);
 
     CHECK_INT(raw_open(dir, &env, &txn, "meta", &meta), 0);
-    uint8_t v2[4] = {0, 0, 0, 2};
+    uint8_t v2[4] = {0, 0, 0, 3};
     MDB_val k = {6, (void *)"schema"}, v = {4, v2};
     CHECK_INT(mdb_put(txn, meta, &k, &v, 0), 0);
     CHECK_INT(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
     CHECK_INT(hk_store_open(dir, SMALL_MAP, &s), HK_ESTATE);
 
-    /* Back to 1, and the data is untouched by the refusal. */
+    /* Schema 1 (a body per delivery) is refused as well: its records do
+     * not read as today's. */
     CHECK_INT(raw_open(dir, &env, &txn, "meta", &meta), 0);
     v2[3] = 1;
+    CHECK_INT(mdb_put(txn, meta, &k, &v, 0), 0);
+    CHECK_INT(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    CHECK_INT(hk_store_open(dir, SMALL_MAP, &s), HK_ESTATE);
+
+    /* Back to 2, and the data is untouched by the refusals. */
+    CHECK_INT(raw_open(dir, &env, &txn, "meta", &meta), 0);
+    v2[3] = 2;
     CHECK_INT(mdb_put(txn, meta, &k, &v, 0), 0);
     CHECK_INT(mdb_txn_commit(txn), 0);
     mdb_env_close(env);

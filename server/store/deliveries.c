@@ -129,6 +129,7 @@ static int delivery_put_write(hk_store_t *s, const hk_delivery_t *d, const uint8
     int active = 0, err;
     if (d->id >= s->w_next_delivery) return HK_EINVAL; /* not handed out (yet) */
     if ((err = hk_batch_txn(s, &txn))) return err;
+    if ((err = hk_batch_room(s, HK_ROOM_TRIGGER, body_len + 512))) return err;
     if (d->state == HK_DELIVERY_PENDING) {
         /* A webhook deleted since it matched has nothing to wait for. */
         err = hk_store_webhook_active_in(s, txn, d->webhook_id, &active);

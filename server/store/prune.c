@@ -40,8 +40,24 @@ static int delivery_delete(hk_store_t *s, MDB_txn *txn, uint64_t id, uint64_t wi
     }
 }
 
+/* About what deleting delivery id frees: its record, its body, its
+ * attempts and index entries (an estimate to stop by, not an account). */
+static uint64_t delivery_bytes(hk_store_t *s, MDB_txn *txn, uint64_t id, size_t rec_len)
+{
+    uint8_t k[8];
+    hk_store_be64_put(k, id);
+    MDB_val key = hk_store_val(k, 8), v;
+    uint64_t n = rec_len + 128;
+    if (mdb_get(txn, s->bodies, &key, &v) == 0) n += v.mv_size;
+    return n;
+}
+
+/* Finished deliveries go oldest first while they are older than max_age_ms,
+ * beyond the newest max_count, or while excess_bytes are still to be freed
+ * (the store over its prune mark). */
 static int prune_deliveries(hk_store_t *s, MDB_txn *txn, int64_t now, uint64_t max_age_ms,
-                            uint64_t max_count, size_t budget, size_t *pruned, int *more)
+                            uint64_t max_count, uint64_t excess_bytes, size_t budget,
+                            size_t *pruned, int *more)
 {
     MDB_stat st;
     MDB_cursor *cur;
@@ -84,7 +100,7 @@ static int prune_deliveries(hk_store_t *s, MDB_txn *txn, int64_t now, uint64_t m
         int finished = d->state != HK_DELIVERY_PENDING;
         uint64_t wid = d->webhook_id;
         hookd__v1__delivery__free_unpacked(d, NULL);
-        if (!old && excess == 0) {
+        if (!old && excess == 0 && excess_bytes == 0) {
             /* Ids grow with time: the rest is younger still. */
             ended = 1;
             rc = MDB_NOTFOUND;
@@ -95,6 +111,10 @@ static int prune_deliveries(hk_store_t *s, MDB_txn *txn, int64_t now, uint64_t m
         victims[nv].wid = wid;
         nv++;
         if (excess) excess--;
+        if (excess_bytes) {
+            uint64_t freed = delivery_bytes(s, txn, id, v.mv_size);
+            excess_bytes = freed < excess_bytes ? excess_bytes - freed : 0;
+        }
     }
     mdb_cursor_close(cur);
     if (rc && rc != MDB_NOTFOUND) return hk_store_mdb_err(rc, "cursor_get");
@@ -172,10 +192,20 @@ static int prune_needed(hk_store_t *s, int64_t now, uint64_t max_age_ms, uint64_
     MDB_cursor *cur = NULL;
     MDB_stat st;
     MDB_val k, v;
+    uint64_t used = 0, mark;
     int rc, err = hk_batch_read_begin(s, &txn), needed = 0;
     if (err) return err;
+    /* Over the prune mark a write is wanted whatever the age and count: the
+     * writer heals (prunes by bytes) ahead of every batch. */
+    hk_store_marks(s, &mark, NULL, NULL);
+    if (hk_batch_in_write(s))
+        used = s->w_used;
+    else if ((err = hk_store_used_bytes(s, txn, mark, &used))) {
+        hk_batch_read_end(s, txn);
+        return err;
+    }
     if ((rc = mdb_stat(txn, s->deliveries, &st))) goto out;
-    needed = st.ms_entries > max_count;
+    needed = used > mark || st.ms_entries > max_count;
     if (!needed && (rc = mdb_cursor_open(txn, s->deliveries, &cur)) == 0) {
         rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
         const uint8_t *p = v.mv_data;
@@ -223,7 +253,8 @@ static int prune_write(hk_store_t *s, void *arg)
     if ((err = prune_needed(s, p->now, p->max_age_ms, p->max_count, p->event_window_ms)) <= 0)
         return err;
     if ((err = hk_batch_txn(s, &txn))) return err;
-    err = prune_deliveries(s, txn, p->now, p->max_age_ms, p->max_count, p->budget, p->pruned,
+    /* By bytes the writer prunes itself, ahead of any batch (hk_prune_fill). */
+    err = prune_deliveries(s, txn, p->now, p->max_age_ms, p->max_count, 0, p->budget, p->pruned,
                            &more_d);
     if (!err)
         err = prune_events(s, txn, p->now, p->event_window_ms, p->max_count, p->budget, p->pruned,
@@ -244,4 +275,13 @@ int hk_outbox_prune(hk_store_t *s, int64_t now, uint64_t max_age_ms, uint64_t ma
     if (budget == 0) return 0;
     prune_arg_t p = {now, max_age_ms, max_count, event_window_ms, budget, pruned, more};
     return hk_batch_run_sync(s, prune_write, &p);
+}
+
+int hk_prune_fill(hk_store_t *s, MDB_txn *txn, uint64_t excess, size_t *pruned, int *more)
+{
+    *more = 0;
+    if (excess == 0) return 0;
+    /* No age and no count: only the bytes say what goes. */
+    return prune_deliveries(s, txn, hk_store_now_ms(), UINT64_MAX, UINT64_MAX, excess, CHUNK,
+                            pruned, more);
 }

@@ -51,6 +51,8 @@ static void run_one(hk_store_t *s, MDB_txn *top, hk_store_write_t *w);
 
 /* ---- how full: room for writes, healing ------------------------------------------ */
 
+#define FULL_LOG_MS 10000 /* store_full at most this often */
+
 int hk_batch_room(hk_store_t *s, int kind, uint64_t bytes)
 {
     uint64_t trigger, admin;
@@ -59,6 +61,17 @@ int hk_batch_room(hk_store_t *s, int kind, uint64_t bytes)
     uint64_t mark = kind == HK_ROOM_ADMIN ? admin : trigger;
     if (s->w_used + s->w_added + bytes > mark) {
         atomic_fetch_add(&s->a_refused, 1);
+        int64_t now = hk_store_now_ms();
+        if (now - s->w_full_logged_ms >= FULL_LOG_MS) {
+            s->w_full_logged_ms = now;
+            hk_log(HK_LOG_WARN, "store_full",
+                   "refused=%s used_bytes=%llu mark_bytes=%llu map_bytes=%llu "
+                   "why=\"%s are refused until pruning or deliveries make room\"",
+                   kind == HK_ROOM_ADMIN ? "webhook_write" : "new_deliveries",
+                   (unsigned long long)s->w_used, (unsigned long long)mark,
+                   (unsigned long long)s->map_bytes,
+                   kind == HK_ROOM_ADMIN ? "webhook creates and updates" : "new deliveries");
+        }
         return HK_EFULL;
     }
     s->w_added += bytes;
@@ -85,7 +98,7 @@ static void measure(hk_store_t *s)
     atomic_store(&s->a_used, used);
 }
 
-#define HEAL_IDLE_MS 250 /* while the last heal found nothing, at most this often */
+#define HEAL_IDLE_MS 250 /* after a heal that found nothing, at most this often */
 
 static int heal_run(hk_store_t *s, hk_store_write_t *w)
 {
@@ -94,10 +107,14 @@ static int heal_run(hk_store_t *s, hk_store_write_t *w)
     size_t pruned = 0;
     MDB_txn *txn = s->wtxn;
     hk_store_marks(s, &prune, NULL, NULL);
-    int err = s->heal(s, txn, s->w_used - prune, &pruned, &s->w_heal_more);
+    int more = 0;
+    int err = s->heal(s, txn, s->w_used - prune, &pruned, &more);
+    /* While it finds work it runs every batch: the writes coming in must
+     * not outrun it into the room above the trigger mark. */
+    s->w_heal_more = !err && pruned;
     if (!err && pruned) {
         atomic_fetch_add(&s->a_healed, pruned);
-        hk_log(HK_LOG_INFO, "store_pruned_for_space",
+        hk_log(HK_LOG_DEBUG, "store_pruned_for_space",
                "deliveries=%zu used_bytes=%llu map_bytes=%llu", pruned,
                (unsigned long long)s->w_used, (unsigned long long)s->map_bytes);
     }

@@ -155,8 +155,9 @@ struct hk_store {
     uint64_t map_bytes, psize;
     unsigned max_fill; /* percent of the map (store_max_fill) */
     uint64_t w_used, w_added;
-    int64_t w_heal_ms; /* writer: when the last heal ran */
-    int w_heal_more;   /* writer: it found more to prune */
+    int64_t w_heal_ms;        /* writer: when the last heal ran */
+    int64_t w_full_logged_ms; /* writer: when store_full was last logged */
+    int w_heal_more;   /* writer: it found something to prune */
     /* prune.c's byte pruning, run by the writer before a batch's operations
      * when the store is over its prune mark (set by store.c: batch.c does
      * not call up the list). */
@@ -222,7 +223,7 @@ int hk_store_quarantine(hk_store_t *s, MDB_txn *txn, MDB_dbi dbi, uint8_t tag, c
                         size_t klen, const char *why);
 #define HK_QUARANTINE_DELIVERY 1
 #define HK_QUARANTINE_ATTEMPT 2
-#define HK_QUARANTINE_WEBHOOK 3
+#define HK_QUARANTINE_BODY 3
 
 /* ---- batch.c: the writer ---------------------------------------------------- */
 

@@ -157,7 +157,7 @@ struct hk_store {
     uint64_t w_used, w_added;
     int64_t w_heal_ms;        /* writer: when the last heal ran */
     int64_t w_full_logged_ms; /* writer: when store_full was last logged */
-    int w_heal_more;   /* writer: it found something to prune */
+    int w_heal_more;          /* writer: it found something to prune */
     /* prune.c's byte pruning, run by the writer before a batch's operations
      * when the store is over its prune mark (set by store.c: batch.c does
      * not call up the list). */

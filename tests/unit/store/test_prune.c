@@ -116,7 +116,7 @@ TEST(prune_by_bytes_keeps_headroom)
     CHECK_INT(u.refused, 0);
     CHECK(u.pruned_for_space > 300);
     CHECK(u.used > u.prune / 2);
-    CHECK_INT(state_of(s, first), -1);                  /* the oldest went */
+    CHECK_INT(state_of(s, first), -1);                 /* the oldest went */
     CHECK_INT(state_of(s, id), HK_DELIVERY_SUCCEEDED); /* the newest stay */
     hk_outbox_stats_t st;
     CHECK_INT(hk_outbox_stats(s, &st), 0);

@@ -213,6 +213,7 @@ static int engine_start(hk_daemon_t *d)
 static int open_store(hk_daemon_t *d)
 {
     int rc = hk_store_open(d->config->data_dir, d->config->store_map_bytes, &d->store);
+    if (rc == 0) hk_store_set_max_fill(d->store, d->config->store_max_fill);
     if (rc != 0)
         hk_log(HK_LOG_ERROR, "start_failed", "reason=\"cannot open store\" dir=%s error=\"%s\"",
                d->config->data_dir, hk_strerror(rc));
@@ -451,6 +452,7 @@ static void keep_restart_only(const hk_daemon_t *d, hk_config_t *next)
     KEEP(socket_group_set, "socket_group");
     KEEP(socket_gid, "socket_group");
     KEEP(store_map_bytes, "store_map_bytes");
+    KEEP(store_max_fill, "store_max_fill");
     KEEP(max_transfers, "max_transfers");
     KEEP(retry_count, "retry_schedule");
     KEEP(retry_schedule_ms, "retry_schedule");

@@ -61,6 +61,8 @@ static const char usage[] =
     "    user; data directories it creates are the user's)\n"
     "  max_in_flight_per_webhook (64: async attempts in flight to one webhook; the others'\n"
     "    due deliveries go ahead of a webhook at its cap, webhooks with some due take turns)\n"
+    "  store_max_fill (80: percent of store_map_bytes; above it new deliveries are refused,\n"
+    "    finished ones pruned oldest first from 7/8 of it; webhook changes keep half the rest)\n"
     "\n"
     "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads the config file (catalog,\n"
     "roles, limits, outbound policy, log level; an invalid file is refused, the running\n"

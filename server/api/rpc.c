@@ -258,9 +258,22 @@ void hk_rpc_fail(hk_call_t *call, int status, const char *fmt, ...)
     fail_http(call, 200, status, message);
 }
 
+void hk_rpc_error_text(const hk_api_t *api, int err, const char *what, char *buf, size_t n)
+{
+    char why[512];
+    /* A full store or a failing disk: say which, and what frees it. */
+    if ((err == HK_EFULL || err == HK_ENOSPC || err == HK_EIO) && api && api->store &&
+        hk_store_describe(api->store, err, why, sizeof why) == 0)
+        snprintf(buf, n, "%s: %s", what, why);
+    else
+        snprintf(buf, n, "%s: %s", what, hk_strerror(err));
+}
+
 void hk_rpc_fail_err(hk_call_t *call, int err, const char *what)
 {
-    hk_rpc_fail(call, hk_error_status(err), "%s: %s", what, hk_strerror(err));
+    char message[640];
+    hk_rpc_error_text(hk_api_of(call), err, what, message, sizeof message);
+    hk_rpc_fail(call, hk_error_status(err), "%s", message);
 }
 
 uint64_t hk_rpc_count(const hk_rpc_method_t *m, int status)

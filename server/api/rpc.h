@@ -65,6 +65,11 @@ void hk_rpc_fail(hk_call_t *call, int status, const char *fmt, ...)
  * "<what>: <hk_strerror(err)>". */
 void hk_rpc_fail_err(hk_call_t *call, int err, const char *what);
 
+/* The message hk_rpc_fail_err answers with ("what: why"): a full store or
+ * a failing disk is described by the store (store/store.h). */
+struct hk_api;
+void hk_rpc_error_text(const struct hk_api *api, int err, const char *what, char *buf, size_t n);
+
 /* Answered calls of method m (NULL: paths no method has) that ended with
  * status (HK_STATUS_*), since the process started; for the metrics page.
  * Methods past the first HK_RPC_COUNT_ROWS of the table count nothing. */

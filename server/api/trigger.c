@@ -188,7 +188,7 @@ static void answer_repeats(trig_t *t, Hookd__V1__TriggerEventResponse *resp, int
 static void finish(trig_t *t)
 {
     Hookd__V1__TriggerEventResponse resp;
-    char message[160];
+    char message[640];
     int err = t->err;
     if (t->keyed) hk_inflight_remove(t->api->inflight, &t->inflight);
     hookd__v1__trigger_event_response__init(&resp);
@@ -197,7 +197,7 @@ static void finish(trig_t *t)
     if (t->cancelled)
         hk_rpc_fail(t->call, HK_STATUS_CANCELLED, "cancelled"); /* answered already: frees it */
     if (err) {
-        snprintf(message, sizeof message, "queue deliveries: %s", hk_strerror(err));
+        hk_rpc_error_text(t->api, err, "queue deliveries", message, sizeof message);
         if (!t->cancelled) hk_rpc_fail(t->call, hk_error_status(err), "%s", message);
         answer_repeats(t, NULL, hk_error_status(err), message);
     } else {

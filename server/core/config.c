@@ -419,6 +419,8 @@ static const setting_t settings[] = {
     {"user", set_user, 0, 0, 0},
     /* Fair delivery. */
     {"max_in_flight_per_webhook", set_u32, OFF(max_in_flight_per_webhook), 1, 65536},
+    /* A full store heals (issue 10). */
+    {"store_max_fill", set_u32, OFF(store_max_fill), 10, 99},
 };
 
 /* --- the public interface ------------------------------------------------ */
@@ -470,6 +472,7 @@ int hk_config_defaults(hk_config_t *cfg)
     cfg->http_session_idle_s = 7200;
     cfg->http_session_ttl_s = 43200;
     cfg->max_in_flight_per_webhook = 64; /* fair delivery */
+    cfg->store_max_fill = 80;            /* a full store heals */
 
     if (default_base(base, sizeof base) != 0) base[0] = '.', base[1] = '\0';
     snprintf(path, sizeof path, "%s/hookd.sock", base);

@@ -81,6 +81,8 @@ typedef struct {
     gid_t user_gid;
     /* Fair delivery (one slow receiver does not hold up the others). */
     uint32_t max_in_flight_per_webhook; /* async attempts in flight to one webhook: 64 */
+    /* A full store heals (issue 10). */
+    uint32_t store_max_fill; /* percent of the map: new deliveries refused above it: 80 */
 } hk_config_t;
 
 /* Fills cfg with the embedded defaults (including the built-in catalog).

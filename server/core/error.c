@@ -14,7 +14,7 @@ const char *hk_strerror(int err)
     case HK_ENOTFOUND: return "not found";
     case HK_EEXIST: return "already exists";
     case HK_EFULL: return "store full";
-    case HK_EIO: return "input/output error";
+    case HK_EIO: return "the disk or the system failed (I/O error)";
     case HK_ECORRUPT: return "stored record is corrupt";
     case HK_ETOOBIG: return "too large";
     case HK_EPERM: return "permission denied";
@@ -24,6 +24,7 @@ const char *hk_strerror(int err)
     case HK_ESHUTDOWN: return "shutting down";
     case HK_EBUSY: return "too much work in flight";
     case HK_EADDRINUSE: return "another server answers on the socket";
+    case HK_ENOSPC: return "no space left on the disk";
     }
     return "unknown error";
 }
@@ -36,13 +37,17 @@ int hk_error_status(int err)
     case HK_ENOTFOUND: return HK_STATUS_NOT_FOUND;
     case HK_EEXIST: return HK_STATUS_ALREADY_EXISTS;
     case HK_EFULL:
+    case HK_ENOSPC:
     case HK_ETOOBIG:
     case HK_EBUSY: return HK_STATUS_RESOURCE_EXHAUSTED;
     case HK_EPERM: return HK_STATUS_PERMISSION_DENIED;
     case HK_ESTATE: return HK_STATUS_FAILED_PRECONDITION;
     case HK_ECANCELED: return HK_STATUS_CANCELLED;
     case HK_ETIMEDOUT: return HK_STATUS_DEADLINE_EXCEEDED;
-    case HK_ESHUTDOWN: return HK_STATUS_UNAVAILABLE;
+    case HK_ESHUTDOWN:
+    /* The disk failed a write or a sync: nothing of the call was written,
+     * and a retry later may well succeed. */
+    case HK_EIO: return HK_STATUS_UNAVAILABLE;
     }
     return HK_STATUS_INTERNAL;
 }

@@ -47,6 +47,99 @@ int hk_batch_admin_end(hk_store_t *s, MDB_txn *txn, int err, const char *op)
     return err;
 }
 
+static void run_one(hk_store_t *s, MDB_txn *top, hk_store_write_t *w);
+
+/* ---- how full: room for writes, healing ------------------------------------------ */
+
+#define FULL_LOG_MS 10000 /* store_full at most this often */
+
+int hk_batch_room(hk_store_t *s, int kind, uint64_t bytes)
+{
+    uint64_t trigger, admin;
+    if (in_write != s) return 0;
+    hk_store_marks(s, NULL, &trigger, &admin);
+    uint64_t mark = kind == HK_ROOM_ADMIN ? admin : trigger;
+    if (s->w_used + s->w_added + bytes > mark) {
+        atomic_fetch_add(&s->a_refused, 1);
+        int64_t now = hk_store_now_ms();
+        if (now - s->w_full_logged_ms >= FULL_LOG_MS) {
+            s->w_full_logged_ms = now;
+            hk_log(HK_LOG_WARN, "store_full",
+                   "refused=%s used_bytes=%llu mark_bytes=%llu map_bytes=%llu "
+                   "why=\"%s are refused until pruning or deliveries make room\"",
+                   kind == HK_ROOM_ADMIN ? "webhook_write" : "new_deliveries",
+                   (unsigned long long)s->w_used, (unsigned long long)mark,
+                   (unsigned long long)s->map_bytes,
+                   kind == HK_ROOM_ADMIN ? "webhook creates and updates" : "new deliveries");
+        }
+        return HK_EFULL;
+    }
+    s->w_added += bytes;
+    return 0;
+}
+
+/* The bytes in use as the batch starts (the last commit's), from a read
+ * txn of the writer's own: LMDB shows no write txn its freelist. */
+static void measure(hk_store_t *s)
+{
+    uint64_t prune, used;
+    MDB_txn *r = NULL;
+    MDB_envinfo ei;
+    hk_store_marks(s, &prune, NULL, NULL);
+    mdb_env_info(s->env, &ei);
+    used = ((uint64_t)ei.me_last_pgno + 1) * s->psize;
+    if (used > prune && mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r) == 0) {
+        if (hk_store_used_bytes(s, r, prune, &used))
+            used = ((uint64_t)ei.me_last_pgno + 1) * s->psize;
+        mdb_txn_abort(r);
+    }
+    s->w_used = used;
+    s->w_added = 0;
+    atomic_store(&s->a_used, used);
+}
+
+#define HEAL_IDLE_MS 250 /* after a heal that found nothing, at most this often */
+
+static int heal_run(hk_store_t *s, hk_store_write_t *w)
+{
+    (void)w;
+    uint64_t prune;
+    size_t pruned = 0;
+    MDB_txn *txn = s->wtxn;
+    hk_store_marks(s, &prune, NULL, NULL);
+    int more = 0;
+    int err = s->heal(s, txn, s->w_used - prune, &pruned, &more);
+    /* While it finds work it runs every batch: the writes coming in must
+     * not outrun it into the room above the trigger mark. */
+    s->w_heal_more = !err && pruned;
+    if (!err && pruned) {
+        atomic_fetch_add(&s->a_healed, pruned);
+        hk_log(HK_LOG_DEBUG, "store_pruned_for_space",
+               "deliveries=%zu used_bytes=%llu map_bytes=%llu", pruned,
+               (unsigned long long)s->w_used, (unsigned long long)s->map_bytes);
+    }
+    return err;
+}
+
+/* Over the prune mark, finished deliveries go oldest first, in an
+ * operation of its own ahead of the batch's (its freed pages are reused
+ * from the next batch on, as LMDB reuses none in the txn that frees them). */
+static void heal(hk_store_t *s, MDB_txn *top)
+{
+    uint64_t prune;
+    hk_store_marks(s, &prune, NULL, NULL);
+    if (!s->heal || s->w_used <= prune) return;
+    int64_t now = hk_store_now_ms();
+    if (!s->w_heal_more && now - s->w_heal_ms < HEAL_IDLE_MS) return;
+    s->w_heal_ms = now;
+    hk_store_write_t w = {.run = heal_run};
+    run_one(s, top, &w);
+    if (w.err) {
+        s->w_heal_more = 0;
+        hk_log(HK_LOG_ERROR, "store_prune_failed", "error=\"%s\"", hk_strerror(w.err));
+    }
+}
+
 /* ---- the loop side: gathering, handing over, reaping ----------------------------- */
 
 void hk_store_set_hooks(hk_store_t *s, const hk_store_hooks_t *hooks)
@@ -323,12 +416,21 @@ static int store_counter(hk_store_t *s, MDB_txn *top, uint64_t next)
     return 0;
 }
 
+static size_t count_ops(hk_link_t *ops)
+{
+    size_t n = 0;
+    for (hk_link_t *l = ops->next; l != ops; l = l->next)
+        n++;
+    return n;
+}
+
 /* Runs a whole batch: one txn, each operation nested, the delivery id
  * counter, one commit with LMDB's sync. Returns 0 or the commit's error
  * (then none of it is written and every operation has that error). */
 static int run_batch(hk_store_t *s, hk_link_t *ops, uint64_t next_delivery)
 {
     MDB_txn *top;
+    measure(s);
     int rc = mdb_txn_begin(s->env, NULL, 0, &top), err = 0;
     if (rc) {
         err = hk_store_mdb_err(rc, "batch_begin");
@@ -336,6 +438,7 @@ static int run_batch(hk_store_t *s, hk_link_t *ops, uint64_t next_delivery)
     }
     s->w_next_delivery = next_delivery;
     s->w_due_added = 0;
+    heal(s, top);
     hk_link_t *l;
     for (l = ops->next; l != ops; l = l->next)
         run_one(s, top, hk_container_of(l, hk_store_write_t, link));
@@ -359,8 +462,12 @@ static int run_batch(hk_store_t *s, hk_link_t *ops, uint64_t next_delivery)
 failed:
     s->admin_gen++;
     s->w_due_added = 0;
+    /* A failed sync is as fatal to the batch as a failed write: LMDB
+     * aborted the txn before its meta page was written, so nothing of it
+     * is on disk, and every operation is told so, never 0. */
     hk_log(HK_LOG_ERROR, "store_batch_failed",
-           "error=\"%s\" why=\"nothing of the batch is written\"", hk_strerror(err));
+           "error=\"%s\" operations=%zu why=\"nothing of the batch is written\"", hk_strerror(err),
+           count_ops(ops));
     for (l = ops->next; l != ops; l = l->next)
         hk_container_of(l, hk_store_write_t, link)->err = err;
     return err;

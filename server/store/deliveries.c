@@ -15,6 +15,62 @@ uint64_t hk_outbox_delivery_id(hk_store_t *s)
     return s->next_delivery_id++;
 }
 
+/* ---- records that do not decode ---------------------------------------------------- */
+
+static int decodes(const MDB_val *v, uint64_t id)
+{
+    hk_delivery_t *d = hk_delivery_rec_decode(v, NULL);
+    int ok = d && d->id == id;
+    if (d) hookd__v1__delivery__free_unpacked(d, NULL);
+    return ok;
+}
+
+/* Sets aside delivery id's record, and its body, when the record still does
+ * not decode (a deferred write may find it rewritten or pruned). */
+static int quarantine_delivery(hk_store_t *s, MDB_txn *txn, uint64_t id, const char *why)
+{
+    uint8_t k[8];
+    hk_store_be64_put(k, id);
+    MDB_val key = hk_store_val(k, 8), v;
+    int rc = mdb_get(txn, s->deliveries, &key, &v);
+    if (rc) return rc == MDB_NOTFOUND ? 0 : hk_store_mdb_err(rc, "deliveries_get");
+    if (decodes(&v, id)) return 0;
+    /* A body is shared by the deliveries of one event (refs counted): when the
+     * record's head still names it, this delivery's reference goes; the body
+     * itself stays for the others. */
+    const uint8_t *p = v.mv_data;
+    uint64_t body =
+        v.mv_size >= HK_DELIVERY_HEAD && p[0] == HK_DELIVERY_V2 ? hk_store_be64_get(p + 1) : 0;
+    int err = hk_store_quarantine(s, txn, s->deliveries, HK_QUARANTINE_DELIVERY, k, 8, why);
+    if (!err && body) err = hk_delivery_body_unref(s, txn, body);
+    return err == HK_ENOTFOUND ? 0 : err;
+}
+
+static int quarantine_deferred(hk_store_t *s, void *arg)
+{
+    MDB_txn *txn;
+    int err = hk_batch_txn(s, &txn);
+    return err ? err : quarantine_delivery(s, txn, *(uint64_t *)arg, "found by a read");
+}
+
+/* A record that does not decode reads as gone, and is set aside: inside a
+ * write at once, from a read by a write of its own nobody waits for. So a
+ * bad record stops nothing: a walk passes it, a restart resumes the rest. */
+static int corrupt_delivery(hk_store_t *s, MDB_txn *txn, uint64_t id)
+{
+    hk_log(HK_LOG_ERROR, "store_corrupt", "delivery=%llu what=record", (unsigned long long)id);
+    if (hk_batch_in_write(s) && txn == s->wtxn) {
+        int err = quarantine_delivery(s, txn, id, "does not decode");
+        return err ? err : HK_ENOTFOUND;
+    }
+    uint64_t *p = malloc(sizeof *p);
+    if (p) {
+        *p = id;
+        hk_batch_defer(s, quarantine_deferred, p, NULL, "quarantine");
+    }
+    return HK_ENOTFOUND;
+}
+
 /* ---- records -------------------------------------------------------------------- */
 
 hk_delivery_t *hk_delivery_rec_decode(const MDB_val *v, uint64_t *body)
@@ -36,8 +92,7 @@ int hk_delivery_rec_get(hk_store_t *s, MDB_txn *txn, uint64_t id, hk_delivery_t 
     hk_delivery_t *d = hk_delivery_rec_decode(&v, body);
     if (!d || d->id != id) {
         if (d) hookd__v1__delivery__free_unpacked(d, NULL);
-        hk_log(HK_LOG_ERROR, "store_corrupt", "delivery=%llu what=record", (unsigned long long)id);
-        return HK_ECORRUPT;
+        return corrupt_delivery(s, txn, id);
     }
     *out = d;
     return 0;
@@ -199,6 +254,7 @@ static int delivery_put_write(hk_store_t *s, const hk_delivery_t *d, const uint8
     int active = 0, err;
     if (d->id >= s->w_next_delivery) return HK_EINVAL; /* not handed out (yet) */
     if ((err = hk_batch_txn(s, &txn))) return err;
+    if ((err = hk_batch_room(s, HK_ROOM_TRIGGER, body_len + 512))) return err;
     if (d->state == HK_DELIVERY_PENDING) {
         /* A webhook deleted since it matched has nothing to wait for. */
         err = hk_store_webhook_active_in(s, txn, d->webhook_id, &active);
@@ -288,9 +344,10 @@ static int attempts_load(hk_store_t *s, MDB_txn *txn, hk_delivery_t *d)
             cap *= 2;
         }
         hk_attempt_t *a = hookd__v1__attempt__unpack(NULL, v.mv_size, v.mv_data);
-        if (!a) {
-            err = HK_ECORRUPT;
-            break;
+        if (!a) { /* passed by: the delivery and its other attempts still read */
+            hk_log(HK_LOG_ERROR, "store_corrupt", "delivery=%llu what=attempt",
+                   (unsigned long long)d->id);
+            continue;
         }
         d->attempts[d->n_attempts++] = a;
     }
@@ -429,10 +486,7 @@ static int list_chunk(hk_store_t *s, MDB_txn *txn, uint64_t webhook_id, uint64_t
             }
             id = hk_store_be64_get((const uint8_t *)key.mv_data + 8);
         } else {
-            if (key.mv_size != 8) {
-                err = HK_ECORRUPT;
-                break;
-            }
+            if (key.mv_size != 8) continue; /* not a delivery's key: passed by */
             id = hk_store_be64_get(key.mv_data);
         }
         (*budget)--;
@@ -667,7 +721,10 @@ int hk_outbox_attempt_last(hk_store_t *s, hk_delivery_t *d)
     } else if (rc) {
         err = hk_store_mdb_err(rc, "attempts_get");
     } else if (!(a = hookd__v1__attempt__unpack(NULL, v.mv_size, v.mv_data))) {
-        err = HK_ECORRUPT;
+        /* The delivery still lists, without its last attempt's fields. */
+        hk_log(HK_LOG_ERROR, "store_corrupt", "delivery=%llu what=attempt",
+               (unsigned long long)d->id);
+        err = 0;
     }
     hk_batch_read_end(s, txn);
     if (!a) return err;

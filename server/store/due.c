@@ -157,8 +157,15 @@ static int resume_write(hk_store_t *s, void *arg)
         if (!last_active) continue;
         hk_delivery_t *d;
         if ((err = hk_delivery_rec_get(s, txn, id, &d, NULL))) {
-            if (err == HK_ENOTFOUND) continue;
-            break;
+            if (err != HK_ENOTFOUND) break;
+            /* Gone, or set aside as it did not decode: so is its entry (the
+             * cursor then stands on the next one, which MDB_NEXT returns). */
+            err = 0;
+            if ((rc = mdb_cursor_del(cur, 0))) {
+                err = hk_store_mdb_err(rc, "by_webhook_del");
+                break;
+            }
+            continue;
         }
         err = hk_store_idx_put(txn, s->due, hk_store_time_key(d->next_attempt_time), id, "due_put");
         hk_delivery_free(d);

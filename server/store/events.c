@@ -76,6 +76,7 @@ static int event_put_write(hk_store_t *s, const char *event_id, int64_t time, co
     MDB_txn *txn;
     int rc, err;
     if ((err = hk_batch_txn(s, &txn))) return err;
+    if ((err = hk_batch_room(s, HK_ROOM_TRIGGER, 2 * idlen + len + 64))) return err;
 
     MDB_val k = hk_store_val(event_id, idlen), v;
     rc = mdb_get(txn, s->events, &k, &v);

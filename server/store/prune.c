@@ -39,8 +39,29 @@ static int delivery_delete(hk_store_t *s, MDB_txn *txn, uint64_t id, uint64_t wi
     }
 }
 
+/* About what deleting the delivery whose record is rec frees: the record,
+ * its attempts and index entries, and its body when it is the body's last
+ * reference (an estimate to stop by, not an account). */
+static uint64_t delivery_bytes(hk_store_t *s, MDB_txn *txn, const MDB_val *rec)
+{
+    const uint8_t *p = rec->mv_data;
+    uint64_t n = rec->mv_size + 128;
+    if (rec->mv_size < HK_DELIVERY_HEAD || p[0] != HK_DELIVERY_V2) return n;
+    uint8_t k[8];
+    memcpy(k, p + 1, 8);
+    MDB_val key = hk_store_val(k, 8), v;
+    if (mdb_get(txn, s->bodies, &key, &v) == 0 && v.mv_size >= 4 &&
+        hk_store_be32_get(v.mv_data) <= 1)
+        n += v.mv_size;
+    return n;
+}
+
+/* Finished deliveries go oldest first while they are older than max_age_ms,
+ * beyond the newest max_count, or while excess_bytes are still to be freed
+ * (the store over its prune mark). */
 static int prune_deliveries(hk_store_t *s, MDB_txn *txn, int64_t now, uint64_t max_age_ms,
-                            uint64_t max_count, size_t budget, size_t *pruned, int *more)
+                            uint64_t max_count, uint64_t excess_bytes, size_t budget,
+                            size_t *pruned, int *more)
 {
     MDB_stat st;
     MDB_cursor *cur;
@@ -81,7 +102,7 @@ static int prune_deliveries(hk_store_t *s, MDB_txn *txn, int64_t now, uint64_t m
         int finished = d->state != HK_DELIVERY_PENDING;
         uint64_t wid = d->webhook_id;
         hookd__v1__delivery__free_unpacked(d, NULL);
-        if (!old && excess == 0) {
+        if (!old && excess == 0 && excess_bytes == 0) {
             /* Ids grow with time: the rest is younger still. */
             ended = 1;
             rc = MDB_NOTFOUND;
@@ -93,6 +114,10 @@ static int prune_deliveries(hk_store_t *s, MDB_txn *txn, int64_t now, uint64_t m
         victims[nv].body = body;
         nv++;
         if (excess) excess--;
+        if (excess_bytes) {
+            uint64_t freed = delivery_bytes(s, txn, &v);
+            excess_bytes = freed < excess_bytes ? excess_bytes - freed : 0;
+        }
     }
     mdb_cursor_close(cur);
     if (rc && rc != MDB_NOTFOUND) return hk_store_mdb_err(rc, "cursor_get");
@@ -170,10 +195,20 @@ static int prune_needed(hk_store_t *s, int64_t now, uint64_t max_age_ms, uint64_
     MDB_cursor *cur = NULL;
     MDB_stat st;
     MDB_val k, v;
+    uint64_t used = 0, mark;
     int rc, err = hk_batch_read_begin(s, &txn), needed = 0;
     if (err) return err;
+    /* Over the prune mark a write is wanted whatever the age and count: the
+     * writer heals (prunes by bytes) ahead of every batch. */
+    hk_store_marks(s, &mark, NULL, NULL);
+    if (hk_batch_in_write(s))
+        used = s->w_used;
+    else if ((err = hk_store_used_bytes(s, txn, mark, &used))) {
+        hk_batch_read_end(s, txn);
+        return err;
+    }
     if ((rc = mdb_stat(txn, s->deliveries, &st))) goto out;
-    needed = st.ms_entries > max_count;
+    needed = used > mark || st.ms_entries > max_count;
     if (!needed && (rc = mdb_cursor_open(txn, s->deliveries, &cur)) == 0) {
         rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
         hk_delivery_t *d = rc == 0 ? hk_delivery_rec_decode(&v, NULL) : NULL;
@@ -220,7 +255,8 @@ static int prune_write(hk_store_t *s, void *arg)
     if ((err = prune_needed(s, p->now, p->max_age_ms, p->max_count, p->event_window_ms)) <= 0)
         return err;
     if ((err = hk_batch_txn(s, &txn))) return err;
-    err = prune_deliveries(s, txn, p->now, p->max_age_ms, p->max_count, p->budget, p->pruned,
+    /* By bytes the writer prunes itself, ahead of any batch (hk_prune_fill). */
+    err = prune_deliveries(s, txn, p->now, p->max_age_ms, p->max_count, 0, p->budget, p->pruned,
                            &more_d);
     if (!err)
         err = prune_events(s, txn, p->now, p->event_window_ms, p->max_count, p->budget, p->pruned,
@@ -241,4 +277,13 @@ int hk_outbox_prune(hk_store_t *s, int64_t now, uint64_t max_age_ms, uint64_t ma
     if (budget == 0) return 0;
     prune_arg_t p = {now, max_age_ms, max_count, event_window_ms, budget, pruned, more};
     return hk_batch_run_sync(s, prune_write, &p);
+}
+
+int hk_prune_fill(hk_store_t *s, MDB_txn *txn, uint64_t excess, size_t *pruned, int *more)
+{
+    *more = 0;
+    if (excess == 0) return 0;
+    /* No age and no count: only the bytes say what goes. */
+    return prune_deliveries(s, txn, hk_store_now_ms(), UINT64_MAX, UINT64_MAX, excess, CHUNK,
+                            pruned, more);
 }

@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "store/deliveries.h"
 #include "store/keyfile.h"
 #include "store/store_impl.h"
 
@@ -24,6 +25,7 @@
 #define KEYCHECK "hookd secret.key check v1"
 #define KEY_BUF HK_STORE_KEY_BUF
 #define LOCK_FILE "hookd.lock"
+#define DEFAULT_MAX_FILL 80 /* store_max_fill */
 
 /* One hookd per data directory: an exclusive flock on dir/hookd.lock, held
  * for the store's life. The kernel drops it when the process dies, however
@@ -65,7 +67,7 @@ static int open_outbox(hk_store_t *s, MDB_txn *txn)
         {"deliveries", &s->deliveries},   {"bodies", &s->bodies},
         {"attempts", &s->attempts},       {"due", &s->due},
         {"by_webhook", &s->by_webhook},   {"events", &s->events},
-        {"event_times", &s->event_times},
+        {"event_times", &s->event_times}, {"quarantine", &s->quarantine},
     };
     int rc;
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++)
@@ -287,6 +289,14 @@ int hk_store_open(const char *dir, size_t map_bytes, hk_store_t **out)
     }
     int dead = 0;
     mdb_reader_check(s->env, &dead); /* slots left by crashed processes */
+    MDB_envinfo ei;
+    MDB_stat est;
+    mdb_env_info(s->env, &ei); /* the map may be larger than asked: the data's */
+    mdb_env_stat(s->env, &est);
+    s->map_bytes = ei.me_mapsize;
+    s->psize = est.ms_psize;
+    s->max_fill = DEFAULT_MAX_FILL;
+    s->heal = hk_prune_fill;
     s->max_key = (size_t)mdb_env_get_maxkeysize(s->env);
     if (s->max_key >= KEY_BUF) s->max_key = KEY_BUF - 1;
 
@@ -307,9 +317,19 @@ int hk_store_open(const char *dir, size_t map_bytes, hk_store_t **out)
     if ((err = hk_batch_start(s))) goto out;
 
     uint64_t n = 0;
+    hk_store_usage_t u = {0};
     hk_store_webhook_count(s, &n);
-    hk_log(HK_LOG_INFO, "store_open", "dir=%s schema=%d webhooks=%llu fresh=%d",
-           hk_log_quote(dir, q, sizeof q), SCHEMA_VERSION, (unsigned long long)n, fresh || created);
+    hk_store_usage(s, &u);
+    hk_log(
+        HK_LOG_INFO, "store_open",
+        "dir=%s schema=%d webhooks=%llu fresh=%d used_bytes=%llu map_bytes=%llu quarantined=%llu",
+        hk_log_quote(dir, q, sizeof q), SCHEMA_VERSION, (unsigned long long)n, fresh || created,
+        (unsigned long long)u.used, (unsigned long long)u.map, (unsigned long long)u.quarantined);
+    if (u.quarantined)
+        hk_log(HK_LOG_WARN, "store_quarantine",
+               "records=%llu why=\"records that did not decode were set aside; "
+               "everything else works (mdb_dump -s quarantine shows them)\"",
+               (unsigned long long)u.quarantined);
     s->ready = 1;
     *out = s;
     s = NULL;
@@ -329,4 +349,91 @@ void hk_store_close(hk_store_t *store)
     hk_crypto_wipe(store->key, sizeof store->key);
     if (store->lock_fd >= 0) close(store->lock_fd);
     free(store);
+}
+
+/* ---- how full ------------------------------------------------------------------ */
+
+void hk_store_set_max_fill(hk_store_t *s, unsigned percent)
+{
+    if (percent >= 10 && percent <= 99) s->max_fill = percent;
+}
+
+int hk_store_usage(hk_store_t *s, hk_store_usage_t *out)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    memset(out, 0, sizeof *out);
+    out->map = s->map_bytes;
+    hk_store_marks(s, &out->prune, &out->trigger, &out->admin);
+    out->refused = atomic_load(&s->a_refused);
+    out->pruned_for_space = atomic_load(&s->a_healed);
+    int err = hk_batch_read_begin(s, &txn), rc;
+    if (err) return err;
+    if (hk_batch_in_write(s))
+        out->used = s->w_used;
+    else
+        err = hk_store_used_bytes(s, txn, 0, &out->used);
+    if (!err && (rc = mdb_stat(txn, s->quarantine, &st)) == 0)
+        out->quarantined = st.ms_entries;
+    else if (!err)
+        err = hk_store_mdb_err(rc, "stat");
+    hk_batch_read_end(s, txn);
+    return err;
+}
+
+static double mib(uint64_t b)
+{
+    return (double)b / (1024.0 * 1024.0);
+}
+
+int hk_store_describe(hk_store_t *s, int err, char *buf, size_t n)
+{
+    hk_store_usage_t u;
+    hk_outbox_stats_t st = {0};
+    if (err == HK_ENOSPC) {
+        snprintf(buf, n,
+                 "the disk holding the store is full (no space left on device): nothing of this "
+                 "call was written; free space on the disk and retry");
+        return 0;
+    }
+    if (err == HK_EIO) {
+        snprintf(buf, n,
+                 "the disk holding the store failed a write or a sync (I/O error): nothing of "
+                 "this call was written; hookd's log says more, retry later");
+        return 0;
+    }
+    if (err != HK_EFULL) return HK_EINVAL;
+    if (hk_store_usage(s, &u) || hk_outbox_stats(s, &st)) {
+        snprintf(buf, n, "the delivery store is full");
+        return 0;
+    }
+    unsigned pct = s->max_fill;
+    if (u.used + u.map / 64 < u.trigger) {
+        /* Not over a mark now: one write too large for the room left. */
+        snprintf(buf, n,
+                 "the delivery store is full (%.1f of %.1f MiB): this write does not fit in the "
+                 "room left; a smaller one may, or raise store_map_bytes",
+                 mib(u.used), mib(u.map));
+    } else if (u.used + u.map / 64 >= u.admin) {
+        snprintf(buf, n,
+                 "the delivery store is full (%.1f of %.1f MiB): webhook creates and updates are "
+                 "refused above %u%% of the map and new deliveries above %u%%; deleting webhooks "
+                 "and pruning still work (%llu deliveries, %llu pending)",
+                 mib(u.used), mib(u.map), (unsigned)(u.admin * 100 / (u.map ? u.map : 1)), pct,
+                 (unsigned long long)st.deliveries, (unsigned long long)st.pending);
+    } else if (st.pending >= st.deliveries) {
+        snprintf(buf, n,
+                 "the delivery store is full (%.1f of %.1f MiB): new deliveries are refused above "
+                 "%u%% and all %llu deliveries in it are pending (never pruned); they go as they "
+                 "are delivered, fail, or their webhook is deleted; webhook changes still work",
+                 mib(u.used), mib(u.map), pct, (unsigned long long)st.pending);
+    } else {
+        snprintf(buf, n,
+                 "the delivery store is full (%.1f of %.1f MiB): new deliveries are refused above "
+                 "%u%%; %llu finished deliveries are being pruned oldest first (%llu pending are "
+                 "kept), retry in a moment",
+                 mib(u.used), mib(u.map), pct, (unsigned long long)(st.deliveries - st.pending),
+                 (unsigned long long)st.pending);
+    }
+    return 0;
 }

@@ -4,6 +4,7 @@
 
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -156,6 +157,24 @@ struct hk_store {
     uint64_t w_body;          /* writer: the body key last written in this batch (0: none) */
     int w_due_added;
     uint64_t prune_cursor; /* writer: the delivery id pruning resumes from */
+
+    /* ---- a full store heals; a bad record is set aside (fill in batch.c) ----
+     * Fixed after open: quarantine, map_bytes, psize, heal; max_fill before
+     * the first write. The writer measures the bytes in use at each batch's
+     * start (w_used) and counts what new deliveries and webhook writes add
+     * to it (w_added); the atomics are for anyone's stats. */
+    MDB_dbi quarantine;
+    uint64_t map_bytes, psize;
+    unsigned max_fill; /* percent of the map (store_max_fill) */
+    uint64_t w_used, w_added;
+    int64_t w_heal_ms;        /* writer: when the last heal ran */
+    int64_t w_full_logged_ms; /* writer: when store_full was last logged */
+    int w_heal_more;          /* writer: it found something to prune */
+    /* prune.c's byte pruning, run by the writer before a batch's operations
+     * when the store is over its prune mark (set by store.c: batch.c does
+     * not call up the list). */
+    int (*heal)(hk_store_t *s, MDB_txn *txn, uint64_t excess, size_t *pruned, int *more);
+    _Atomic uint64_t a_used, a_healed, a_refused;
 };
 
 static inline MDB_val hk_store_val(const void *data, size_t len)
@@ -205,6 +224,24 @@ int hk_store_idx_range(MDB_txn *txn, MDB_dbi dbi, uint64_t a, uint64_t after, in
 /* A Unix ms time as a key half (times before 1970 sort first). */
 uint64_t hk_store_time_key(int64_t t);
 
+/* The bytes in use: the pages up to the last one written, less those on
+ * LMDB's freelist (read only when the first figure is above floor, as
+ * counting walks it). rtxn is a read txn: LMDB lets no write txn open the
+ * freelist. */
+int hk_store_used_bytes(hk_store_t *s, MDB_txn *rtxn, uint64_t floor, uint64_t *used);
+
+/* The byte marks of the fill policy (store/store.h, hk_store_usage_t). */
+void hk_store_marks(const hk_store_t *s, uint64_t *prune, uint64_t *trigger, uint64_t *admin);
+
+/* Sets aside the record key of table dbi (tag names the table in the
+ * quarantine), inside a write: its bytes are copied into the quarantine
+ * table and it is deleted. Logged. HK_ENOTFOUND when it is gone already. */
+int hk_store_quarantine(hk_store_t *s, MDB_txn *txn, MDB_dbi dbi, uint8_t tag, const void *key,
+                        size_t klen, const char *why);
+#define HK_QUARANTINE_DELIVERY 1
+#define HK_QUARANTINE_ATTEMPT 2
+#define HK_QUARANTINE_BODY 3
+
 /* ---- batch.c: the writer ---------------------------------------------------- */
 
 /* 1 when the caller runs inside an operation on s's writer thread: the
@@ -243,6 +280,16 @@ int hk_batch_hold(hk_store_t *s, uint64_t id);
 void hk_batch_release(hk_store_t *s, uint64_t id);
 int hk_batch_held(const hk_store_t *s, uint64_t id);
 
+/* Room for a write that adds bytes (an estimate) inside a write:
+ * HK_ROOM_TRIGGER (new deliveries, event ids) below the trigger mark,
+ * HK_ROOM_ADMIN (webhook creates and updates) below the admin mark; 0 or
+ * HK_EFULL (counted). Writes that free space (deletes, pruning, attempt
+ * results) ask nothing: the room above the marks is theirs. 0 outside a
+ * write. */
+#define HK_ROOM_TRIGGER 1
+#define HK_ROOM_ADMIN 2
+int hk_batch_room(hk_store_t *s, int kind, uint64_t bytes);
+
 /* Starts the writer thread (open) and stops it after draining (close). */
 int hk_batch_start(hk_store_t *s);
 void hk_batch_stop(hk_store_t *s);
@@ -273,6 +320,12 @@ int hk_record_encode(const hk_store_t *s, const hk_webhook_t *wh, const uint8_t 
 /* Whether webhook id exists in txn and is active: 0 with *active set, or
  * HK_ENOTFOUND / HK_ECORRUPT. */
 int hk_store_webhook_active_in(hk_store_t *s, MDB_txn *txn, uint64_t id, int *active);
+
+/* ---- prune.c, called by the writer through s->heal ------------------------------ */
+
+/* Deletes finished deliveries oldest first until about excess bytes are
+ * freed (at most a chunk a call); *more when more could go. */
+int hk_prune_fill(hk_store_t *s, MDB_txn *txn, uint64_t excess, size_t *pruned, int *more);
 
 /* ---- deliveries.c ------------------------------------------------------------- */
 

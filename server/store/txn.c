@@ -69,13 +69,13 @@ int hk_store_mdb_err(int rc, const char *op)
     case MDB_INVALID:
     case MDB_VERSION_MISMATCH: err = HK_ECORRUPT; break;
     case ENOMEM: err = HK_ENOMEM; break;
-    case ENOSPC: /* the disk, not the map, is full: to callers the same story */
-    case EDQUOT: err = HK_EFULL; break;
+    case ENOSPC: /* the disk, not the map, is full: the caller is told which */
+    case EDQUOT: err = HK_ENOSPC; break;
     default: err = HK_EIO; break;
     }
     char q[160];
-    hk_log(err == HK_EFULL ? HK_LOG_WARN : HK_LOG_ERROR, "store_error", "op=%s error=%s", op,
-           hk_log_quote(mdb_strerror(rc), q, sizeof q));
+    hk_log(err == HK_EFULL ? HK_LOG_WARN : HK_LOG_ERROR, "store_error", "op=%s error=%s errno=%d",
+           op, hk_log_quote(mdb_strerror(rc), q, sizeof q), rc > 0 ? rc : 0);
     return err;
 }
 
@@ -201,4 +201,70 @@ int hk_store_idx_range(MDB_txn *txn, MDB_dbi dbi, uint64_t a, uint64_t after, in
         return 0;
     }
     return rc ? hk_store_mdb_err(rc, "cursor_get") : 0;
+}
+
+/* ---- how full ------------------------------------------------------------------- */
+
+int hk_store_used_bytes(hk_store_t *s, MDB_txn *rtxn, uint64_t floor, uint64_t *used)
+{
+    MDB_envinfo ei;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint64_t free_pages = 0;
+    int rc;
+    mdb_env_info(s->env, &ei);
+    uint64_t high = ((uint64_t)ei.me_last_pgno + 1) * s->psize;
+    *used = high;
+    if (high <= floor) return 0;
+    /* The freelist (table 0): each record is a count and that many page
+     * numbers, the pages a txn freed. */
+    if ((rc = mdb_cursor_open(rtxn, 0, &cur))) return hk_store_mdb_err(rc, "freelist_open");
+    while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0)
+        if (v.mv_size >= sizeof(size_t)) free_pages += *(const size_t *)v.mv_data;
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND) return hk_store_mdb_err(rc, "freelist_get");
+    uint64_t freed = free_pages * s->psize;
+    *used = freed < high ? high - freed : 0;
+    return 0;
+}
+
+void hk_store_marks(const hk_store_t *s, uint64_t *prune, uint64_t *trigger, uint64_t *admin)
+{
+    uint64_t map = s->map_bytes, t = map / 100 * s->max_fill + map % 100 * s->max_fill / 100;
+    /* Webhook writes keep half the room above the trigger mark; pruning
+     * starts an eighth below it, so that a steady stream of events is
+     * pruned for before it is refused. */
+    if (trigger) *trigger = t;
+    if (admin) *admin = t + (map - t) / 2;
+    if (prune) *prune = t - t / 8;
+}
+
+/* ---- the quarantine ------------------------------------------------------------ */
+
+int hk_store_quarantine(hk_store_t *s, MDB_txn *txn, MDB_dbi dbi, uint8_t tag, const void *key,
+                        size_t klen, const char *why)
+{
+    uint8_t qk[HK_STORE_KEY_BUF];
+    MDB_val k = hk_store_val(key, klen), v, q;
+    int rc;
+    if (klen + 1 > s->max_key) return HK_EINVAL;
+    if ((rc = mdb_get(txn, dbi, &k, &v))) return hk_store_mdb_err(rc, "quarantine_get");
+    qk[0] = tag;
+    memcpy(qk + 1, key, klen);
+    MDB_val qkey = hk_store_val(qk, klen + 1);
+    /* The value: u64 time set aside | the record's bytes as they were. */
+    q = hk_store_val(NULL, 8 + v.mv_size);
+    if ((rc = mdb_put(txn, s->quarantine, &qkey, &q, MDB_RESERVE)))
+        return hk_store_mdb_err(rc, "quarantine_put");
+    hk_store_be64_put(q.mv_data, (uint64_t)hk_store_now_ms());
+    /* v may point into a page the put above moved: read it again. */
+    if ((rc = mdb_get(txn, dbi, &k, &v))) return hk_store_mdb_err(rc, "quarantine_get");
+    memcpy((uint8_t *)q.mv_data + 8, v.mv_data, v.mv_size);
+    if ((rc = mdb_del(txn, dbi, &k, NULL))) return hk_store_mdb_err(rc, "quarantine_del");
+    uint64_t id = klen >= 8 ? hk_store_be64_get(key) : 0;
+    hk_log(HK_LOG_ERROR, "store_quarantined",
+           "table=%u key=%llu bytes=%zu why=\"%s\" what=\"set aside in the quarantine table; "
+           "everything else goes on\"",
+           tag, (unsigned long long)id, v.mv_size, why);
+    return 0;
 }

@@ -249,6 +249,7 @@ static int create_write(hk_store_t *s, void *arg)
     MDB_txn *txn;
     int err = hk_batch_admin_begin(s, &txn);
     if (err) return err;
+    if ((err = hk_batch_room(s, HK_ROOM_ADMIN, 4096))) return hk_batch_admin_end(s, txn, err, "");
     return hk_batch_admin_end(s, txn, webhook_create_txn(s, txn, a->wh, hk_store_now_ms()),
                               "webhook_create");
 }
@@ -260,6 +261,7 @@ static int update_write(hk_store_t *s, void *arg)
     MDB_txn *txn;
     int err = hk_batch_admin_begin(s, &txn);
     if (err) return err;
+    if ((err = hk_batch_room(s, HK_ROOM_ADMIN, 4096))) return hk_batch_admin_end(s, txn, err, "");
     err = hk_batch_admin_end(
         s, txn, webhook_update_txn(s, txn, a->wh, hk_store_now_ms(), &unparked), "webhook_update");
     if (!err && unparked) s->w_due_added = 1;

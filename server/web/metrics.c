@@ -181,6 +181,21 @@ int hk_metrics_render(const hk_metrics_src_t *src, char **out, size_t *len)
         one(&o, "hookd_deliveries_due", "gauge", "Pending deliveries in the due index.", st.due);
         one(&o, "hookd_deliveries_stored", "gauge", "Deliveries in the log.", st.deliveries);
         one(&o, "hookd_events_stored", "gauge", "Event ids remembered for idempotency.", st.events);
+        hk_store_usage_t u;
+        if ((rc = hk_store_usage(src->store, &u)) != 0) goto out;
+        one(&o, "hookd_store_used_bytes", "gauge", "Bytes of the store in use (LMDB's pages).",
+            u.used);
+        one(&o, "hookd_store_map_bytes", "gauge", "The store's map size (store_map_bytes).", u.map);
+        one(&o, "hookd_store_trigger_limit_bytes", "gauge",
+            "New deliveries are refused above this many bytes in use (store_max_fill).", u.trigger);
+        one(&o, "hookd_store_refused_total", "counter", "Store writes refused for room.",
+            u.refused);
+        one(&o, "hookd_store_pruned_for_space_total", "counter",
+            "Finished deliveries pruned because the store was over its prune mark.",
+            u.pruned_for_space);
+        one(&o, "hookd_store_quarantined_records", "gauge",
+            "Stored records that did not decode, set aside in the quarantine table.",
+            u.quarantined);
     }
     one(&o, "hookd_admin_sessions", "gauge", "Admin page sessions alive.", src->sessions);
     if (o.failed) rc = HK_ENOMEM;

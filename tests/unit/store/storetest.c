@@ -108,6 +108,23 @@ int raw_open(const char *dir, MDB_env **env, MDB_txn **txn, const char *db, MDB_
     return 0;
 }
 
+int corrupt_delivery(const char *dir, uint64_t id)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    uint8_t k[8], junk[] = {2, 0, 0,    0,    0,    0,    0,
+                            0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}; /* V2, no body, a broken varint */
+    for (int i = 7; i >= 0; i--, id >>= 8)
+        k[i] = (uint8_t)id;
+    if (raw_open(dir, &env, &txn, "deliveries", &dbi)) return -1;
+    MDB_val key = {8, k}, v = {sizeof junk, junk};
+    int rc = mdb_put(txn, dbi, &key, &v, 0);
+    rc = rc ? (mdb_txn_abort(txn), rc) : mdb_txn_commit(txn);
+    mdb_env_close(env);
+    return rc ? -1 : 0;
+}
+
 static void heard_gathered(void *arg)
 {
     (void)arg;

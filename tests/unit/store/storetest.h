@@ -65,6 +65,10 @@ int write_file(const char *path, const void *data, size_t len, mode_t mode);
  * a write txn and table db open. 0 or -1. */
 int raw_open(const char *dir, MDB_env **env, MDB_txn **txn, const char *db, MDB_dbi *dbi);
 
+/* Overwrites delivery id's record behind the store's back (the store
+ * closed) with bytes that do not decode. 0 or -1. */
+int corrupt_delivery(const char *dir, uint64_t id);
+
 /* ---- the outbox ------------------------------------------------------------------------ */
 
 /* What the hooks of a store from open_store heard: batches begun gathering

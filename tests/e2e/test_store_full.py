@@ -1,0 +1,223 @@
+"""test_store_full.py -- a full store heals and a bad record does not stop hookd, end to end:
+an 8 MiB map filled with 16 KB events (the audit's figures), admin writes and deletes on a full
+store, pruning by bytes, a disk that fails writes or syncs (an LD_PRELOAD shim, diskfault.c,
+built here), a corrupt pending record at start.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import grpc
+
+import harness
+from harness import pb
+from delivery import DeliveryCase
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MAP = 8 << 20
+EVENT = b'{"blob":"' + b"x" * (16 * 1024 - 11) + b'"}'  # a 16 KB event
+CLOSED_PORT_URL = "http://127.0.0.1:9/never"          # discard: nobody listens, refused at once
+
+
+def fill_until_refused(case, limit=2000, **kw):
+    """Triggers 16 KB events until one is refused; returns (accepted, the RpcError)."""
+    for i in range(limit):
+        try:
+            case.trigger(EVENT, **kw)
+        except grpc.RpcError as e:
+            return i, e
+    case.fail("%d 16 KB events in an 8 MiB map and none refused" % limit)
+
+
+class FullOfPending(DeliveryCase):
+    # One attempt at once, then an hour: the deliveries stay PENDING (never pruned).
+    config = "store_map_bytes = %d\nretry_schedule = 0,3600\nallow_http = true\n" % MAP
+
+    def test_full_store_refuses_triggers_says_why_and_heals_after_delete(self):
+        stuck = self.hook("/x", url=CLOSED_PORT_URL, asynchronous=True)
+        accepted, err = fill_until_refused(self)
+        sys.stderr.write("accepted %d x 16 KB events, then: %s\n" % (accepted, err.details()))
+        # 80 % of the map, not all of it: the audit filled it whole after 493.
+        self.assertGreater(accepted, 250)
+        self.assertLess(accepted, 440)
+        self.assertEqual(err.code(), grpc.StatusCode.RESOURCE_EXHAUSTED, err.details())
+        self.assertIn("the delivery store is full (", err.details())
+        self.assertIn(" of 8.0 MiB): ", err.details())
+        self.assertIn("pending", err.details())
+        # Waiting does not help (nothing may be pruned), and says so again.
+        time.sleep(1.0)
+        e = self.assertStatus(grpc.StatusCode.RESOURCE_EXHAUSTED, self.trigger, EVENT)
+        self.assertIn("the delivery store is full (", e.details())
+
+        # Admin writes keep their reserve while triggers are refused.
+        other = self.hook("/ok", asynchronous=True, active=False)
+        self.stub.UpdateWebhook(pb.UpdateWebhookRequest(id=other.id, active=True), timeout=10)
+        self.assertEqual(len(self.stub.ListWebhooks(pb.ListWebhooksRequest()).webhooks), 2)
+        listed = self.stub.ListDeliveries(pb.ListDeliveriesRequest(page_size=10), timeout=10)
+        self.assertEqual(len(listed.deliveries), 10)
+
+        # A delete always succeeds on a full store: it cancels the stuck deliveries...
+        self.stub.DeleteWebhook(pb.DeleteWebhookRequest(id=stuck.id), timeout=10)
+        # ...which, finished now, are pruned to make room: triggers are accepted again
+        # within a bounded time (the writer prunes ahead of every batch).
+        self.rx.answer("/ok", status=204)
+        end = time.monotonic() + 10.0
+        ok = 0
+        while ok < 100 and time.monotonic() < end:
+            try:
+                self.trigger(EVENT)
+                ok += 1
+            except grpc.RpcError as e:
+                self.assertEqual(e.code(), grpc.StatusCode.RESOURCE_EXHAUSTED, e.details())
+                time.sleep(0.05)
+        self.assertEqual(ok, 100, "triggers accepted again after the delete within 10 s")
+        self.assertNotIn("level=error event=store_batch_failed", self.hookd.read_log())
+
+
+class FinishedArePruned(DeliveryCase):
+    config = "store_map_bytes = %d\nretry_schedule = 0,1\n" % MAP
+
+    def test_a_stream_of_events_never_fills_the_store(self):
+        self.rx.answer("/a", status=204)
+        self.hook("/a", asynchronous=True)
+        # 1,000 x 16 KB = 16 MB through an 8 MiB map, each delivered: the oldest
+        # finished ones go to make room. A refusal may happen while deliveries lag
+        # (pending ones are kept); each is retried, and every event gets in.
+        refused, t0 = 0, time.monotonic()
+        for i in range(1000):
+            for _ in range(200):
+                try:
+                    self.trigger(EVENT, event_id="e-%d" % i)
+                    break
+                except grpc.RpcError as e:
+                    self.assertEqual(e.code(), grpc.StatusCode.RESOURCE_EXHAUSTED, e.details())
+                    refused += 1
+                    time.sleep(0.05)
+            else:
+                self.fail("event %d refused for 10 s" % i)
+        self.assertLess(time.monotonic() - t0, 120)
+        self.rx.wait_for(1000, path="/a", timeout=60)
+        n = len(self.stub.ListDeliveries(pb.ListDeliveriesRequest(page_size=1000)).deliveries)
+        self.assertLess(n, 500)  # pruned by bytes: 30 days and 100,000 would keep all
+        self.assertIn("event=store_open", self.hookd.read_log())
+
+
+def build_shim(out_dir):
+    so = os.path.join(out_dir, "diskfault.so")
+    subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", so, os.path.join(HERE, "diskfault.c"),
+                    "-ldl"], check=True)
+    return so
+
+
+class DiskFaults(DeliveryCase):
+    """The disk fails writes (ENOSPC, EIO) or syncs: the callers are told so, never OK, and
+    hookd goes on once the disk is back."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="hk-fault-")
+        self.ctl = os.path.join(self.tmp, "fault")
+        so = build_shim(self.tmp)
+        saved = {k: os.environ.get(k) for k in ("LD_PRELOAD", "HK_DISKFAULT", "ASAN_OPTIONS")}
+        os.environ["LD_PRELOAD"] = so
+        os.environ["HK_DISKFAULT"] = self.ctl
+        # An ASan hookd must not insist on its runtime coming first.
+        asan = os.environ.get("ASAN_OPTIONS", "")
+        os.environ["ASAN_OPTIONS"] = (asan + ":" if asan else "") + "verify_asan_link_order=0"
+        try:
+            super().setUp()
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+    def set_fault(self, text):
+        with open(self.ctl + ".tmp", "w") as f:
+            f.write(text)
+        os.rename(self.ctl + ".tmp", self.ctl)
+
+    def test_full_and_failing_disk(self):
+        self.rx.answer("/a", status=204)
+        self.hook("/a", asynchronous=True)
+        self.trigger(event_id="before")
+
+        self.set_fault("28 write")  # ENOSPC
+        e = self.assertStatus(grpc.StatusCode.RESOURCE_EXHAUSTED, self.trigger, event_id="nospc")
+        self.assertIn("the disk holding the store is full", e.details())
+        e = self.assertStatus(grpc.StatusCode.RESOURCE_EXHAUSTED, self.hook, "/b")
+        self.assertIn("the disk holding the store is full", e.details())
+
+        self.set_fault("5 write")  # EIO
+        e = self.assertStatus(grpc.StatusCode.UNAVAILABLE, self.trigger, event_id="eio")
+        self.assertIn("failed a write or a sync (I/O error)", e.details())
+        self.assertNotIn("input/output error", e.details())
+
+        self.set_fault("5 sync")  # the data written, its sync failed: fatal to the batch
+        e = self.assertStatus(grpc.StatusCode.UNAVAILABLE, self.trigger, event_id="sync")
+        self.assertIn("failed a write or a sync", e.details())
+
+        os.unlink(self.ctl)
+        self.trigger(event_id="after")
+        self.hook("/c")
+        log = self.hookd.read_log()
+        self.assertIn("event=store_batch_failed", log)
+        self.assertIn("errno=28", log)
+        self.assertIn("errno=5", log)
+        # Nothing refused was written; what was answered OK is there.
+        self.rx.wait_for(2, path="/a", timeout=15)
+        ids = {d.event_id for d in self.stub.ListDeliveries(pb.ListDeliveriesRequest()).deliveries}
+        self.assertEqual(ids, {"before", "after"})
+
+
+class CorruptPendingRecord(unittest.TestCase):
+    def test_hookd_starts_serves_and_sets_it_aside(self):
+        h = harness.Hookd("retry_schedule = 0,3600\nallow_http = true\n")
+        self.addCleanup(h.cleanup)
+        h.start()
+        stub = h.stub()
+        stub.CreateWebhook(pb.CreateWebhookRequest(
+            name="stuck", application=pb.APPLICATION_ENTERPRISE, trigger_action="AccountUpdated",
+            url=CLOSED_PORT_URL, asynchronous=True))
+        ids = []
+        for i in range(3):
+            r = stub.TriggerEvent(pb.TriggerEventRequest(
+                application=pb.APPLICATION_ENTERPRISE, trigger_action="AccountUpdated",
+                payload=b'{"n":%d}' % i, event_id="c-%d" % i), timeout=10)
+            ids.append(r.queued[0].delivery_id)
+        h.close_channel()
+        self.assertEqual(h.stop(), 0)
+
+        # Behind hookd's back: the middle record no longer decodes.
+        dump = ("VERSION=3\nformat=bytevalue\ntype=btree\nmapsize=%d\nHEADER=END\n %016x\n"
+                " 01ffffffff0f\nDATA=END\n" % (1 << 30, ids[1]))
+        subprocess.run(["mdb_load", "-s", "deliveries", h.data], input=dump.encode(), check=True)
+
+        h.start()  # it starts...
+        stub = h.stub()
+        listed = stub.ListDeliveries(pb.ListDeliveriesRequest(), timeout=10).deliveries
+        self.assertEqual(sorted(d.id for d in listed), [ids[0], ids[2]])  # ...and serves
+        with self.assertRaises(grpc.RpcError) as cm:
+            stub.GetDelivery(pb.GetDeliveryRequest(id=ids[1]), timeout=10)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+        self.assertEqual(len(stub.ListDeliveries(pb.ListDeliveriesRequest(
+            state=pb.DELIVERY_STATE_PENDING), timeout=10).deliveries), 2)
+        stub.TriggerEvent(pb.TriggerEventRequest(
+            application=pb.APPLICATION_ENTERPRISE, trigger_action="AccountUpdated",
+            payload=b"{}", event_id="after"), timeout=10)
+        h.close_channel()
+        self.assertEqual(h.stop(), 0)
+        self.assertIn("event=store_quarantined", h.read_log())  # logged when set aside...
+        h.start()
+        h.close_channel()
+        self.assertEqual(h.stop(), 0)
+        log = h.read_log()
+        self.assertIn("quarantined=1", log)  # ...and counted at the next start
+        self.assertIn("event=store_quarantine records=1", log)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* The store whose operation runs on this thread (the writer, inside one). */
 static __thread hk_store_t *in_write;
@@ -259,9 +260,42 @@ uint64_t hk_outbox_batch_failures(const hk_store_t *s)
     return s->batch_failures;
 }
 
-void hk_store_write_stats(const hk_store_t *s, hk_store_write_stats_t *out)
+const uint32_t hk_store_batch_bounds[HK_STORE_BATCH_BUCKETS] = {1,  2,  4,   8,   16,
+                                                                32, 64, 128, 256, 512};
+const uint32_t hk_store_commit_bounds_us[HK_STORE_COMMIT_BUCKETS] = {
+    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000};
+
+void hk_store_write_stats(hk_store_t *s, hk_store_write_stats_t *out)
 {
     *out = s->stats;
+    pthread_mutex_lock(&s->mu);
+    out->batch_ops_sum = s->f_hist.batch_ops_sum;
+    out->commit_ns_sum = s->f_hist.commit_ns_sum;
+    memcpy(out->batch_buckets, s->f_hist.batch_buckets, sizeof out->batch_buckets);
+    memcpy(out->commit_buckets, s->f_hist.commit_buckets, sizeof out->commit_buckets);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Under mu: one batch of n operations whose commit took ns. */
+static void count_batch(hk_store_t *s, size_t n, uint64_t ns)
+{
+    hk_store_write_stats_t *h = &s->f_hist;
+    size_t b = 0;
+    while (b < HK_STORE_BATCH_BUCKETS && n > hk_store_batch_bounds[b])
+        b++;
+    h->batch_buckets[b]++;
+    h->batch_ops_sum += n;
+    for (b = 0; b < HK_STORE_COMMIT_BUCKETS && ns > hk_store_commit_bounds_us[b] * 1000ull;)
+        b++;
+    h->commit_buckets[b]++;
+    h->commit_ns_sum += ns;
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* ---- deferred and blocking writes ---------------------------------------------------- */
@@ -454,7 +488,10 @@ static int run_batch(hk_store_t *s, hk_link_t *ops, uint64_t next_delivery)
     }
     /* LMDB writes the dirty pages, syncs them, then writes and syncs the
      * meta page: when this returns 0 the batch is on disk. */
-    if ((rc = mdb_txn_commit(top))) {
+    uint64_t t0 = mono_ns();
+    rc = mdb_txn_commit(top);
+    s->w_commit_ns = mono_ns() - t0;
+    if (rc) {
         err = hk_store_mdb_err(rc, "batch_commit");
         goto failed;
     }
@@ -490,9 +527,12 @@ static void *writer_main(void *arg)
         s->busy = 1;
         pthread_mutex_unlock(&s->mu);
 
+        size_t n_ops = count_ops(&ops);
+        s->w_commit_ns = 0;
         int err = run_batch(s, &ops, next_delivery);
 
         pthread_mutex_lock(&s->mu);
+        if (!err) count_batch(s, n_ops, s->w_commit_ns);
         hk_link_t *first = ops.next, *last = ops.prev, *tail = s->finished.prev;
         tail->next = first;
         first->prev = tail;

@@ -108,14 +108,28 @@ uint64_t hk_outbox_batch_gen(const hk_store_t *store);
  * lost learns it here). */
 uint64_t hk_outbox_batch_failures(const hk_store_t *store);
 
-/* Counts for logs and benchmarks. */
+/* Histogram bounds of the group commit: operations per batch, and how long
+ * one commit (its writes, LMDB's data sync and the meta page's) took. */
+#define HK_STORE_BATCH_BUCKETS 10
+#define HK_STORE_COMMIT_BUCKETS 10
+extern const uint32_t hk_store_batch_bounds[HK_STORE_BATCH_BUCKETS];      /* operations */
+extern const uint32_t hk_store_commit_bounds_us[HK_STORE_COMMIT_BUCKETS]; /* microseconds */
+
+/* Counts for logs, benchmarks and /metrics. */
 typedef struct {
     uint64_t batches;      /* committed (each one synced by LMDB) */
     uint64_t failed;       /* commits that failed */
     uint64_t writes;       /* operations answered */
     uint64_t write_failed; /* operations that failed on their own */
     uint64_t due_added;    /* reaps that found deliveries made due by a write */
+    /* Per batch the writer ran: its operations (bucket i counts batches of at
+     * most hk_store_batch_bounds[i], the last one the rest) and its commit time. */
+    uint64_t batch_ops_sum;
+    uint64_t batch_buckets[HK_STORE_BATCH_BUCKETS + 1];
+    uint64_t commit_ns_sum;
+    uint64_t commit_buckets[HK_STORE_COMMIT_BUCKETS + 1];
 } hk_store_write_stats_t;
-void hk_store_write_stats(const hk_store_t *store, hk_store_write_stats_t *out);
+/* A snapshot (loop thread). */
+void hk_store_write_stats(hk_store_t *store, hk_store_write_stats_t *out);
 
 #endif

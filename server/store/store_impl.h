@@ -134,14 +134,16 @@ struct hk_store {
     pthread_t thread;
     int thread_started;
     pthread_mutex_t mu;
-    pthread_cond_t work;          /* the writer waits for a batch */
-    pthread_cond_t idle;          /* hk_outbox_batch_commit waits for the writer */
-    hk_link_t queue;              /* mu: handed over, not started */
-    hk_link_t finished;           /* mu: done, not reaped */
-    int busy, stop;               /* mu */
-    uint64_t q_next_delivery;     /* mu: the delivery counter at the last hand-over */
-    uint64_t f_batches, f_failed; /* mu: finished since the last reap */
-    int f_due_added, f_err;       /* mu */
+    pthread_cond_t work;           /* the writer waits for a batch */
+    pthread_cond_t idle;           /* hk_outbox_batch_commit waits for the writer */
+    hk_link_t queue;               /* mu: handed over, not started */
+    hk_link_t finished;            /* mu: done, not reaped */
+    int busy, stop;                /* mu */
+    uint64_t q_next_delivery;      /* mu: the delivery counter at the last hand-over */
+    uint64_t f_batches, f_failed;  /* mu: finished since the last reap */
+    hk_store_write_stats_t f_hist; /* mu: batch sizes and commit times (only those fields) */
+    uint64_t w_commit_ns;          /* writer: the last batch's commit time */
+    int f_due_added, f_err;        /* mu */
 
     hk_link_t gather; /* loop: submitted, not handed over */
     uint64_t n_gather, n_urgent;

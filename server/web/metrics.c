@@ -1,5 +1,6 @@
 /* metrics.c -- GET /metrics: the modules' counters in the Prometheus text exposition format */
 #include "web/metrics.h"
+#include "store/batch.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -160,6 +161,39 @@ static void commit(out_t *o, hk_commit_t *c)
         "Writes answered by a group commit (waiters per batch: this over batches).", st.waiters);
 }
 
+/* The group commit as the store's writer sees it: operations per batch, and
+ * how long each commit (writes, data sync, meta page) took. */
+static void commit_histograms(out_t *o, hk_store_t *store)
+{
+    hk_store_write_stats_t st;
+    hk_store_write_stats(store, &st);
+    uint64_t cum = 0;
+    head(o, "hookd_commit_batch_size", "histogram",
+         "Store writes (an event's deliveries, a webhook change, ...) per group commit.");
+    for (int b = 0; b < HK_STORE_BATCH_BUCKETS; b++) {
+        cum += st.batch_buckets[b];
+        put(o, "hookd_commit_batch_size_bucket{le=\"%u\"} %llu\n", hk_store_batch_bounds[b],
+            (unsigned long long)cum);
+    }
+    cum += st.batch_buckets[HK_STORE_BATCH_BUCKETS];
+    put(o, "hookd_commit_batch_size_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+    put(o, "hookd_commit_batch_size_sum %llu\n", (unsigned long long)st.batch_ops_sum);
+    put(o, "hookd_commit_batch_size_count %llu\n", (unsigned long long)cum);
+    cum = 0;
+    head(o, "hookd_commit_duration_seconds", "histogram",
+         "Time of one group commit on the writer thread: its pages written and synced, then "
+         "the meta page.");
+    for (int b = 0; b < HK_STORE_COMMIT_BUCKETS; b++) {
+        cum += st.commit_buckets[b];
+        put(o, "hookd_commit_duration_seconds_bucket{le=\"%g\"} %llu\n",
+            hk_store_commit_bounds_us[b] / 1e6, (unsigned long long)cum);
+    }
+    cum += st.commit_buckets[HK_STORE_COMMIT_BUCKETS];
+    put(o, "hookd_commit_duration_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+    put(o, "hookd_commit_duration_seconds_sum %.6f\n", st.commit_ns_sum / 1e9);
+    put(o, "hookd_commit_duration_seconds_count %llu\n", (unsigned long long)cum);
+}
+
 int hk_metrics_render(const hk_metrics_src_t *src, char **out, size_t *len)
 {
     out_t o = {0};
@@ -173,6 +207,7 @@ int hk_metrics_render(const hk_metrics_src_t *src, char **out, size_t *len)
     if (src->http) attempts(&o, src->http);
     if (src->scheduler) scheduler(&o, src->scheduler);
     if (src->commit) commit(&o, src->commit);
+    if (src->store) commit_histograms(&o, src->store);
     if (src->store) {
         hk_outbox_stats_t st;
         if ((rc = hk_outbox_stats(src->store, &st)) != 0) goto out;

@@ -236,7 +236,9 @@ class Metrics(WebCase):
                        ("hookd_deliveries_pending", "gauge"), ("hookd_deliveries_due", "gauge"),
                        ("hookd_commit_batches_total", "counter"),
                        ("hookd_commit_syncs_total", "counter"),
-                       ("hookd_commit_waiters_total", "counter")]:
+                       ("hookd_commit_waiters_total", "counter"),
+                       ("hookd_commit_batch_size", "histogram"),
+                       ("hookd_commit_duration_seconds", "histogram")]:
             self.assertEqual(m[fam]["type"], t, fam)
         self.assertEqual(value(m, "hookd_build_info", version="0.1.0"), 1)
         # The scrape's own connection, on the socket.
@@ -295,6 +297,15 @@ class Metrics(WebCase):
                            value(before, "hookd_commit_batches_total"))
         self.assertGreater(value(after, "hookd_commit_syncs_total"),
                            value(before, "hookd_commit_syncs_total"))
+        # The writer's own view of the group commit: batch sizes and commit times.
+        b, d = "hookd_commit_batch_size", "hookd_commit_duration_seconds"
+        batches = value(after, b, b + "_count") - value(before, b, b + "_count")
+        self.assertGreater(batches, 0)
+        self.assertEqual(value(after, b, b + "_bucket", le="+Inf"), value(after, b, b + "_count"))
+        # Every batch holds at least one write: the sum of sizes is at least the count.
+        self.assertGreaterEqual(value(after, b, b + "_sum") - value(before, b, b + "_sum"), batches)
+        self.assertEqual(value(after, d, d + "_count"), value(after, b, b + "_count"))
+        self.assertGreater(value(after, d, d + "_sum"), value(before, d, d + "_sum"))
         self.assertGreater(value(after, "hookd_calls_total", listener="socket"),
                            value(before, "hookd_calls_total", listener="socket") + 5)
 

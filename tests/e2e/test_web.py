@@ -468,6 +468,10 @@ class Start(unittest.TestCase):
     def test_remote_allowed_explicitly(self):
         h = self.run_hookd("http_listen=0.0.0.0:0", "http_listen_allow_remote=true")
         h.wait_ready()
+        # The socket answers a moment before the browser listener's line is logged.
+        end = time.monotonic() + 10
+        while "event=http_listening" not in h.read_log() and time.monotonic() < end:
+            time.sleep(0.05)
         self.assertIn("event=http_listening", h.read_log())
         self.assertEqual(h.stop(), 0, h.read_log())
 

@@ -50,7 +50,8 @@ export async function detailsPage(ctx, id) {
     ['Secret Key', h('span', { class: 'inline' }, secretValue, reveal, copyButton, copied)],
     ['Asynchronous', w.asynchronous ? 'Yes' : 'No'],
     ['Ignore for API', w.ignoreForApi ? 'Yes' : 'No'],
-    ['Status', w.active ? 'Active' : 'Inactive'],
+    ['Status', w.active ? 'Active'
+      : `Inactive${w.deactivateTime ? ` since ${timeLabel(w.deactivateTime)}` : ''}${w.deactivatedReason ? `: ${w.deactivatedReason}` : ''}`],
     ['Description', w.description || '-'],
     ['ID', w.id],
     ['Created', timeLabel(w.createTime)],

@@ -34,7 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (hk_policy_load(&policy, cfg.allow_nets, cfg.n_allow_nets, cfg.deny_nets,
                            cfg.n_deny_nets, err, sizeof err) != 0)
             abort();
-        (void)hk_config_role(&cfg, 12345, 12345);
+        gid_t groups[2] = {12345, 54321};
+        (void)hk_config_role(&cfg, 12345, 12345, groups, 2);
     }
     hk_config_free(&cfg);
     return 0;

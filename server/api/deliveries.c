@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "deliver/attempt.h"
+#include "deliver/retry.h"
 #include "deliver/commit.h"
 #include "deliver/scheduler.h"
 #include "store/batch.h"

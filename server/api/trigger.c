@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "deliver/attempt.h"
+#include "deliver/retry.h"
 #include "deliver/json.h"
 #include "deliver/scheduler.h"
 #include "deliver/sign.h"

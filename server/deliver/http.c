@@ -1,5 +1,6 @@
 /* http.c -- outbound HTTP requests on the event loop: libcurl multi driven by libuv */
 #include "deliver/http.h"
+#include "deliver/retry.h"
 #include "core/error.h"
 #include "core/list.h"
 #include "core/log.h"
@@ -374,7 +375,7 @@ static void outcome_of(hk_http_request_t *r, CURLcode code)
     struct curl_header *h;
     if (status && curl_easy_header(r->easy, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK) {
         long s;
-        if (hk_http_parse_retry_after(h->value, time(NULL), &s) == 0) r->result.retry_after_s = s;
+        if (hk_retry_after_parse(h->value, time(NULL), &s) == 0) r->result.retry_after_s = s;
     }
 
     if (code == CURLE_OK) {
@@ -870,34 +871,4 @@ void hk_http_close(hk_http_t *http, hk_http_close_cb cb, void *arg)
         while (!hk_link_empty(&lists[i]->head))
             hk_http_request_cancel(list_first(lists[i]));
     schedule_idle(http);
-}
-
-int hk_http_parse_retry_after(const char *value, time_t now, long *seconds)
-{
-    while (*value == ' ' || *value == '\t')
-        value++;
-    size_t len = strlen(value);
-    while (len && (value[len - 1] == ' ' || value[len - 1] == '\t'))
-        len--;
-    if (len == 0 || len > 64) return HK_EINVAL;
-
-    if (value[0] >= '0' && value[0] <= '9') {
-        long s = 0;
-        for (size_t i = 0; i < len; i++) {
-            if (value[i] < '0' || value[i] > '9') return HK_EINVAL;
-            int d = value[i] - '0';
-            s = s > (LONG_MAX - d) / 10 ? LONG_MAX : s * 10 + d;
-        }
-        *seconds = s;
-        return 0;
-    }
-    /* An HTTP-date starts with a day name; curl_getdate knows the three
-     * forms RFC 9110 requires recipients to accept. */
-    char buf[65];
-    memcpy(buf, value, len);
-    buf[len] = '\0';
-    time_t t = curl_getdate(buf, NULL);
-    if (t == -1) return HK_EINVAL;
-    *seconds = t > now ? (long)(t - now) : 0;
-    return 0;
 }

@@ -156,10 +156,4 @@ typedef struct {
 } hk_http_stats_t;
 void hk_http_stats(const hk_http_t *http, hk_http_stats_t *out);
 
-/* Parses a Retry-After value: delta-seconds ("120") or an HTTP-date
- * ("Wed, 21 Oct 2015 07:28:00 GMT", also the obsolete RFC 850 and asctime
- * forms), relative to now. Returns 0 with *seconds set (a past date gives 0,
- * huge values are capped at LONG_MAX) or HK_EINVAL. */
-int hk_http_parse_retry_after(const char *value, time_t now, long *seconds);
-
 #endif

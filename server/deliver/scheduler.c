@@ -1,5 +1,6 @@
 /* scheduler.c -- async delivery: due deliveries attempted, retried on a schedule, log pruned */
 #include "deliver/scheduler.h"
+#include "deliver/retry.h"
 #include "core/crypto.h"
 #include "core/error.h"
 #include "core/list.h"
@@ -97,39 +98,6 @@ struct hk_scheduler {
     void *close_arg;
     hk_scheduler_stats_t stats;
 };
-
-/* ---- the retry schedule ---------------------------------------------------------- */
-
-int hk_retry_delay_ms(const uint32_t *schedule_ms, unsigned schedule_len, unsigned attempts,
-                      int http_status, long retry_after_s, uint32_t retry_after_max_s, uint32_t rnd,
-                      uint64_t *delay_ms)
-{
-    if (attempts >= schedule_len) return HK_ENOTFOUND;
-    uint64_t base = schedule_ms[attempts];
-    /* ±20 %: 0.8 base plus 0..0.4 base, in 1/1000 steps. */
-    uint64_t delay = base * 8 / 10 + base * (rnd % 401) / 1000;
-    if ((http_status == 429 || http_status == 503) && retry_after_s >= 0) {
-        uint64_t cap = (uint64_t)retry_after_max_s * 1000;
-        uint64_t asked = (uint64_t)retry_after_s > UINT64_MAX / 1000
-                             ? UINT64_MAX
-                             : (uint64_t)retry_after_s * 1000;
-        uint64_t honoured = asked < cap ? asked : cap;
-        if (honoured > delay) delay = honoured;
-    }
-    *delay_ms = delay;
-    return 0;
-}
-
-uint32_t hk_retry_random(void)
-{
-    static uint64_t x;
-    while (x == 0)
-        hk_crypto_random(&x, sizeof x);
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    return (uint32_t)((x * 2685821657736338717ull) >> 32);
-}
 
 /* ---- in flight ------------------------------------------------------------------------ */
 

@@ -35,22 +35,6 @@ typedef struct {
     uint64_t log_max_age_ms, log_max_count, event_window_ms;
 } hk_scheduler_opts_t;
 
-/* The delay before the next attempt of a delivery that has had `attempts`
- * attempts, the last answered with http_status (0: none) and Retry-After
- * retry_after_s (-1: none): schedule_ms[attempts] with ±20 % jitter (rnd, a
- * uniform 32-bit random number, picks the point in the range), and on 429 or
- * 503 at least the Retry-After, itself capped at retry_after_max_s (never
- * below the schedule's delay). Returns 0 with *delay_ms set, or HK_ENOTFOUND
- * when the schedule has no further attempt (the delivery has failed). */
-int hk_retry_delay_ms(const uint32_t *schedule_ms, unsigned schedule_len, unsigned attempts,
-                      int http_status, long retry_after_s, uint32_t retry_after_max_s, uint32_t rnd,
-                      uint64_t *delay_ms);
-
-/* A random number for hk_retry_delay_ms: jitter needs spread, not secrecy,
- * so a xorshift generator (seeded once from the system) spares a getrandom
- * call per attempt. Loop thread only. */
-uint32_t hk_retry_random(void);
-
 /* Creates a scheduler over the store's due index, attempting through http
  * (both must outlive it). opts is copied. Nothing runs before
  * hk_scheduler_start. Returns 0, HK_EINVAL (empty schedule) or HK_ENOMEM. */

@@ -528,30 +528,6 @@ TEST(retry_after)
     CHECK_INT(fx_close(&fx), 0);
 }
 
-TEST(parse_retry_after)
-{
-    long s = -7;
-    time_t now = 1445412480; /* Wed, 21 Oct 2015 07:28:00 GMT */
-    CHECK_INT(hk_http_parse_retry_after("120", now, &s), 0);
-    CHECK_INT(s, 120);
-    CHECK_INT(hk_http_parse_retry_after(" 0 ", now, &s), 0);
-    CHECK_INT(s, 0);
-    CHECK_INT(hk_http_parse_retry_after("99999999999999999999999", now, &s), 0);
-    CHECK_INT(s, 9223372036854775807LL);
-    CHECK_INT(hk_http_parse_retry_after("Wed, 21 Oct 2015 07:30:00 GMT", now, &s), 0);
-    CHECK_INT(s, 120);
-    CHECK_INT(hk_http_parse_retry_after("Wednesday, 21-Oct-15 07:29:00 GMT", now, &s), 0);
-    CHECK_INT(s, 60);
-    CHECK_INT(hk_http_parse_retry_after("Wed Oct 21 07:28:30 2015", now, &s), 0);
-    CHECK_INT(s, 30);
-    CHECK_INT(hk_http_parse_retry_after("Tue, 20 Oct 2015 07:28:00 GMT", now, &s), 0);
-    CHECK_INT(s, 0); /* in the past: at once */
-    CHECK_INT(hk_http_parse_retry_after("", now, &s), HK_EINVAL);
-    CHECK_INT(hk_http_parse_retry_after("12s", now, &s), HK_EINVAL);
-    CHECK_INT(hk_http_parse_retry_after("-5", now, &s), HK_EINVAL);
-    CHECK_INT(hk_http_parse_retry_after("soon", now, &s), HK_EINVAL);
-}
-
 TEST(keep_alive_reuses_connection)
 {
     fx_t fx;

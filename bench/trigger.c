@@ -214,6 +214,23 @@ static long long write_bytes(void)
     return v;
 }
 
+/* hookd's CPU time so far, user + system, in seconds (/proc/<pid>/stat). */
+static double cpu_seconds(void)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)hookd_pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* comm may hold spaces */
+    unsigned long long ut, st;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static void mode_accept(void)
 {
     hk_client_t *c = open_client();
@@ -376,6 +393,7 @@ static void mode_deliver(void)
     create(c, "deliver", "AccountUpdated", url, 1);
     hk_client_close(c);
     long before = status_url ? nginx_requests() : -1;
+    double cpu0 = cpu_seconds();
     uint64_t t0 = hk_bench_now_ns();
     run_callers(callers, events, "async TriggerEvent (deliver)");
     if (!status_url) return;
@@ -388,8 +406,13 @@ static void mode_deliver(void)
         usleep(2000);
     }
     double elapsed = (double)(hk_bench_now_ns() - t0) / 1e9;
+    double cpu1 = cpu_seconds();
     printf("delivered end to end        %ld of %ld events in %.2f s: %9.0f deliveries/s\n", got,
            events, elapsed, (double)got / elapsed);
+    if (cpu0 >= 0 && cpu1 >= 0 && got > 0)
+        printf("%-28s %9.1f us of hookd CPU per event, accepted and delivered "
+               "(/proc/%d/stat, all threads)\n",
+               "", (cpu1 - cpu0) * 1e6 / (double)got, (int)hookd_pid);
 }
 
 int main(int argc, char **argv)

@@ -88,13 +88,17 @@ answered() { metric 'hookd_rpcs_total{service="hookd.v1.Webhooks",method="Trigge
 for run in 1:1 8:1 64:1 64:8; do
     n=${run%:*} ch=${run#*:}
     w0=$(io write_bytes); c0=$(cpu); b0=$(batches); a0=$(answered)
-    perf stat -x, -e syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync -p $hpid -o "$work/syncs" &
-    perf_pid=$!
+    : >"$work/syncs"
+    perf_pid=
+    if command -v perf >/dev/null; then
+        perf stat -x, -e syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync -p $hpid -o "$work/syncs" &
+        perf_pid=$!
+    fi
     out=$($load --target "unix://$work/hookd.sock" --method /hookd.v1.Webhooks/TriggerEvent \
         --request "$work/trigger.bin" --inflight $n --channels $ch --threads 2 --seconds "$secs" --warmup 1)
     w1=$(io write_bytes); c1=$(cpu); b1=$(batches); a1=$(answered)
-    kill -INT $perf_pid; wait $perf_pid 2>/dev/null || true
-    nsync=$(awk -F, '/sys_enter_f/ {n += $1} END {print n + 0}' "$work/syncs")
+    [ -z "$perf_pid" ] || { kill -INT $perf_pid; wait $perf_pid 2>/dev/null || true; }
+    nsync=$(awk -F, '/sys_enter_f/ {n += $1; seen = 1} END {print seen ? n : "n/a"}' "$work/syncs")
     rate=$(sed -n 's/.* rate=\([0-9.]*\).*/\1/p' <<<"$out" | cut -d. -f1)
     p50=$(sed -n 's/.* p50_us=\([0-9.]*\).*/\1/p' <<<"$out")
     p99=$(sed -n 's/.* p99_us=\([0-9.]*\).*/\1/p' <<<"$out")
@@ -104,7 +108,7 @@ for run in 1:1 8:1 64:1 64:8; do
     calls=$(sed -n 's/.* ok=\([0-9]*\).*/\1/p' <<<"$out")
     all=$(( ${a1:-0} - ${a0:-0} ))
     [ "$all" -gt 0 ] || all=$(( calls > 0 ? calls : 1 ))
-    syncs=$(awk -v s="$nsync" -v n="$all" 'BEGIN {printf "%.3f", s / n}')
+    syncs=$(awk -v s="$nsync" -v n="$all" 'BEGIN {if (s == "n/a") print s; else printf "%.3f", s / n}')
     [ -n "$b1" ] && syncs="$syncs fdatasyncs + $(awk -v a="$b1" -v b="$b0" -v n="$all" 'BEGIN {printf "%.3f", (a - b) / n}') batches"
     printf '%s: hookd TriggerEvent, %2d in flight on %d connection(s):  %6s events/s  p50 %7s us  p99 %7s us  %5s bytes written/event  %s per event  %3s us CPU/event  = %s x PostgreSQL\n' \
         "$build" $n $ch "$rate" "$p50" "$p99" "$(( (w1 - w0) / all ))" \

@@ -666,8 +666,9 @@ void hk_api_trigger_event(hk_call_t *call, const ProtobufCMessage *request)
         return;
     }
     /* An empty payload is sent as null; anything else must be JSON. */
-    if (req->payload.len && hk_json_check(req->payload.data, req->payload.len) != 0) {
-        hk_rpc_fail(call, HK_STATUS_INVALID_ARGUMENT, "payload: not valid JSON");
+    char why[192];
+    if (req->payload.len && hk_json_check(req->payload.data, req->payload.len, why, sizeof why)) {
+        hk_rpc_fail(call, HK_STATUS_INVALID_ARGUMENT, "payload: not valid JSON: %s", why);
         return;
     }
     if (*req->event_id) {

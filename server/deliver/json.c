@@ -3,6 +3,9 @@
 #include "core/error.h"
 #include "core/utf8.h"
 
+#include <jansson.h>
+#include <stdio.h>
+
 size_t hk_json_quote(const char *s, size_t len, char *out)
 {
     static const char hex[] = "0123456789abcdef";
@@ -54,150 +57,54 @@ size_t hk_json_quote(const char *s, size_t len, char *out)
     return j;
 }
 
-/* --- validation: a recursive descent over RFC 8259's grammar ------------- */
+/* --- validation: jansson parses, hookd bounds the depth -------------------- */
 
-typedef struct {
-    const uint8_t *p, *end;
-} cursor_t;
-
-static void skip_ws(cursor_t *c)
+/* How deep v nests (a scalar is 0). jansson refuses text nested deeper
+ * than its own limit (JSON_PARSER_MAX_DEPTH, 2048), so this recursion is
+ * bounded, and it stops as soon as the limit is passed. */
+static unsigned depth_of(const json_t *v, unsigned limit)
 {
-    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
-        c->p++;
-}
-
-static int is_digit(const cursor_t *c)
-{
-    return c->p < c->end && *c->p >= '0' && *c->p <= '9';
-}
-
-static int is_hex(uint8_t x)
-{
-    return (x >= '0' && x <= '9') || (x >= 'a' && x <= 'f') || (x >= 'A' && x <= 'F');
-}
-
-static int check_string(cursor_t *c)
-{
-    c->p++; /* the opening quote */
-    while (c->p < c->end) {
-        uint8_t x = *c->p;
-        if (x == '"') {
-            c->p++;
-            return 0;
-        }
-        if (x < 0x20) return HK_EINVAL;
-        if (x == '\\') {
-            if (c->end - c->p < 2) return HK_EINVAL;
-            uint8_t e = c->p[1];
-            if (e == 'u') {
-                if (c->end - c->p < 6) return HK_EINVAL;
-                for (int i = 2; i < 6; i++)
-                    if (!is_hex(c->p[i])) return HK_EINVAL;
-                c->p += 6;
-            } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' ||
-                       e == 'r' || e == 't') {
-                c->p += 2;
-            } else {
-                return HK_EINVAL;
-            }
-            continue;
-        }
-        uint32_t cp;
-        size_t n = hk_utf8_decode(c->p, (size_t)(c->end - c->p), &cp);
-        if (n == 0) return HK_EINVAL;
-        c->p += n;
+    unsigned deepest = 0, d;
+    if (limit == 0) return 1; /* over: no need to look further */
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) if ((d = depth_of(x, limit - 1)) > deepest &&
+                                        (deepest = d) >= limit) break;
+        return deepest + 1;
     }
-    return HK_EINVAL; /* unterminated */
-}
-
-static int check_number(cursor_t *c)
-{
-    if (*c->p == '-') c->p++;
-    if (!is_digit(c)) return HK_EINVAL;
-    if (*c->p == '0')
-        c->p++; /* no leading zeros */
-    else
-        while (is_digit(c))
-            c->p++;
-    if (c->p < c->end && *c->p == '.') {
-        c->p++;
-        if (!is_digit(c)) return HK_EINVAL;
-        while (is_digit(c))
-            c->p++;
-    }
-    if (c->p < c->end && (*c->p == 'e' || *c->p == 'E')) {
-        c->p++;
-        if (c->p < c->end && (*c->p == '+' || *c->p == '-')) c->p++;
-        if (!is_digit(c)) return HK_EINVAL;
-        while (is_digit(c))
-            c->p++;
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x) if ((d = depth_of(x, limit - 1)) > deepest &&
+                                                   (deepest = d) >= limit) break;
+        return deepest + 1;
     }
     return 0;
 }
 
-static int check_literal(cursor_t *c, const char *word, size_t n)
+int hk_json_check(const uint8_t *text, size_t len, char *why, size_t why_len)
 {
-    if ((size_t)(c->end - c->p) < n) return HK_EINVAL;
-    for (size_t i = 0; i < n; i++)
-        if (c->p[i] != (uint8_t)word[i]) return HK_EINVAL;
-    c->p += n;
+    json_error_t e;
+    if (why && why_len) *why = '\0';
+    if (!text || !len) {
+        if (why && why_len) snprintf(why, why_len, "empty text");
+        return HK_EINVAL;
+    }
+    /* Any value, not only objects and arrays; \u0000 is valid JSON; an
+     * integer too big for 64 bits is still a number (JSON has no limit). */
+    json_t *v = json_loadb((const char *)text, len,
+                           JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &e);
+    if (!v) {
+        if (why && why_len)
+            snprintf(why, why_len, "%s at line %d column %d", e.text, e.line, e.column);
+        return HK_EINVAL;
+    }
+    unsigned depth = depth_of(v, HK_JSON_MAX_DEPTH);
+    json_decref(v);
+    if (depth > HK_JSON_MAX_DEPTH) {
+        if (why && why_len) snprintf(why, why_len, "nested deeper than %d", HK_JSON_MAX_DEPTH);
+        return HK_EINVAL;
+    }
     return 0;
-}
-
-static int check_value(cursor_t *c, unsigned depth);
-
-/* An object or array: the opening bracket is at c->p. */
-static int check_container(cursor_t *c, unsigned depth)
-{
-    uint8_t close = *c->p == '{' ? '}' : ']';
-    int object = close == '}';
-    if (depth >= HK_JSON_MAX_DEPTH) return HK_EINVAL;
-    c->p++;
-    skip_ws(c);
-    if (c->p < c->end && *c->p == close) {
-        c->p++;
-        return 0;
-    }
-    for (;;) {
-        if (object) {
-            skip_ws(c);
-            if (c->p >= c->end || *c->p != '"' || check_string(c) != 0) return HK_EINVAL;
-            skip_ws(c);
-            if (c->p >= c->end || *c->p != ':') return HK_EINVAL;
-            c->p++;
-        }
-        if (check_value(c, depth + 1) != 0) return HK_EINVAL;
-        skip_ws(c);
-        if (c->p >= c->end) return HK_EINVAL;
-        if (*c->p == close) {
-            c->p++;
-            return 0;
-        }
-        if (*c->p != ',') return HK_EINVAL;
-        c->p++;
-    }
-}
-
-static int check_value(cursor_t *c, unsigned depth)
-{
-    skip_ws(c);
-    if (c->p >= c->end) return HK_EINVAL;
-    switch (*c->p) {
-    case '{':
-    case '[': return check_container(c, depth);
-    case '"': return check_string(c);
-    case 't': return check_literal(c, "true", 4);
-    case 'f': return check_literal(c, "false", 5);
-    case 'n': return check_literal(c, "null", 4);
-    default: return check_number(c);
-    }
-}
-
-int hk_json_check(const uint8_t *text, size_t len)
-{
-    if (!text) return HK_EINVAL;
-    cursor_t c = {text, text + len};
-    if (check_value(&c, 0) != 0) return HK_EINVAL;
-    skip_ws(&c);
-    return c.p == c.end ? 0 : HK_EINVAL;
 }

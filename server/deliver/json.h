@@ -9,8 +9,8 @@
  * input byte becomes at most 6 ("\u001f"), plus the two quotes. */
 #define HK_JSON_QUOTED_MAX(len) (6 * (size_t)(len) + 3)
 
-/* Nesting deeper than this is refused by hk_json_check: the checker recurses
- * and a receiver's parser may too. */
+/* Nesting deeper than this is refused by hk_json_check: a receiver's parser
+ * may recurse. */
 #define HK_JSON_MAX_DEPTH 128
 
 /* Writes s (len bytes, NULs allowed) as a JSON string literal with its quotes
@@ -26,7 +26,9 @@ size_t hk_json_quote(const char *s, size_t len, char *out);
 /* 0 when text is exactly one JSON value (RFC 8259: object, array, string,
  * number, true, false, null) with optional surrounding whitespace, in valid
  * UTF-8, nested at most HK_JSON_MAX_DEPTH deep; else HK_EINVAL (empty text
- * included). Duplicate object keys are not looked for. */
-int hk_json_check(const uint8_t *text, size_t len);
+ * included), and why (if not NULL) says what is wrong and where, as
+ * jansson, which parses it, put it. Duplicate object keys are not looked
+ * for; a number too large for a double is refused. */
+int hk_json_check(const uint8_t *text, size_t len, char *why, size_t why_len);
 
 #endif

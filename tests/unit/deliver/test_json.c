@@ -59,12 +59,12 @@ TEST(quote_worst_case_fits)
     size_t n = hk_json_quote(in, sizeof in, out);
     CHECK_INT(n, 6 * sizeof in + 2);
     CHECK_INT(out[n], '\0');
-    CHECK_INT(hk_json_check((const uint8_t *)out, n), 0);
+    CHECK_INT(hk_json_check((const uint8_t *)out, n, NULL, 0), 0);
 }
 
 static int check_text(const char *s)
 {
-    return hk_json_check((const uint8_t *)s, strlen(s));
+    return hk_json_check((const uint8_t *)s, strlen(s), NULL, 0);
 }
 
 TEST(check_accepts)
@@ -104,9 +104,9 @@ TEST(check_refuses)
             CHECK(0);
         }
     }
-    CHECK_INT(hk_json_check(NULL, 0), HK_EINVAL);
+    CHECK_INT(hk_json_check(NULL, 0, NULL, 0), HK_EINVAL);
     /* A NUL inside is not the end of the text. */
-    CHECK_INT(hk_json_check((const uint8_t *)"[1]\0", 4), HK_EINVAL);
+    CHECK_INT(hk_json_check((const uint8_t *)"[1]\0", 4, NULL, 0), HK_EINVAL);
 }
 
 TEST(check_depth_limit)
@@ -117,20 +117,43 @@ TEST(check_depth_limit)
         deep[n++] = '[';
     for (int i = 0; i < HK_JSON_MAX_DEPTH; i++)
         deep[n++] = ']';
-    CHECK_INT(hk_json_check((const uint8_t *)deep, n), 0);
+    CHECK_INT(hk_json_check((const uint8_t *)deep, n, NULL, 0), 0);
 
     n = 0;
     for (int i = 0; i <= HK_JSON_MAX_DEPTH; i++)
         deep[n++] = '[';
     for (int i = 0; i <= HK_JSON_MAX_DEPTH; i++)
         deep[n++] = ']';
-    CHECK_INT(hk_json_check((const uint8_t *)deep, n), HK_EINVAL);
+    CHECK_INT(hk_json_check((const uint8_t *)deep, n, NULL, 0), HK_EINVAL);
 
     /* A megabyte of '[' must not exhaust the stack. */
     size_t big = 1 << 20;
     char *p = malloc(big);
     memset(p, '[', big);
-    int rc = hk_json_check((const uint8_t *)p, big);
+    int rc = hk_json_check((const uint8_t *)p, big, NULL, 0);
     free(p);
     CHECK_INT(rc, HK_EINVAL);
+}
+
+TEST(check_says_why)
+{
+    char why[192];
+    CHECK_INT(hk_json_check((const uint8_t *)"{\"a\":1,\n \"b\":}", 15, why, sizeof why),
+              HK_EINVAL);
+    CHECK(strstr(why, "line 2") != NULL);
+    CHECK_INT(hk_json_check((const uint8_t *)"", 0, why, sizeof why), HK_EINVAL);
+    CHECK_STR(why, "empty text");
+    char deep[2 * HK_JSON_MAX_DEPTH + 5];
+    size_t n = 0;
+    for (int i = 0; i <= HK_JSON_MAX_DEPTH; i++)
+        deep[n++] = '[';
+    for (int i = 0; i <= HK_JSON_MAX_DEPTH; i++)
+        deep[n++] = ']';
+    CHECK_INT(hk_json_check((const uint8_t *)deep, n, why, sizeof why), HK_EINVAL);
+    CHECK(strstr(why, "nested deeper than 128") != NULL);
+    /* JSON puts no limit on integers, and \u0000 is a character like any. */
+    CHECK_INT(
+        hk_json_check((const uint8_t *)"[123456789012345678901234567890]", 32, why, sizeof why), 0);
+    CHECK_INT(hk_json_check((const uint8_t *)"\"a\\u0000b\"", 10, why, sizeof why), 0);
+    CHECK_STR(why, "");
 }

@@ -412,6 +412,7 @@ static void run_one(hk_store_t *s, MDB_txn *top, hk_store_write_t *w)
         return;
     }
     s->wtxn = child;
+    s->w_op_pending = 0;
     in_write = s;
     int err = w->run(s, w);
     in_write = NULL;
@@ -425,7 +426,9 @@ static void run_one(hk_store_t *s, MDB_txn *top, hk_store_write_t *w)
     if ((rc = mdb_txn_commit(child))) {
         s->admin_gen++;
         w->err = hk_store_mdb_err(rc, "write_commit");
+        return;
     }
+    s->w_batch_pending += s->w_op_pending;
 }
 
 /* Keeps the delivery id counter covering next (see run_batch). */
@@ -472,6 +475,7 @@ static int run_batch(hk_store_t *s, hk_link_t *ops, uint64_t next_delivery)
     }
     s->w_next_delivery = next_delivery;
     s->w_due_added = 0;
+    s->w_batch_pending = 0;
     heal(s, top);
     hk_link_t *l;
     for (l = ops->next; l != ops; l = l->next)
@@ -495,6 +499,7 @@ static int run_batch(hk_store_t *s, hk_link_t *ops, uint64_t next_delivery)
         err = hk_store_mdb_err(rc, "batch_commit");
         goto failed;
     }
+    atomic_fetch_add(&s->a_pending, (uint64_t)s->w_batch_pending); /* wraps back when < 0 */
     return 0;
 failed:
     s->admin_gen++;

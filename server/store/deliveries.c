@@ -236,8 +236,7 @@ static int delivery_put_in(hk_store_t *s, MDB_txn *txn, const hk_delivery_t *d, 
      * half, so a batch dirties fewer pages. */
     if ((err = body_put(s, txn, d->id, body, body_len, data_len, &bkey))) return err;
     if ((err = hk_delivery_rec_put(s, txn, d, bkey, MDB_NOOVERWRITE | MDB_APPEND))) return err;
-    if ((err = hk_store_flag_put(txn, s->by_webhook, d->webhook_id, d->id, (uint8_t)pending,
-                                 "by_webhook_put")))
+    if ((err = hk_store_pending_put(s, txn, d->webhook_id, d->id, pending, 1, "by_webhook_put")))
         return err;
     if (attempt && (err = attempt_put(s, txn, d->id, 0, attempt))) return err;
     if (pending && active &&
@@ -575,8 +574,7 @@ static int attempt_record_write(hk_store_t *s, uint64_t id, const hk_attempt_t *
                 goto out;
         } else {
             d->next_attempt_time = 0;
-            if ((err =
-                     hk_store_flag_put(txn, s->by_webhook, d->webhook_id, id, 0, "by_webhook_put")))
+            if ((err = hk_store_pending_put(s, txn, d->webhook_id, id, 0, 0, "by_webhook_put")))
                 goto out;
         }
     }
@@ -672,20 +670,6 @@ int hk_outbox_attempt_record(hk_store_t *s, uint64_t id, const hk_attempt_t *a, 
     return err;
 }
 
-/* The entries of an index whose flag byte is set: a walk, for stats. */
-static int count_flagged(MDB_txn *txn, MDB_dbi dbi, uint64_t *n)
-{
-    MDB_cursor *cur;
-    MDB_val k, v;
-    int rc = mdb_cursor_open(txn, dbi, &cur);
-    if (rc) return rc;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-        *n += v.mv_size >= 1 && *(const uint8_t *)v.mv_data;
-    mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
 int hk_outbox_stats(hk_store_t *s, hk_outbox_stats_t *out)
 {
     MDB_txn *txn;
@@ -693,8 +677,7 @@ int hk_outbox_stats(hk_store_t *s, hk_outbox_stats_t *out)
     int rc = 0, err = hk_batch_read_begin(s, &txn);
     if (err) return err;
     if (!(rc = mdb_stat(txn, s->deliveries, &st))) out->deliveries = st.ms_entries;
-    out->pending = 0;
-    if (!rc) rc = count_flagged(txn, s->by_webhook, &out->pending);
+    out->pending = atomic_load(&s->a_pending);
     if (!rc && !(rc = mdb_stat(txn, s->due, &st))) out->due = st.ms_entries;
     if (!rc && !(rc = mdb_stat(txn, s->events, &st))) out->events = st.ms_entries;
     hk_batch_read_end(s, txn);

@@ -165,6 +165,7 @@ static int resume_write(hk_store_t *s, void *arg)
                 err = hk_store_mdb_err(rc, "by_webhook_del");
                 break;
             }
+            s->w_op_pending--; /* its flag was set: only those are walked */
             continue;
         }
         err = hk_store_idx_put(txn, s->due, hk_store_time_key(d->next_attempt_time), id, "due_put");
@@ -201,7 +202,7 @@ static int webhook_op(hk_store_t *s, MDB_txn *txn, uint64_t wid, webhook_op_t op
             after = ids[i];
             err = hk_delivery_rec_get(s, txn, ids[i], &d, &bkey);
             if (err == HK_ENOTFOUND) { /* a stale index entry: drop it */
-                err = hk_store_idx_del(txn, s->by_webhook, wid, ids[i], "by_webhook_del");
+                err = hk_store_pending_del(s, txn, wid, ids[i], "by_webhook_del");
                 continue;
             }
             if (err) break;
@@ -215,8 +216,7 @@ static int webhook_op(hk_store_t *s, MDB_txn *txn, uint64_t wid, webhook_op_t op
                 d->state = HK_DELIVERY_CANCELLED;
                 d->next_attempt_time = 0;
                 err = hk_delivery_rec_put(s, txn, d, bkey, 0);
-                if (!err)
-                    err = hk_store_flag_put(txn, s->by_webhook, wid, d->id, 0, "by_webhook_put");
+                if (!err) err = hk_store_pending_put(s, txn, wid, d->id, 0, 0, "by_webhook_put");
             }
             hk_delivery_free(d);
             if (!err) (*count)++;

@@ -17,7 +17,7 @@ static int delivery_delete(hk_store_t *s, MDB_txn *txn, uint64_t id, uint64_t wi
     if ((rc = mdb_del(txn, s->deliveries, &key, NULL)) && rc != MDB_NOTFOUND)
         return hk_store_mdb_err(rc, "deliveries_del");
     if ((err = hk_delivery_body_unref(s, txn, body))) return err;
-    if ((err = hk_store_idx_del(txn, s->by_webhook, wid, id, "by_webhook_del"))) return err;
+    if ((err = hk_store_pending_del(s, txn, wid, id, "by_webhook_del"))) return err;
 
     /* Seek afresh for each attempt: a handful per delivery, and no cursor
      * state to reason about after a delete. */

@@ -252,6 +252,28 @@ out:
     return err;
 }
 
+/* The PENDING deliveries, counted once by a walk of by_webhook's flags;
+ * from here on the writer keeps the count (batch.c). */
+static int count_pending(hk_store_t *s)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint64_t n = 0;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc) return hk_store_mdb_err(rc, "read_begin");
+    if (!(rc = mdb_cursor_open(txn, s->by_webhook, &cur))) {
+        for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+            n += v.mv_size >= 1 && *(const uint8_t *)v.mv_data;
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    if (rc != MDB_NOTFOUND) return hk_store_mdb_err(rc, "count_pending");
+    atomic_store(&s->a_pending, n);
+    return 0;
+}
+
 int hk_store_open(const char *dir, size_t map_bytes, hk_store_t **out)
 {
     hk_store_t *s = NULL;
@@ -314,6 +336,7 @@ int hk_store_open(const char *dir, size_t map_bytes, hk_store_t **out)
         err = hk_store_mdb_err(rc, "open");
         goto out;
     }
+    if ((err = count_pending(s))) goto out;
     if ((err = hk_batch_start(s))) goto out;
 
     uint64_t n = 0;

@@ -158,6 +158,12 @@ struct hk_store {
     uint64_t w_next_delivery; /* writer: the counter handed over with this batch */
     uint64_t w_body;          /* writer: the body key last written in this batch (0: none) */
     int w_due_added;
+    /* The PENDING deliveries (flag set in by_webhook), counted rather than
+     * walked for: counted once at open, then moved by every flag change
+     * (hk_store_pending_put/_del) of an operation (w_op_pending) that
+     * succeeds, of a batch (w_batch_pending) that commits. */
+    int64_t w_op_pending, w_batch_pending;
+    _Atomic uint64_t a_pending;
     uint64_t prune_cursor; /* writer: the delivery id pruning resumes from */
 
     /* ---- a full store heals; a bad record is set aside (fill in batch.c) ----
@@ -216,6 +222,13 @@ int hk_store_idx_del(MDB_txn *txn, MDB_dbi dbi, uint64_t a, uint64_t b, const ch
 /* An index entry a | b whose value is the one byte flag (overwrites). */
 int hk_store_flag_put(MDB_txn *txn, MDB_dbi dbi, uint64_t a, uint64_t b, uint8_t flag,
                       const char *op);
+
+/* by_webhook's entry webhook | delivery, its flag the delivery's PENDING:
+ * put (fresh: the entry is new, nothing to read first) or delete, counting
+ * the change of the store's pending count (inside a write). */
+int hk_store_pending_put(hk_store_t *s, MDB_txn *txn, uint64_t wid, uint64_t id, int pending,
+                         int fresh, const char *op);
+int hk_store_pending_del(hk_store_t *s, MDB_txn *txn, uint64_t wid, uint64_t id, const char *op);
 
 /* Collects up to max keys' second halves under the 8-byte prefix a of an
  * index (a | b keys), b > after, only those whose flag byte is set when

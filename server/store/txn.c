@@ -161,6 +161,37 @@ int hk_store_flag_put(MDB_txn *txn, MDB_dbi dbi, uint64_t a, uint64_t b, uint8_t
     return rc ? hk_store_mdb_err(rc, op) : 0;
 }
 
+/* Whether by_webhook's entry wid | id has its flag set (0 when missing). */
+static int pending_now(hk_store_t *s, MDB_txn *txn, uint64_t wid, uint64_t id, int *out)
+{
+    uint8_t k[16];
+    hk_store_key2(k, wid, id);
+    MDB_val key = hk_store_val(k, 16), v;
+    int rc = mdb_get(txn, s->by_webhook, &key, &v);
+    *out = rc == 0 && v.mv_size >= 1 && *(const uint8_t *)v.mv_data;
+    return rc && rc != MDB_NOTFOUND ? hk_store_mdb_err(rc, "by_webhook_get") : 0;
+}
+
+int hk_store_pending_put(hk_store_t *s, MDB_txn *txn, uint64_t wid, uint64_t id, int pending,
+                         int fresh, const char *op)
+{
+    int was = 0, err;
+    if (!fresh && (err = pending_now(s, txn, wid, id, &was))) return err;
+    if ((err = hk_store_flag_put(txn, s->by_webhook, wid, id, (uint8_t)(pending != 0), op)))
+        return err;
+    s->w_op_pending += (pending != 0) - was;
+    return 0;
+}
+
+int hk_store_pending_del(hk_store_t *s, MDB_txn *txn, uint64_t wid, uint64_t id, const char *op)
+{
+    int was = 0, err;
+    if ((err = pending_now(s, txn, wid, id, &was))) return err;
+    if ((err = hk_store_idx_del(txn, s->by_webhook, wid, id, op))) return err;
+    s->w_op_pending -= was;
+    return 0;
+}
+
 int hk_store_idx_del(MDB_txn *txn, MDB_dbi dbi, uint64_t a, uint64_t b, const char *op)
 {
     uint8_t k[16];

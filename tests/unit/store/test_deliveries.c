@@ -232,3 +232,66 @@ TEST(list_passes_a_corrupt_record)
     hk_delivery_free(d);
     hk_store_close(s);
 }
+
+/* An operation that writes a pending delivery, then fails. */
+typedef struct {
+    hk_store_write_t w;
+    uint64_t wid;
+} failing_t;
+
+static int put_then_fail(hk_store_t *s, hk_store_write_t *w)
+{
+    failing_t *f = (failing_t *)w;
+    hk_delivery_t d = HOOKD__V1__DELIVERY__INIT;
+    d.id = hk_outbox_delivery_id(s) - 1; /* handed out before the hand-over */
+    d.webhook_id = f->wid;
+    d.event_id = (char *)"evt";
+    d.state = PENDING;
+    d.next_attempt_time = 1;
+    int err = hk_outbox_delivery_put(s, &d, (const uint8_t *)BODY, sizeof BODY - 1, DATA_LEN, NULL);
+    return err ? err : HK_ESTATE;
+}
+
+static uint64_t pending_of(hk_store_t *s)
+{
+    hk_outbox_stats_t st;
+    return hk_outbox_stats(s, &st) == 0 ? st.pending : UINT64_MAX;
+}
+
+/* The pending count is kept, not walked for: it moves with every write that
+ * commits, not with one thrown away, and a reopen counts the same. */
+TEST(pending_count_is_kept)
+{
+    const char *dir = hk_test_tmpdir();
+    hk_store_t *s = open_store(dir, SMALL_MAP);
+    CHECK(s);
+    uint64_t wid = webhook(s, "a", 1), other = webhook(s, "b", 1);
+    uint64_t ids[3];
+    for (int i = 0; i < 3; i++)
+        ids[i] = put(s, i == 2 ? other : wid, PENDING, 50, 1);
+    put(s, wid, HK_DELIVERY_FAILED, 0, 1);
+    CHECK_INT(hk_outbox_batch_commit(s), 0);
+    CHECK_INT(pending_of(s), 3);
+
+    hk_attempt_t ok = attempt(1, 200);
+    CHECK_INT(write_attempt(s, ids[0], &ok, HK_DELIVERY_SUCCEEDED, 0, NULL), 0);
+    CHECK_INT(pending_of(s), 2);
+    /* A second result for a delivery no longer pending changes nothing. */
+    CHECK_INT(write_attempt(s, ids[0], &ok, HK_DELIVERY_SUCCEEDED, 0, NULL), 0);
+    CHECK_INT(pending_of(s), 2);
+
+    hk_outbox_delivery_id(s); /* an id to write */
+    failing_t f = {.w = {.run = put_then_fail}, .wid = wid};
+    CHECK_INT(hk_store_run(s, &f.w), HK_ESTATE);
+    CHECK_INT(pending_of(s), 2);
+
+    /* Deleting a webhook cancels its pending deliveries. */
+    CHECK_INT(hk_store_webhook_delete(s, other, NULL), 0);
+    CHECK_INT(pending_of(s), 1);
+    hk_store_close(s);
+
+    s = open_store(dir, SMALL_MAP);
+    CHECK(s);
+    CHECK_INT(pending_of(s), 1);
+    hk_store_close(s);
+}

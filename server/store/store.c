@@ -99,7 +99,7 @@ static int open_outbox(hk_store_t *s, MDB_txn *txn)
     return 0;
 }
 
-static int open_dbs(hk_store_t *s, MDB_txn *txn, int *fresh)
+static int open_dbs(hk_store_t *s, MDB_txn *txn, int *fresh, uint32_t *schema_out)
 {
     static const char schema_key[] = "schema";
     MDB_val k = hk_store_val(schema_key, sizeof schema_key - 1), v;
@@ -121,16 +121,9 @@ static int open_dbs(hk_store_t *s, MDB_txn *txn, int *fresh)
             return HK_ESTATE;
         }
         if (schema < 1) return HK_ECORRUPT;
-        /* Schema 1 kept a body per delivery and a pending table; its
-         * records do not read as schema 2's. */
-        if (schema < SCHEMA_VERSION) {
-            hk_log(HK_LOG_ERROR, "store_schema_older",
-                   "schema=%u supported=%d why=\"this store was written by an older hookd "
-                   "(a body per delivery); drain it with that hookd, then move the data "
-                   "directory aside (a new store is created)\"",
-                   schema, SCHEMA_VERSION);
-            return HK_ESTATE;
-        }
+        /* Schema 1 (a body per delivery, a pending table) is migrated once
+         * the key is checked (migrate.c). */
+        *schema_out = schema;
         *fresh = 0;
     }
     if ((rc = mdb_dbi_open(txn, "webhooks", MDB_CREATE, &s->webhooks)) ||
@@ -224,7 +217,8 @@ static int create_fresh(const char *dir, size_t map_bytes, int *created)
         err = hk_store_mdb_err(rc, "write_begin");
         goto out;
     }
-    if ((err = open_dbs(s, txn, &fresh))) goto out;
+    uint32_t schema;
+    if ((err = open_dbs(s, txn, &fresh, &schema))) goto out;
     if ((err = hk_keyfile_load(dir, 1, s->key))) goto out;
     if ((err = init_meta(s, txn, 1))) goto out;
     rc = mdb_txn_commit(txn); /* synced: every page of the file is on disk */
@@ -327,7 +321,8 @@ int hk_store_open(const char *dir, size_t map_bytes, hk_store_t **out)
         err = hk_store_mdb_err(rc, "write_begin");
         goto out;
     }
-    if ((err = open_dbs(s, txn, &fresh))) goto out;
+    uint32_t schema = SCHEMA_VERSION;
+    if ((err = open_dbs(s, txn, &fresh, &schema))) goto out;
     if ((err = hk_keyfile_load(dir, fresh, s->key))) goto out;
     if ((err = init_meta(s, txn, fresh))) goto out;
     rc = mdb_txn_commit(txn);
@@ -336,6 +331,9 @@ int hk_store_open(const char *dir, size_t map_bytes, hk_store_t **out)
         err = hk_store_mdb_err(rc, "open");
         goto out;
     }
+    if (schema == 1 &&
+        (err = hk_store_migrate_v1(s, hk_store_migrate_chunk, hk_store_migrate_max_txns)))
+        goto out;
     if ((err = count_pending(s))) goto out;
     if ((err = hk_batch_start(s))) goto out;
 

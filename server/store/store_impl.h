@@ -20,6 +20,7 @@
  * Calls go one way, down this list; no module calls one above it:
  *
  *   store.c       open and close: the environment, every table, the counters
+ *   migrate.c     a store of schema 1 rewritten as schema 2, at open
  *   webhooks.c    webhook records and their name and match indexes; parks,
  *                 unparks and cancels a webhook's deliveries through due.c
  *   prune.c       deleting old deliveries and event ids
@@ -37,7 +38,8 @@
  *
  * On-disk layout, schema 2 (integers big-endian, so that LMDB's default
  * memcmp key order is numeric order). A store of schema 1 (a body per
- * delivery, a pending table) is refused: store.c says how.
+ * delivery, a pending table) is rewritten as schema 2 when it is opened
+ * (migrate.c says how).
  *
  *   meta      "schema"   -> u32           layout version; another one is refused
  *             "next_id"  -> u64           the next webhook id; only ever grows
@@ -190,6 +192,18 @@ static inline MDB_val hk_store_val(const void *data, size_t len)
     MDB_val v = {len, (void *)data};
     return v;
 }
+
+/* ---- migrate.c ---------------------------------------------------------------- */
+
+/* Brings a store of schema 1 (a body per delivery, a pending table) to
+ * schema 2 in place, at open before the writer starts: txns of at most
+ * chunk deliveries or index entries, each committed durably with where the
+ * next one starts, so a stop part way is carried on by the next open.
+ * Returns 0 when done, HK_EBUSY when max_txns (0: no bound) ran out first,
+ * or an error (HK_EFULL: the map; raise store_map_bytes). */
+int hk_store_migrate_v1(hk_store_t *s, size_t chunk, size_t max_txns);
+/* What hk_store_open passes: 4096 and 0, unless a test says otherwise. */
+extern size_t hk_store_migrate_chunk, hk_store_migrate_max_txns;
 
 /* ---- txn.c ------------------------------------------------------------------ */
 

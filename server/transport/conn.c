@@ -223,10 +223,38 @@ static void conn_send(hk_conn_t *conn, const uint8_t *data, size_t len)
     conn_write(conn, w);
 }
 
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf);
+
+/* Bytes a lingering close reads and drops at most (nginx reads for up to
+ * lingering_time; here the linger timer bounds the time, this the work). */
+#define CONN_DRAIN_MAX (64u << 20)
+
+static void on_drain(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    hk_conn_t *conn = hk_container_of((uv_pipe_t *)stream, hk_conn_t, pipe);
+    (void)buf;
+    if (nread < 0 || (conn->drained += (size_t)nread) > CONN_DRAIN_MAX) conn_close(conn);
+}
+
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
-    (void)status;
-    conn_close(hk_container_of(req, hk_conn_t, shutdown));
+    hk_conn_t *conn = hk_container_of(req, hk_conn_t, shutdown);
+    /* Our answer and FIN are out: a lingering close reads on until the
+     * client's EOF (or the timer) so that the bytes it still sends do not
+     * turn the close into a reset. */
+    if (status == 0 && conn->linger && !conn->closing &&
+        uv_read_start((uv_stream_t *)&conn->pipe, on_alloc, on_drain) == 0) {
+        conn->reading = 1;
+        hk_conn_linger_start(conn);
+        return;
+    }
+    conn_close(conn);
+}
+
+void hk_conn_linger_close(hk_conn_t *conn)
+{
+    conn->linger = 1;
+    conn_close_later(conn);
 }
 
 /* Ends the connection once what is queued is written. Safe from anywhere:

@@ -91,6 +91,8 @@ struct hk_conn {
     int h2_sent;     /* bytes of the HTTP/2 session went out (our SETTINGS) */
     int failed;      /* the session returned a fatal error: never use it again */
     int closes_left; /* conn_close: the pipe and the timer */
+    int linger;      /* after the graceful end, read (and drop) until the peer closes */
+    size_t drained;  /* bytes dropped meanwhile */
     size_t buffered;
 };
 
@@ -195,6 +197,14 @@ void hk_conn_refuse(hk_conn_t *conn, const char *why);
 void hk_conn_timer_init(hk_conn_t *conn);
 /* The first request's headers arrived (stops that timer). */
 void hk_conn_first_request(hk_conn_t *conn);
+/* The graceful end of conn (hk_conn_close_later) lingers: once the answer
+ * is written, what the client still sends (the rest of a body refused at
+ * its headers) is read and dropped until it closes, a byte budget is spent
+ * or the linger timer runs out, so that closing with unread bytes does not
+ * reset the connection under its answer. */
+void hk_conn_linger_close(hk_conn_t *conn);
+/* The linger timer (limits.c), for the lingering close: closes when it runs out. */
+void hk_conn_linger_start(hk_conn_t *conn);
 /* A stream opened or closed (HTTP/2): arms or stops the idle timer. */
 void hk_conn_streams_changed(hk_conn_t *conn);
 /* Ends a connection for a limit: GOAWAY (HTTP/2 and undecided), 408 for an

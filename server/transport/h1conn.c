@@ -97,7 +97,8 @@ static void h1_refuse(hk_h1conn_t *h1, int http_status, int status, const char *
         h1_write(h1, http_status, "application/json", (const uint8_t *)body, len, 1);
         free(body);
     }
-    hk_conn_close_later(conn);
+    /* The client may be sending a body still (refused at its headers). */
+    hk_conn_linger_close(conn);
 }
 
 static void on_h1_timer(uv_timer_t *t)

@@ -203,6 +203,11 @@ static void conn_linger(hk_conn_t *conn)
     if (!conn->closing) conn_timer(conn, HK_CONN_TIMER_LINGER, LIMITS_LINGER_MS);
 }
 
+void hk_conn_linger_start(hk_conn_t *conn)
+{
+    conn_linger(conn);
+}
+
 void hk_conn_drop(hk_conn_t *conn, const char *reason)
 {
     static const char protos[][8] = {"none", "http2", "http1"};

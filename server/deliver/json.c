@@ -64,20 +64,23 @@ size_t hk_json_quote(const char *s, size_t len, char *out)
  * bounded, and it stops as soon as the limit is passed. */
 static unsigned depth_of(const json_t *v, unsigned limit)
 {
-    unsigned deepest = 0, d;
+    unsigned deepest = 0;
+    size_t i, n;
     if (limit == 0) return 1; /* over: no need to look further */
     if (json_is_array(v)) {
-        size_t i;
-        json_t *x;
-        json_array_foreach(v, i, x) if ((d = depth_of(x, limit - 1)) > deepest &&
-                                        (deepest = d) >= limit) break;
+        n = json_array_size(v);
+        for (i = 0; i < n && deepest < limit; i++) {
+            unsigned d = depth_of(json_array_get(v, i), limit - 1);
+            if (d > deepest) deepest = d;
+        }
         return deepest + 1;
     }
     if (json_is_object(v)) {
-        const char *k;
-        json_t *x;
-        json_object_foreach((json_t *)v, k, x) if ((d = depth_of(x, limit - 1)) > deepest &&
-                                                   (deepest = d) >= limit) break;
+        for (void *it = json_object_iter((json_t *)v); it && deepest < limit;
+             it = json_object_iter_next((json_t *)v, it)) {
+            unsigned d = depth_of(json_object_iter_value(it), limit - 1);
+            if (d > deepest) deepest = d;
+        }
         return deepest + 1;
     }
     return 0;

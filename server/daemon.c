@@ -494,9 +494,11 @@ int hk_daemon_reload(hk_daemon_t *d)
     hk_config_free(&old);
     size_t n_actions;
     hk_catalog_list(d->config->catalog, &n_actions);
+    /* Warnings first: "reloaded" is the reload's last line (tests and
+     * operators wait for it). */
+    warn_unknown_actions(d);
     hk_log(HK_LOG_INFO, "reloaded", "config=%s trigger_actions=%zu",
            d->source.config_path ? d->source.config_path : "(none)", n_actions);
-    warn_unknown_actions(d);
     hk_service_notify("READY=1");
     return 0;
 }

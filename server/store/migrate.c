@@ -148,22 +148,20 @@ static int index_chunk(hk_store_t *s, MDB_txn *txn, MDB_dbi pending, uint8_t fro
     size_t n = 0;
     MDB_cursor *cur;
     MDB_val k, v;
-    int rc, err = 0, first = 1;
-    static const uint8_t zero[16];
+    int rc, err = 0;
     if (!keys) return HK_ENOMEM;
     if ((rc = mdb_cursor_open(txn, s->by_webhook, &cur))) {
         free(keys);
         return hk_store_mdb_err(rc, "cursor_open");
     }
+    /* From the last key the previous txn saw (all zero: the first). That
+     * one, and any other done before, has its flag byte already: passed. */
     k = hk_store_val(from + 1, 16);
-    rc = memcmp(from + 1, zero, 16) == 0 ? mdb_cursor_get(cur, &k, &v, MDB_FIRST)
-                                         : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    for (; rc == 0 && n < chunk; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), first = 0) {
-        if (first && memcmp(from + 1, zero, 16) != 0 && k.mv_size == 16 &&
-            memcmp(k.mv_data, from + 1, 16) == 0)
-            continue; /* done by the last txn */
-        if (k.mv_size == 16 && v.mv_size == 0) memcpy(keys[n++], k.mv_data, 16);
-        if (k.mv_size == 16) memcpy(from + 1, k.mv_data, 16);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && n < chunk;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 16) continue;
+        if (v.mv_size == 0) memcpy(keys[n++], k.mv_data, 16);
+        memcpy(from + 1, k.mv_data, 16);
     }
     mdb_cursor_close(cur);
     if (rc && rc != MDB_NOTFOUND) err = hk_store_mdb_err(rc, "cursor_get");

@@ -46,14 +46,22 @@ class Migrate(unittest.TestCase):
                               w["trigger_action"], w["secret_key"]))
         listed = self.stub.ListDeliveries(pb.ListDeliveriesRequest(page_size=100)).deliveries
         self.assertEqual(sorted(d.id for d in listed), sorted(d["id"] for d in self.want["deliveries"]))
+        active = {w["id"] for w in self.want["webhooks"] if w["active"]}
         for d in self.want["deliveries"]:
             got = self.stub.GetDelivery(pb.GetDeliveryRequest(id=d["id"]))
+            attempts = [{"outcome": a.outcome, "http_status": a.http_status} for a in got.attempts]
+            kept = (got.webhook_id, got.event_id, base64.b64encode(got.payload).decode())
+            self.assertEqual(kept, (d["webhook_id"], d["event_id"], d["payload"]), "delivery %d" % d["id"])
+            if d["state"] == "DELIVERY_STATE_PENDING" and d["webhook_id"] in active:
+                # Its retry was due an hour after the fixture was made: long past by now,
+                # so hookd tries again (the receiver is gone). What was, stays.
+                self.assertEqual(attempts[:len(d["attempts"])], d["attempts"], "delivery %d" % d["id"])
+                self.assertGreaterEqual(got.attempt_count, d["attempt_count"])
+                continue
             self.assertEqual(
-                (got.webhook_id, got.event_id, pb.DeliveryState.Name(got.state), got.attempt_count,
-                 got.next_attempt_time, base64.b64encode(got.payload).decode(),
-                 [{"outcome": a.outcome, "http_status": a.http_status} for a in got.attempts]),
-                (d["webhook_id"], d["event_id"], d["state"], d["attempt_count"],
-                 d["next_attempt_time"], d["payload"], d["attempts"]), "delivery %d" % d["id"])
+                (pb.DeliveryState.Name(got.state), got.attempt_count, got.next_attempt_time, attempts),
+                (d["state"], d["attempt_count"], d["next_attempt_time"], d["attempts"]),
+                "delivery %d" % d["id"])
 
     def test_everything_is_kept(self):
         log = self.h.read_log()

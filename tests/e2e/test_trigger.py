@@ -88,9 +88,9 @@ class Trigger(harness.HookdTestCase):
             url=self.rx.url(path), asynchronous=asynchronous))
 
     def trigger(self, **kw):
+        kw.setdefault("payload", b'{"account":7}')
         return self.stub.TriggerEvent(pb.TriggerEventRequest(
-            application=pb.APPLICATION_ENTERPRISE, trigger_action="AccountUpdated",
-            payload=b'{"account":7}', **kw), timeout=20)
+            application=pb.APPLICATION_ENTERPRISE, trigger_action="AccountUpdated", **kw), timeout=20)
 
     def wait_state(self, stub, delivery_id, state, timeout=15.0):
         end = time.monotonic() + timeout
@@ -175,6 +175,21 @@ class Trigger(harness.HookdTestCase):
         self.rx.wait("/exact", 1)
         time.sleep(0.3)
         self.assertEqual([h["webhook-id"] for _, h, _, _ in self.rx.requests("/exact")], ["order-42"])
+
+    def test_payload_that_is_not_json_is_refused_where_it_breaks(self):
+        self.hook("json", "/json", True)
+        import grpc
+        for payload, where in ((b'{"a": 1,\n "b": }', "line 2"), (b"[" * 129 + b"]" * 129, "nested deeper than 128")):
+            with self.assertRaises(grpc.RpcError) as cm:
+                self.trigger(payload=payload)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertTrue(cm.exception.details().startswith("payload: not valid JSON: "),
+                            cm.exception.details())
+            self.assertIn(where, cm.exception.details())
+        self.trigger(payload=b'{"big": 123456789012345678901234567890}')
+        self.rx.wait("/json", 1)
+        time.sleep(0.3)
+        self.assertEqual(len(self.rx.requests("/json")), 1)  # only the valid one was queued
 
     def test_kill9_right_after_the_answer(self):
         # The first attempt (if it comes before the kill) fails; after the

@@ -47,8 +47,16 @@ pg=$(su postgres -c "pgbench -h $work/pgsock -n -c 64 -j 2 -T $secs -f $work/ins
 echo "PostgreSQL 15 INSERT, 64 clients, synchronous_commit=on:   $pg rows/s"
 
 # --- hookd ---------------------------------------------------------------------------------
-run_hookd() { # build dir
-local build=$1
+trigger() { # trigger action, out file
+    printf 'application: APPLICATION_ENTERPRISE trigger_action: "%s" payload: "%s"\n' "$1" \
+        "$(printf '%s' "$payload" | sed 's/"/\\"/g')" >"$work/trigger.txt"
+    protoc -I proto --encode=hookd.v1.TriggerEventRequest hookd/v1/webhooks.proto <"$work/trigger.txt" >"$2"
+}
+trigger AccountUpdated "$work/trigger.bin" # matches the one webhook: one delivery per event
+trigger AccountDeleted "$work/nomatch.bin" # matches none: nothing to store, an RPC bound
+run_hookd() { # build dir, data parent dir, label, trigger request, runs (inflight:channels)...
+local build=$1 dparent=$2 label=$3 request=$4
+shift 4
 /usr/bin/python3 -c '
 import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -60,8 +68,8 @@ while True:
 pids+=($!)
 sleep 0.3
 rxport=$(head -1 "$work/rx.port")
-rm -rf "$work/data" "$work/hookd.sock"
-$build/hookd --socket "$work/hookd.sock" --data "$work/data" --log-level warn \
+rm -rf "$dparent/data" "$work/hookd.sock"
+$build/hookd --socket "$work/hookd.sock" --data "$dparent/data" --log-level warn \
     --set max_transfers=16 >"$work/hookd.log" 2>&1 &
 hpid=$!
 pids+=($hpid)
@@ -73,21 +81,19 @@ TXT
 protoc -I proto --encode=hookd.v1.CreateWebhookRequest hookd/v1/webhooks.proto <"$work/create.txt" >"$work/create.bin"
 $load --target "unix://$work/hookd.sock" --method /hookd.v1.Webhooks/CreateWebhook \
     --request "$work/create.bin" --inflight 1 --seconds 0.01 --warmup 0 >/dev/null 2>&1 || true
-printf 'application: APPLICATION_ENTERPRISE trigger_action: "AccountUpdated" payload: "%s"\n' \
-    "$(printf '%s' "$payload" | sed 's/"/\\"/g')" >"$work/trigger.txt"
-protoc -I proto --encode=hookd.v1.TriggerEventRequest hookd/v1/webhooks.proto <"$work/trigger.txt" >"$work/trigger.bin"
 
 io() { awk -v k="$1" '$1 == k":" {print $2}' /proc/$hpid/io; }
 cpu() { awk '{print $14 + $15}' /proc/$hpid/stat; }
+idle() { awk '$1 == "cpu" {print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; } # idle+iowait, all
 # Syncs: fdatasync calls counted by perf's syscall tracepoint, and group-commit
 # batches from /metrics (with LMDB's own sync each batch is one fdatasync of
 # the data pages plus one O_DSYNC write of the meta page).
 metric() { curl -s --unix-socket "$work/hookd.sock" http://hookd/metrics | awk -v k="$1" '$1 == k {print $2}'; }
 batches() { metric hookd_commit_batches_total; }
 answered() { metric 'hookd_rpcs_total{service="hookd.v1.Webhooks",method="TriggerEvent",code="OK"}'; }
-for run in 1:1 8:1 64:1 64:8; do
+for run in "$@"; do
     n=${run%:*} ch=${run#*:}
-    w0=$(io write_bytes); c0=$(cpu); b0=$(batches); a0=$(answered)
+    w0=$(io write_bytes); c0=$(cpu); b0=$(batches); a0=$(answered); i0=$(idle)
     : >"$work/syncs"
     perf_pid=
     if command -v perf >/dev/null; then
@@ -95,14 +101,16 @@ for run in 1:1 8:1 64:1 64:8; do
         perf_pid=$!
     fi
     out=$($load --target "unix://$work/hookd.sock" --method /hookd.v1.Webhooks/TriggerEvent \
-        --request "$work/trigger.bin" --inflight $n --channels $ch --threads 2 --seconds "$secs" --warmup 1)
-    w1=$(io write_bytes); c1=$(cpu); b1=$(batches); a1=$(answered)
+        --request "$request" --inflight $n --channels $ch --threads 2 --seconds "$secs" --warmup 1)
+    w1=$(io write_bytes); c1=$(cpu); b1=$(batches); a1=$(answered); i1=$(idle)
     [ -z "$perf_pid" ] || { kill -INT $perf_pid; wait $perf_pid 2>/dev/null || true; }
     nsync=$(awk -F, '/sys_enter_f/ {n += $1; seen = 1} END {print seen ? n : "n/a"}' "$work/syncs")
     rate=$(sed -n 's/.* rate=\([0-9.]*\).*/\1/p' <<<"$out" | cut -d. -f1)
     p50=$(sed -n 's/.* p50_us=\([0-9.]*\).*/\1/p' <<<"$out")
     p99=$(sed -n 's/.* p99_us=\([0-9.]*\).*/\1/p' <<<"$out")
     tck=$(getconf CLK_TCK)
+    ccpu=$(sed -n 's/.* client_cpu=\([0-9.]*\)%.*/\1/p' <<<"$out") # % of one core over the run
+    idle=$(awk -v a="$i0" -v b="$i1" 'BEGIN {split(a, x, " "); split(b, y, " "); printf "%d", 100 * (y[1] - x[1]) / (y[2] - x[2])}')
     # Per event is over every event hookd answered meanwhile (the warmup's too);
     # a build without /metrics is divided by the client's count instead.
     calls=$(sed -n 's/.* ok=\([0-9]*\).*/\1/p' <<<"$out")
@@ -110,12 +118,23 @@ for run in 1:1 8:1 64:1 64:8; do
     [ "$all" -gt 0 ] || all=$(( calls > 0 ? calls : 1 ))
     syncs=$(awk -v s="$nsync" -v n="$all" 'BEGIN {if (s == "n/a") print s; else printf "%.3f", s / n}')
     [ -n "$b1" ] && syncs="$syncs fdatasyncs + $(awk -v a="$b1" -v b="$b0" -v n="$all" 'BEGIN {printf "%.3f", (a - b) / n}') batches"
-    printf '%s: hookd TriggerEvent, %2d in flight on %d connection(s):  %6s events/s  p50 %7s us  p99 %7s us  %5s bytes written/event  %s per event  %3s us CPU/event  = %s x PostgreSQL\n' \
-        "$build" $n $ch "$rate" "$p50" "$p99" "$(( (w1 - w0) / all ))" \
+    printf '%s%s: hookd TriggerEvent, %2d in flight on %d connection(s):  %6s events/s  p50 %7s us  p99 %7s us  %5s bytes written/event  %s per event  %3s us CPU/event  client %s us CPU/call  machine %s%% idle  = %s x PostgreSQL\n' \
+        "$build" "$label" $n $ch "$rate" "$p50" "$p99" "$(( (w1 - w0) / all ))" \
         "$syncs" \
         "$(( (c1 - c0) * 1000000 / tck / all ))" \
+        "$(awk -v c="$ccpu" -v s="$secs" -v n="$calls" 'BEGIN {printf "%.1f", n ? c / 100 * s * 1e6 / n : 0}')" "$idle" \
         "$(awk -v a="$rate" -v b="$pg" 'BEGIN {printf "%.2f", a / b}')"
 done
 kill "$hpid"; wait "$hpid" 2>/dev/null || true
 }
-for b in "${builds[@]}"; do run_hookd "$b"; done
+for b in "${builds[@]}"; do run_hookd "$b" "$work" "" "$work/trigger.bin" 1:1 8:1 64:1 64:8; done
+
+# --- bounds on this machine, last build ----------------------------------------------------
+# The same client and machine with the disk's flush taken away (the data directory on tmpfs,
+# where fdatasync returns at once), and with no store at all (an event no webhook matches, so
+# nothing is written): what the flush costs, and what the RPC path alone allows.
+b=${builds[-1]}
+shm=$(mktemp -d /dev/shm/hk-bench-XXXXXX)
+run_hookd "$b" "$shm" " on tmpfs (no flush)" "$work/trigger.bin" 64:1 64:8
+rm -rf "$shm"
+run_hookd "$b" "$work" " matching no webhook (nothing stored)" "$work/nomatch.bin" 64:1 64:8

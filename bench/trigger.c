@@ -214,11 +214,15 @@ static long long write_bytes(void)
     return v;
 }
 
-/* hookd's CPU time so far, user + system, in seconds (/proc/<pid>/stat). */
-static double cpu_seconds(void)
+/* CPU time so far, user + system, in seconds, of hookd (all threads: "stat")
+ * or of its loop thread (the main one: "task/<pid>/stat"). */
+static double cpu_seconds(int loop_only)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)hookd_pid);
+    char path[96], buf[1024];
+    if (loop_only)
+        snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)hookd_pid, (int)hookd_pid);
+    else
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)hookd_pid);
     FILE *f = fopen(path, "r");
     if (!f) return -1;
     size_t n = fread(buf, 1, sizeof buf - 1, f);
@@ -229,6 +233,24 @@ static double cpu_seconds(void)
     if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
         return -1;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The machine's idle time so far (idle + iowait, all CPUs) and its total,
+ * in ticks (/proc/stat's first line). */
+static int machine_ticks(double *idle, double *total)
+{
+    unsigned long long v[8] = {0};
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f) return -1;
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (n != 8) return -1;
+    *idle = (double)(v[3] + v[4]);
+    *total = 0;
+    for (int i = 0; i < 8; i++)
+        *total += (double)v[i];
+    return 0;
 }
 
 static void mode_accept(void)
@@ -393,7 +415,8 @@ static void mode_deliver(void)
     create(c, "deliver", "AccountUpdated", url, 1);
     hk_client_close(c);
     long before = status_url ? nginx_requests() : -1;
-    double cpu0 = cpu_seconds();
+    double cpu0 = cpu_seconds(0), loop0 = cpu_seconds(1), idle0 = 0, all0 = 0, idle1 = 0, all1 = 0;
+    int ticks = machine_ticks(&idle0, &all0) == 0;
     uint64_t t0 = hk_bench_now_ns();
     run_callers(callers, events, "async TriggerEvent (deliver)");
     if (!status_url) return;
@@ -406,13 +429,20 @@ static void mode_deliver(void)
         usleep(2000);
     }
     double elapsed = (double)(hk_bench_now_ns() - t0) / 1e9;
-    double cpu1 = cpu_seconds();
+    double cpu1 = cpu_seconds(0), loop1 = cpu_seconds(1);
+    ticks = ticks && machine_ticks(&idle1, &all1) == 0 && all1 > all0;
     printf("delivered end to end        %ld of %ld events in %.2f s: %9.0f deliveries/s\n", got,
            events, elapsed, (double)got / elapsed);
     if (cpu0 >= 0 && cpu1 >= 0 && got > 0)
         printf("%-28s %9.1f us of hookd CPU per event, accepted and delivered "
                "(/proc/%d/stat, all threads)\n",
                "", (cpu1 - cpu0) * 1e6 / (double)got, (int)hookd_pid);
+    /* The loop is one thread (DESIGN): near 100 % busy, it is the bound. */
+    if (loop0 >= 0 && loop1 >= 0 && got > 0)
+        printf("%-28s %9.1f us of it on the loop thread, busy %.0f %% of the run; machine %.0f %% "
+               "idle\n",
+               "", (loop1 - loop0) * 1e6 / (double)got, 100 * (loop1 - loop0) / elapsed,
+               ticks ? 100 * (idle1 - idle0) / (all1 - all0) : -1.0);
 }
 
 int main(int argc, char **argv)

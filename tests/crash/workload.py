@@ -25,12 +25,11 @@ with MDB_WRITEMAP would look as if it never wrote; the test then proves
 nothing (crash_replay fails when it sees no write at all). Directory
 operations are taken as durable at once.
 
-HK_CRASH_EXPECT_FAIL (CMake option, ON for now; passes --expect-fail): today's
-store opens LMDB with MDB_NOSYNC and syncs on the threadpool after the meta
-page was written, so crash states fail; the test then asserts that at least
-one state after the first start fails, proving the checker sees the bug.
-The fix (commits on a writer thread with LMDB's own sync: O_DSYNC meta
-writes) turns it OFF, and the test then asserts that no state fails.
+HK_CRASH_EXPECT_FAIL (CMake option, OFF; passes --expect-fail): the test then
+asserts that at least one state after the first start fails. It is for
+builds of the design before the writer thread (058e45f and older: MDB_NOSYNC,
+synced later on the threadpool), to show the checker sees that bug; off, the
+test asserts that no state fails.
 """
 import argparse
 import mmap

@@ -160,6 +160,19 @@ static void on_committed(void *arg)
     if (d->scheduler) hk_scheduler_wake(d->scheduler);
 }
 
+/* LMDB gave the environment up (a write of its meta page failed): nothing
+ * can be read or written until it is opened again, from its last synced
+ * commit, and that is what a restart does (systemd: Restart=on-failure).
+ * Serving UNAVAILABLE until somebody notices would be worse. */
+static void on_store_lost(void *arg)
+{
+    hk_daemon_t *d = arg;
+    hk_log(HK_LOG_ERROR, "store_lost_exiting",
+           "why=\"the store cannot be used until it is opened again\" exit_status=1");
+    d->failed = 1;
+    hk_daemon_stop(d);
+}
+
 /* The delivery engine: outbound http, group commit, scheduler. */
 static int engine_start(hk_daemon_t *d)
 {
@@ -200,7 +213,8 @@ static int engine_start(hk_daemon_t *d)
         .event_window_ms = (uint64_t)cfg->idempotency_window_s * 1000,
     };
     if ((rc = hk_scheduler_new(d->loop, d->store, d->http, &sopts, &d->scheduler)) != 0) return rc;
-    hk_commit_set_listener(d->commit, on_committed, d);
+    hk_commit_listener_t listener = {.committed = on_committed, .lost = on_store_lost, .arg = d};
+    hk_commit_set_listener(d->commit, &listener);
     if ((rc = hk_scheduler_start(d->scheduler, &resumed)) != 0) {
         hk_log(HK_LOG_ERROR, "start_failed", "reason=\"cannot resume deliveries\" error=\"%s\"",
                hk_strerror(rc));
@@ -525,7 +539,7 @@ static void on_scheduler_closed(void *arg)
     hk_daemon_t *d = arg;
     d->scheduler = NULL;
     if (d->commit) {
-        hk_commit_set_listener(d->commit, NULL, NULL);
+        hk_commit_set_listener(d->commit, NULL);
         hk_commit_close(d->commit, on_commit_closed, d);
     } else {
         on_commit_closed(d);

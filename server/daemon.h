@@ -40,6 +40,7 @@ typedef struct hk_daemon {
     int activated; /* serving a socket handed over by the service manager */
     int stopping;
     int start_err; /* a failed start's error, while it tears down */
+    int failed;    /* stopping because the store was lost: exit non-zero */
     hk_daemon_source_t source;
 } hk_daemon_t;
 
@@ -54,8 +55,10 @@ typedef struct hk_daemon {
  * each webhook whose trigger action is not in the catalog, then tells the
  * service manager READY=1 and pings its watchdog. SIGTERM/SIGINT stop
  * hookd; SIGHUP reloads the config from source (copied; it must outlive the
- * daemon). Returns 0 or an error (logged); on error everything opened is
- * closed again. */
+ * daemon). A store LMDB gave up (a failed meta page write) stops it too,
+ * with d->failed set: hookd then exits 1, for a restart to open it again.
+ * Returns 0 or an error (logged); on error everything opened is closed
+ * again. */
 int hk_daemon_start(hk_daemon_t *d, uv_loop_t *loop, hk_config_t *config,
                     const hk_daemon_source_t *source);
 

@@ -192,7 +192,7 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     uv_run(loop, UV_RUN_DEFAULT);
-    rc = uv_loop_close(loop) == 0 ? 0 : 1;
+    rc = uv_loop_close(loop) == 0 && !daemon.failed ? 0 : 1;
     hk_config_free(&cfg);
     return rc;
 }

@@ -6,6 +6,7 @@
 #include "store/batch.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <uv.h>
 
 /* How long writes nobody waits for may stay gathered: what they hold
@@ -26,8 +27,8 @@ struct hk_commit {
     int lazy_armed;
     int waiting; /* finished is ref'd: a batch is with the writer */
 
-    void (*listener)(void *arg);
-    void *listener_arg;
+    hk_commit_listener_t listener;
+    int lost_told;
 
     int closing, closed_handles;
     void (*close_cb)(void *arg);
@@ -73,7 +74,12 @@ static void reap(hk_commit_t *c)
     hk_store_reaped_t r;
     hk_store_reap(c->store, &r);
     track(c);
-    if ((r.batches > r.failed || r.due_added) && c->listener) c->listener(c->listener_arg);
+    if ((r.batches > r.failed || r.due_added) && c->listener.committed)
+        c->listener.committed(c->listener.arg);
+    if (r.lost && !c->lost_told && c->listener.lost) {
+        c->lost_told = 1;
+        c->listener.lost(c->listener.arg);
+    }
 }
 
 static void on_async(uv_async_t *a)
@@ -131,10 +137,12 @@ int hk_commit_new(uv_loop_t *loop, hk_store_t *store, hk_commit_t **out)
     return 0;
 }
 
-void hk_commit_set_listener(hk_commit_t *c, void (*fn)(void *arg), void *arg)
+void hk_commit_set_listener(hk_commit_t *c, const hk_commit_listener_t *l)
 {
-    c->listener = fn;
-    c->listener_arg = arg;
+    if (l)
+        c->listener = *l;
+    else
+        memset(&c->listener, 0, sizeof c->listener);
 }
 
 void hk_commit_stats(const hk_commit_t *c, hk_commit_stats_t *out)

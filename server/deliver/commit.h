@@ -26,10 +26,18 @@ typedef struct hk_commit hk_commit_t;
  * committer per store). Returns 0 or HK_ENOMEM. */
 int hk_commit_new(struct uv_loop_s *loop, hk_store_t *store, hk_commit_t **out);
 
-/* fn(arg) runs from the loop after batches commit (and after a write made
- * deliveries due: a webhook was activated): the moment the scheduler may
- * find new due work. NULL: nobody. */
-void hk_commit_set_listener(hk_commit_t *c, void (*fn)(void *arg), void *arg);
+/* What the committer tells, from the loop. committed: after batches commit
+ * (and after a write made deliveries due: a webhook was activated), the
+ * moment the scheduler may find new due work. lost: once, when LMDB gave
+ * the environment up after a failed write of its meta page; every read and
+ * write fails from then on, until the store is opened again. Either may be
+ * NULL; l NULL: nobody. */
+typedef struct {
+    void (*committed)(void *arg);
+    void (*lost)(void *arg);
+    void *arg;
+} hk_commit_listener_t;
+void hk_commit_set_listener(hk_commit_t *c, const hk_commit_listener_t *l);
 
 typedef struct {
     uint64_t batches; /* committed, each made durable by LMDB's sync */

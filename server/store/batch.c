@@ -199,6 +199,7 @@ void hk_store_reap(hk_store_t *s, hk_store_reaped_t *out)
     r.batches = s->f_batches;
     r.failed = s->f_failed;
     r.due_added = s->f_due_added;
+    r.lost = s->f_lost;
     s->f_batches = s->f_failed = 0;
     s->f_due_added = 0;
     pthread_mutex_unlock(&s->mu);
@@ -515,6 +516,18 @@ failed:
     return err;
 }
 
+/* A failed write of the meta page makes LMDB give the environment up (the
+ * page cache may then hold a meta page the disk does not): every txn after
+ * it fails with MDB_PANIC until the environment is opened again. Asked only
+ * after a batch failed. */
+static int env_lost(hk_store_t *s)
+{
+    MDB_txn *t;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t);
+    if (rc == 0) mdb_txn_abort(t);
+    return rc == MDB_PANIC;
+}
+
 static void *writer_main(void *arg)
 {
     hk_store_t *s = arg;
@@ -535,6 +548,10 @@ static void *writer_main(void *arg)
         size_t n_ops = count_ops(&ops);
         s->w_commit_ns = 0;
         int err = run_batch(s, &ops, next_delivery);
+        int lost = err && env_lost(s);
+        if (lost && !s->f_lost) /* f_lost is written on this thread only */
+            hk_log(HK_LOG_ERROR, "store_lost",
+                   "why=\"LMDB gave the environment up after a failed write of its meta page\"");
 
         pthread_mutex_lock(&s->mu);
         if (!err) count_batch(s, n_ops, s->w_commit_ns);
@@ -547,6 +564,7 @@ static void *writer_main(void *arg)
         if (err) {
             s->f_failed++;
             if (!s->f_err) s->f_err = err;
+            s->f_lost |= lost;
         }
         if (s->w_due_added) s->f_due_added = 1;
         s->busy = 0;

@@ -87,6 +87,7 @@ typedef struct {
     uint64_t failed;  /* batches whose commit failed */
     uint64_t writes;  /* operations answered */
     int due_added;    /* a committed write made deliveries due (a webhook activated) */
+    int lost;         /* LMDB gave the environment up: every txn fails until it is opened again */
 } hk_store_reaped_t;
 
 /* Runs the callbacks of the operations of every finished batch, in the

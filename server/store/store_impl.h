@@ -146,6 +146,7 @@ struct hk_store {
     hk_store_write_stats_t f_hist; /* mu: batch sizes and commit times (only those fields) */
     uint64_t w_commit_ns;          /* writer: the last batch's commit time */
     int f_due_added, f_err;        /* mu */
+    int f_lost;                    /* mu: LMDB gave the environment up (sticky) */
 
     hk_link_t gather; /* loop: submitted, not handed over */
     uint64_t n_gather, n_urgent;

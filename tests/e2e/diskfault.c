@@ -10,11 +10,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-/* While the file named by HK_DISKFAULT exists and holds "<errno> write" or
- * "<errno> sync", writes of data pages (past the two meta pages, which a
- * failed write would make LMDB give the environment up for) or syncs of
- * data.mdb fail with that errno. */
-static int fault(int fd, int is_sync)
+/* While the file named by HK_DISKFAULT exists and holds "<errno> write",
+ * "<errno> meta" or "<errno> sync", writes of data pages (past the two meta
+ * pages), writes of the meta pages (after which LMDB gives the environment
+ * up) or syncs of data.mdb fail with that errno. */
+static int fault(int fd, const char *kind)
 {
     const char *ctl = getenv("HK_DISKFAULT");
     char link[64], path[512], what[16] = "";
@@ -24,7 +24,7 @@ static int fault(int fd, int is_sync)
     if (!f) return 0;
     if (fscanf(f, "%d %15s", &e, what) != 2) e = 0;
     fclose(f);
-    if (!e || strcmp(what, is_sync ? "sync" : "write") != 0) return 0;
+    if (!e || strcmp(what, kind) != 0) return 0;
     snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
     ssize_t n = readlink(link, path, sizeof path - 1);
     if (n < 8) return 0;
@@ -37,7 +37,7 @@ ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 {
     static ssize_t (*real)(int, const void *, size_t, off_t);
     if (!real) real = (ssize_t(*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, "pwrite");
-    int e = off >= 8192 ? fault(fd, 0) : 0;
+    int e = fault(fd, off >= 8192 ? "write" : "meta");
     if (e) {
         errno = e;
         return -1;
@@ -54,7 +54,7 @@ ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
     static ssize_t (*real)(int, const struct iovec *, int);
     if (!real) real = (ssize_t(*)(int, const struct iovec *, int))dlsym(RTLD_NEXT, "writev");
-    int e = lseek(fd, 0, SEEK_CUR) >= 8192 ? fault(fd, 0) : 0;
+    int e = fault(fd, lseek(fd, 0, SEEK_CUR) >= 8192 ? "write" : "meta");
     if (e) {
         errno = e;
         return -1;
@@ -66,7 +66,7 @@ int fdatasync(int fd)
 {
     static int (*real)(int);
     if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
-    int e = fault(fd, 1);
+    int e = fault(fd, "sync");
     if (e) {
         errno = e;
         return -1;
@@ -78,7 +78,7 @@ int fsync(int fd)
 {
     static int (*real)(int);
     if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
-    int e = fault(fd, 1);
+    int e = fault(fd, "sync");
     if (e) {
         errno = e;
         return -1;

@@ -1,7 +1,7 @@
 """test_store_full.py -- a full store heals and a bad record does not stop hookd, end to end:
 an 8 MiB map filled with 16 KB events (the audit's figures), admin writes and deletes on a full
-store, pruning by bytes, a disk that fails writes or syncs (an LD_PRELOAD shim, diskfault.c,
-built here), a corrupt pending record at start.
+store, pruning by bytes, a disk that fails writes, syncs or the meta page's write (an LD_PRELOAD
+shim, diskfault.c, built here), a corrupt pending record at start.
 """
 import os
 import subprocess
@@ -114,7 +114,8 @@ def build_shim(out_dir):
 
 class DiskFaults(DeliveryCase):
     """The disk fails writes (ENOSPC, EIO) or syncs: the callers are told so, never OK, and
-    hookd goes on once the disk is back."""
+    hookd goes on once the disk is back. A failed write of the meta page ends hookd (exit 1):
+    LMDB gives the environment up, and a restart opens it again."""
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="hk-fault-")
@@ -168,6 +169,34 @@ class DiskFaults(DeliveryCase):
         self.assertIn("errno=28", log)
         self.assertIn("errno=5", log)
         # Nothing refused was written; what was answered OK is there.
+        self.rx.wait_for(2, path="/a", timeout=15)
+        ids = {d.event_id for d in self.stub.ListDeliveries(pb.ListDeliveriesRequest()).deliveries}
+        self.assertEqual(ids, {"before", "after"})
+
+
+    def test_a_failed_meta_page_write_stops_hookd_for_a_restart(self):
+        # After it LMDB gives the environment up: every txn fails until it is opened again.
+        self.rx.answer("/a", status=204)
+        self.hook("/a", asynchronous=True)
+        first = self.trigger(event_id="before").queued[0].delivery_id
+        self.wait_state(first, pb.DELIVERY_STATE_SUCCEEDED)  # nothing left to write meanwhile
+
+        self.set_fault("5 meta")
+        e = self.assertStatus(grpc.StatusCode.UNAVAILABLE, self.trigger, event_id="lost")
+        self.assertIn("failed a write or a sync", e.details())
+        try:
+            self.hookd.proc.wait(30)  # on its own, not left answering UNAVAILABLE forever
+        except subprocess.TimeoutExpired:
+            self.fail("hookd goes on with a store LMDB gave up:\n" + self.hookd.read_log())
+        self.assertEqual(self.hookd.stop(), 1)  # non-zero: systemd's Restart=on-failure
+        log = self.hookd.read_log()
+        self.assertIn("event=store_lost ", log)
+        self.assertIn("event=store_lost_exiting", log)
+
+        os.unlink(self.ctl)  # the disk is back; a restart opens the last synced commit
+        self.hookd.start()
+        self.stub = self.hookd.stub()
+        self.trigger(event_id="after")
         self.rx.wait_for(2, path="/a", timeout=15)
         ids = {d.event_id for d in self.stub.ListDeliveries(pb.ListDeliveriesRequest()).deliveries}
         self.assertEqual(ids, {"before", "after"})

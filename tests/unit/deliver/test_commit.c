@@ -81,7 +81,8 @@ static hk_store_t *setup(uv_loop_t *loop, size_t map, uint64_t *wid)
     committer = NULL;
     listened = closed = 0;
     if (hk_commit_new(loop, s, &committer) != 0) return NULL;
-    hk_commit_set_listener(committer, on_listen, NULL);
+    static const hk_commit_listener_t listener = {.committed = on_listen};
+    hk_commit_set_listener(committer, &listener);
     hk_commit_stats(committer, &base);
     return s;
 }

@@ -229,7 +229,8 @@ static int rig_open_with(rig_t *r, const int *script, int n, const rig_opts_t *r
                              .max_in_flight_per_webhook = ro->per_webhook,
                              .max_waiting = ro->max_waiting};
     if (hk_scheduler_new(&r->loop, r->store, r->http, &o, &r->sched)) return -1;
-    hk_commit_set_listener(r->commit, on_wake, r);
+    hk_commit_listener_t listener = {.committed = on_wake, .arg = r};
+    hk_commit_set_listener(r->commit, &listener);
     if (add_webhook(r, "rx", "/hook", &r->webhook)) return -1;
     if (add_delivery(r, r->webhook, &r->delivery)) return -1;
     uv_timer_init(&r->loop, &r->poll);

@@ -16,6 +16,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "service.h"
+#include "store/batch.h"
 #include "store/webhooks.h"
 
 #define HK_STOP_GRACE_MS 10000
@@ -528,6 +529,8 @@ static void on_commit_closed(void *arg)
         hk_log(HK_LOG_ERROR, "stop_unanswered", "triggers=%zu", hk_inflight_count(d->inflight));
     hk_inflight_free(d->inflight);
     d->inflight = d->api.inflight = NULL;
+    /* The last batch was drained after the committer stopped telling. */
+    if (!d->failed && d->store && hk_store_lost(d->store)) on_store_lost(d);
     hk_store_close(d->store);
     d->store = NULL;
     close_signals(d);

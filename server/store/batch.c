@@ -219,6 +219,14 @@ void hk_store_reap(hk_store_t *s, hk_store_reaped_t *out)
     if (out) *out = r;
 }
 
+int hk_store_lost(hk_store_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int lost = s->f_lost;
+    pthread_mutex_unlock(&s->mu);
+    return lost;
+}
+
 int hk_outbox_batch_commit(hk_store_t *s)
 {
     hk_store_flush(s, 1);

@@ -94,6 +94,10 @@ typedef struct {
  * order they were submitted (loop thread). out may be NULL. */
 void hk_store_reap(hk_store_t *store, hk_store_reaped_t *out);
 
+/* 1 once LMDB gave the environment up (hk_store_reaped_t.lost), as far as
+ * the batches finished so far tell (loop thread). */
+int hk_store_lost(hk_store_t *store);
+
 /* 1 while writes handed to the writer are not yet reaped (loop thread). */
 int hk_store_outstanding(hk_store_t *store);
 

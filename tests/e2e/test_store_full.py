@@ -202,6 +202,23 @@ class DiskFaults(DeliveryCase):
         self.assertEqual(ids, {"before", "after"})
 
 
+    def test_a_store_lost_while_stopping_still_exits_1(self):
+        self.rx.answer("/slow", status=204, delay=10)
+        self.hook("/slow", asynchronous=True)
+        self.trigger(event_id="slow")
+        self.rx.wait_for(1, path="/slow", timeout=15)  # its attempt is in flight
+        self.set_fault("5 meta")
+        # SIGTERM cancels the attempt and puts its delivery back as due: a write in the last
+        # batches, whose meta page write fails.
+        self.assertEqual(self.hookd.stop(), 1, self.hookd.read_log())
+        self.assertIn("event=store_lost_exiting", self.hookd.read_log())
+        os.unlink(self.ctl)
+        self.rx.answer("/slow", status=204)
+        self.hookd.start()
+        self.stub = self.hookd.stub()
+        self.rx.wait_for(2, path="/slow", timeout=15)  # still pending: delivered after the restart
+
+
 class CorruptPendingRecord(unittest.TestCase):
     def test_hookd_starts_serves_and_sets_it_aside(self):
         h = harness.Hookd("retry_schedule = 0,3600\nallow_http = true\n")

@@ -6,7 +6,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 /* The store whose operation runs on this thread (the writer, inside one). */
 static __thread hk_store_t *in_write;
@@ -470,6 +472,21 @@ static size_t count_ops(hk_link_t *ops)
     return n;
 }
 
+/* LMDB reports a write that came up short as EIO, and a disk that fills
+ * part way through a commit's pages does just that. So an EIO with (next
+ * to) no room left on the store's file system was a full disk. What a
+ * commit failing that way wrote past the end stays allocated, so such a
+ * disk is left with less than a page. */
+#define DISK_FULL_ROOM (1u << 20)
+static int disk_full(hk_store_t *s)
+{
+    mdb_filehandle_t fd;
+    struct statvfs st;
+    if (mdb_env_get_fd(s->env, &fd) != 0 || fstatvfs(fd, &st) != 0) return 0;
+    unsigned long long blocks = geteuid() == 0 ? st.f_bfree : st.f_bavail;
+    return blocks * st.f_frsize < DISK_FULL_ROOM;
+}
+
 /* Runs a whole batch: one txn, each operation nested, the delivery id
  * counter, one commit with LMDB's sync. Returns 0 or the commit's error
  * (then none of it is written and every operation has that error). */
@@ -506,6 +523,11 @@ static int run_batch(hk_store_t *s, hk_link_t *ops, uint64_t next_delivery)
     s->w_commit_ns = mono_ns() - t0;
     if (rc) {
         err = hk_store_mdb_err(rc, "batch_commit");
+        if (err == HK_EIO && disk_full(s)) {
+            hk_log(HK_LOG_ERROR, "store_disk_full",
+                   "why=\"a write came up short and the disk has no room left\"");
+            err = HK_ENOSPC;
+        }
         goto failed;
     }
     atomic_fetch_add(&s->a_pending, (uint64_t)s->w_batch_pending); /* wraps back when < 0 */

@@ -219,6 +219,57 @@ class DiskFaults(DeliveryCase):
         self.rx.wait_for(2, path="/slow", timeout=15)  # still pending: delivered after the restart
 
 
+class FullFileSystem(unittest.TestCase):
+    """A file system that really fills (a 4 MiB tmpfs; the tests run as root). LMDB reports the
+    commit's short write as EIO; hookd answers RESOURCE_EXHAUSTED naming the disk, not
+    UNAVAILABLE "I/O error", and goes on once there is room again."""
+
+    def test_a_full_file_system_is_named_and_heals(self):
+        mnt = tempfile.mkdtemp(prefix="hk-tmpfs-")
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt], check=True)
+        self.addCleanup(os.rmdir, mnt)
+        self.addCleanup(subprocess.run, ["umount", mnt], check=True)
+        h = harness.Hookd("retry_schedule = 0,3600\nallow_http = true\n")
+        h.data = os.path.join(mnt, "data")
+        self.addCleanup(h.cleanup)
+        h.start()
+        stub = h.stub()
+        stub.CreateWebhook(pb.CreateWebhookRequest(
+            name="stuck", application=pb.APPLICATION_ENTERPRISE, trigger_action="AccountUpdated",
+            url=CLOSED_PORT_URL, asynchronous=True))  # its deliveries stay pending
+
+        filler = os.path.join(mnt, "filler")  # most of the disk, taken by somebody else
+        with open(filler, "wb") as f:
+            f.write(b"\0" * (3 << 20))
+
+        def trigger(event_id):
+            return stub.TriggerEvent(pb.TriggerEventRequest(
+                application=pb.APPLICATION_ENTERPRISE, trigger_action="AccountUpdated",
+                payload=EVENT, event_id=event_id), timeout=10)
+        accepted = []
+        for i in range(200):
+            try:
+                trigger("f-%d" % i)
+                accepted.append("f-%d" % i)
+            except grpc.RpcError as e:
+                refused = e
+                break
+        else:
+            self.fail("200 x 16 KB events into 1 MiB of free disk and none refused")
+        self.assertGreater(len(accepted), 0)
+        self.assertEqual(refused.code(), grpc.StatusCode.RESOURCE_EXHAUSTED, refused.details())
+        self.assertIn("the disk holding the store is full", refused.details())
+
+        os.unlink(filler)  # room again: the next write goes through
+        trigger("after")
+        ids = {d.event_id for d in stub.ListDeliveries(pb.ListDeliveriesRequest(
+            page_size=1000)).deliveries}
+        self.assertEqual(ids, set(accepted) | {"after"})  # nothing refused was kept
+        h.close_channel()
+        self.assertEqual(h.stop(), 0)
+        self.assertIn("event=store_disk_full", h.read_log())
+
+
 class CorruptPendingRecord(unittest.TestCase):
     def test_hookd_starts_serves_and_sets_it_aside(self):
         h = harness.Hookd("retry_schedule = 0,3600\nallow_http = true\n")

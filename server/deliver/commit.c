@@ -16,6 +16,13 @@
  * costing a commit of their own. */
 #define LAZY_MS 50
 
+/* Writes nobody waits for whose batch failed (the disk full or failing) are
+ * kept by the store and submitted again after RETRY_MIN_MS, doubling while
+ * batches keep failing up to RETRY_MAX_MS: a passing fault loses no
+ * attempt result, a lasting one costs a commit now and then. */
+#define RETRY_MIN_MS 1000
+#define RETRY_MAX_MS 30000
+
 struct hk_commit {
     uv_loop_t *loop;
     hk_store_t *store;
@@ -23,6 +30,8 @@ struct hk_commit {
     uv_check_t check;    /* end of an iteration: hand the batch over */
     uv_idle_t idle;      /* keeps poll from sleeping while a batch waits for check */
     uv_timer_t lazy;     /* hands over what nobody waits for, LAZY_MS on */
+    uv_timer_t retry;    /* submits the kept writes again */
+    uint64_t retry_ms;   /* the next retry's delay */
     int active;          /* check and idle are started */
     int lazy_armed;
     int waiting; /* finished is ref'd: a batch is with the writer */
@@ -37,6 +46,7 @@ struct hk_commit {
 
 static void on_check(uv_check_t *check);
 static void on_lazy(uv_timer_t *timer);
+static void on_retry(uv_timer_t *timer);
 static void on_idle(uv_idle_t *idle)
 {
     (void)idle; /* only here so that poll does not block; check does the work */
@@ -80,6 +90,18 @@ static void reap(hk_commit_t *c)
         c->lost_told = 1;
         c->listener.lost(c->listener.arg);
     }
+    if (r.batches > r.failed) c->retry_ms = RETRY_MIN_MS; /* the disk takes writes again */
+    if (r.retrying && !c->closing && !uv_is_active((uv_handle_t *)&c->retry)) {
+        uv_timer_start(&c->retry, on_retry, c->retry_ms, 0);
+        c->retry_ms = c->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : c->retry_ms * 2;
+    }
+}
+
+static void on_retry(uv_timer_t *timer)
+{
+    hk_commit_t *c = hk_container_of(timer, hk_commit_t, retry);
+    if (hk_store_retry(c->store, 0)) hk_store_flush(c->store, 1);
+    track(c);
 }
 
 static void on_async(uv_async_t *a)
@@ -126,9 +148,12 @@ int hk_commit_new(uv_loop_t *loop, hk_store_t *store, hk_commit_t **out)
     uv_check_init(loop, &c->check);
     uv_idle_init(loop, &c->idle);
     uv_timer_init(loop, &c->lazy);
+    uv_timer_init(loop, &c->retry);
+    c->retry_ms = RETRY_MIN_MS;
     /* The loop's life is not these handles' business: close drains. */
     uv_unref((uv_handle_t *)&c->finished);
     uv_unref((uv_handle_t *)&c->lazy);
+    uv_unref((uv_handle_t *)&c->retry);
     hk_store_hooks_t hooks = {.gathered = on_gathered, .finished = on_finished, .arg = c};
     hk_store_set_hooks(store, &hooks);
     /* Writes submitted before the committer existed wait for it. */
@@ -171,15 +196,18 @@ void hk_commit_close(hk_commit_t *c, void (*cb)(void *arg), void *arg)
     c->closing = 1;
     c->close_cb = cb;
     c->close_arg = arg;
-    /* Callbacks may write again: drain until nothing is left. */
+    /* Kept writes get one last try; callbacks may write again: drain
+     * until nothing is left. */
+    hk_store_retry(c->store, 1);
     do {
         hk_outbox_batch_commit(c->store);
     } while (hk_outbox_batch_gen(c->store));
     hk_store_set_hooks(c->store, NULL);
-    c->closed_handles = 4;
-    c->finished.data = c->check.data = c->idle.data = c->lazy.data = c;
+    c->closed_handles = 5;
+    c->finished.data = c->check.data = c->idle.data = c->lazy.data = c->retry.data = c;
     uv_close((uv_handle_t *)&c->finished, on_closed);
     uv_close((uv_handle_t *)&c->check, on_closed);
     uv_close((uv_handle_t *)&c->idle, on_closed);
     uv_close((uv_handle_t *)&c->lazy, on_closed);
+    uv_close((uv_handle_t *)&c->retry, on_closed);
 }

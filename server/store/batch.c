@@ -158,7 +158,7 @@ void hk_store_set_hooks(hk_store_t *s, const hk_store_hooks_t *hooks)
 
 void hk_store_submit(hk_store_t *s, hk_store_write_t *w)
 {
-    w->err = 0;
+    w->err = w->batch_failed = 0;
     hk_link_add(&s->gather, &w->link);
     /* The hook hears of the first write, and of the first one waited for
      * (lazy ones before it may have been left for later). */
@@ -218,7 +218,22 @@ void hk_store_reap(hk_store_t *s, hk_store_reaped_t *out)
         if (w->err) s->stats.write_failed++;
         if (w->done) w->done(w, w->err);
     }
+    r.retrying = s->n_retry;
     if (out) *out = r;
+}
+
+size_t hk_store_retry(hk_store_t *s, int final)
+{
+    size_t n = 0;
+    if (final) s->no_retry = 1;
+    while (!hk_link_empty(&s->retry)) {
+        hk_store_write_t *w = hk_container_of(s->retry.next, hk_store_write_t, link);
+        hk_link_del(&w->link);
+        hk_store_submit(s, w);
+        n++;
+    }
+    s->n_retry = 0;
+    return n;
 }
 
 int hk_store_lost(hk_store_t *s)
@@ -329,6 +344,13 @@ static int deferred_run(hk_store_t *s, hk_store_write_t *w)
 static void deferred_done(hk_store_write_t *w, int err)
 {
     deferred_t *d = hk_container_of(w, deferred_t, w);
+    if (w->batch_failed && !d->s->no_retry && !hk_store_lost(d->s)) {
+        hk_log(HK_LOG_WARN, "store_write_kept", "op=%s error=\"%s\" why=\"tried again later\"",
+               d->op, hk_strerror(err));
+        hk_link_add(&d->s->retry, &w->link);
+        d->s->n_retry++;
+        return;
+    }
     if (err && err != HK_ENOTFOUND)
         hk_log(HK_LOG_WARN, "store_write_failed", "op=%s error=\"%s\"", d->op, hk_strerror(err));
     if (d->done) d->done(d->s, d->arg, err);
@@ -541,8 +563,11 @@ failed:
     hk_log(HK_LOG_ERROR, "store_batch_failed",
            "error=\"%s\" operations=%zu why=\"nothing of the batch is written\"", hk_strerror(err),
            count_ops(ops));
-    for (l = ops->next; l != ops; l = l->next)
-        hk_container_of(l, hk_store_write_t, link)->err = err;
+    for (l = ops->next; l != ops; l = l->next) {
+        hk_store_write_t *w = hk_container_of(l, hk_store_write_t, link);
+        w->err = err;
+        w->batch_failed = 1;
+    }
     return err;
 }
 
@@ -611,6 +636,7 @@ int hk_batch_start(hk_store_t *s)
     hk_link_init(&s->queue);
     hk_link_init(&s->finished);
     hk_link_init(&s->events_pending);
+    hk_link_init(&s->retry);
     if (pthread_mutex_init(&s->mu, NULL)) return HK_ENOMEM;
     if (pthread_cond_init(&s->work, NULL)) {
         pthread_mutex_destroy(&s->mu);
@@ -634,6 +660,7 @@ int hk_batch_start(hk_store_t *s)
 void hk_batch_stop(hk_store_t *s)
 {
     if (!s->thread_started) return;
+    hk_store_retry(s, 1);
     hk_outbox_batch_commit(s);
     pthread_mutex_lock(&s->mu);
     s->stop = 1;

@@ -24,7 +24,8 @@
  * operations of the batch commit. A batch whose commit fails (the map or
  * the disk full when the commit writes, an I/O error, a failed sync) is
  * logged and none of it is written: every callback gets the error
- * (HK_EFULL, HK_EIO), never 0.
+ * (HK_EFULL, HK_EIO), never 0; the writes nobody waits for that
+ * hk_batch_defer made are kept instead, to be tried again (hk_store_retry).
  *
  * Operations nobody waits for (lazy: attempt results, taken due entries,
  * logged synchronous deliveries) do not start a batch of their own: they
@@ -52,6 +53,7 @@ struct hk_store_write {
     hk_store_write_cb done; /* NULL: nobody to tell */
     int lazy;               /* nobody waits: rides with the next batch */
     int err;                /* the store's */
+    int batch_failed;       /* the store's: err is the batch's, not the operation's */
 };
 
 /* Queues w for the writer (loop thread). Never runs a callback from here. */
@@ -88,11 +90,22 @@ typedef struct {
     uint64_t writes;  /* operations answered */
     int due_added;    /* a committed write made deliveries due (a webhook activated) */
     int lost;         /* LMDB gave the environment up: every txn fails until it is opened again */
+    size_t retrying;  /* writes nobody waits for, kept to be tried again (hk_store_retry) */
 } hk_store_reaped_t;
 
 /* Runs the callbacks of the operations of every finished batch, in the
  * order they were submitted (loop thread). out may be NULL. */
 void hk_store_reap(hk_store_t *store, hk_store_reaped_t *out);
+
+/* A write nobody waits for (an attempt's result, a taken or restored due
+ * entry, an event id) whose batch failed to commit (the disk full or
+ * failing) is not given up: it is kept, and this submits every kept one
+ * again (lazy; the caller flushes). Until then what it holds stays held (a
+ * taken delivery is not handed out twice), and its result is not lost to a
+ * passing fault. With final set (closing) a write whose batch fails from
+ * now on is given up (logged); the next start resumes from the store.
+ * Returns how many were submitted. Loop thread. */
+size_t hk_store_retry(hk_store_t *store, int final);
 
 /* 1 once LMDB gave the environment up (hk_store_reaped_t.lost), as far as
  * the batches finished so far tell (loop thread). */

@@ -156,6 +156,9 @@ struct hk_store {
     hk_store_hooks_t hooks;
     hk_store_held_t *held[HK_STORE_HELD_BUCKETS];
     hk_link_t events_pending; /* loop: event ids recorded by writes not yet reaped */
+    hk_link_t retry;          /* loop: writes nobody waits for whose batch failed */
+    size_t n_retry;
+    int no_retry; /* loop: closing: a write whose batch fails is given up */
 
     MDB_txn *wtxn;            /* writer: the running operation's txn */
     uint64_t w_next_delivery; /* writer: the counter handed over with this batch */

@@ -4,6 +4,7 @@ store, pruning by bytes, a disk that fails writes, syncs or the meta page's writ
 shim, diskfault.c, built here), a corrupt pending record at start.
 """
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -173,6 +174,22 @@ class DiskFaults(DeliveryCase):
         ids = {d.event_id for d in self.stub.ListDeliveries(pb.ListDeliveriesRequest()).deliveries}
         self.assertEqual(ids, {"before", "after"})
 
+
+    def test_results_the_failing_disk_refused_are_kept_and_written_later(self):
+        self.rx.answer("/slow", status=204, delay=1.0)
+        self.hook("/slow", asynchronous=True)
+        ids = [self.trigger(event_id="k-%d" % i).queued[0].delivery_id for i in range(5)]
+        self.rx.wait_for(5, path="/slow", timeout=15)  # every attempt in flight
+        self.set_fault("28 write")
+        end = time.monotonic() + 15  # the answers come; writing their results fails
+        while not re.search(r"event=store_write_\w+ op=attempt_record", self.hookd.read_log()):
+            self.assertLess(time.monotonic(), end, "no result refused:\n" + self.hookd.read_log())
+            time.sleep(0.05)
+        os.unlink(self.ctl)  # the disk is back: the kept results are written, not lost
+        for did in ids:
+            d = self.wait_state(did, pb.DELIVERY_STATE_SUCCEEDED, timeout=40)
+            self.assertEqual([a.http_status for a in d.attempts], [204])
+        self.assertEqual(len(self.rx.wait_for(5, path="/slow")), 5)  # none sent twice
 
     def test_a_failed_meta_page_write_stops_hookd_for_a_restart(self):
         # After it LMDB gives the environment up: every txn fails until it is opened again.

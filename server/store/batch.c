@@ -232,7 +232,7 @@ size_t hk_store_retry(hk_store_t *s, int final)
         hk_store_submit(s, w);
         n++;
     }
-    s->n_retry = 0;
+    s->n_retry = s->kept_bytes = 0;
     return n;
 }
 
@@ -333,6 +333,7 @@ typedef struct {
     void *arg;
     void (*done)(hk_store_t *s, void *arg, int err);
     const char *op;
+    size_t bytes;
 } deferred_t;
 
 static int deferred_run(hk_store_t *s, hk_store_write_t *w)
@@ -344,11 +345,14 @@ static int deferred_run(hk_store_t *s, hk_store_write_t *w)
 static void deferred_done(hk_store_write_t *w, int err)
 {
     deferred_t *d = hk_container_of(w, deferred_t, w);
-    if (w->batch_failed && !d->s->no_retry && !hk_store_lost(d->s)) {
+    hk_store_t *s = d->s;
+    if (w->batch_failed && !s->no_retry && s->kept_bytes + d->bytes <= HK_STORE_KEPT_BYTES &&
+        !hk_store_lost(s)) {
         hk_log(HK_LOG_WARN, "store_write_kept", "op=%s error=\"%s\" why=\"tried again later\"",
                d->op, hk_strerror(err));
-        hk_link_add(&d->s->retry, &w->link);
-        d->s->n_retry++;
+        hk_link_add(&s->retry, &w->link);
+        s->n_retry++;
+        s->kept_bytes += d->bytes;
         return;
     }
     if (err && err != HK_ENOTFOUND)
@@ -358,7 +362,7 @@ static void deferred_done(hk_store_write_t *w, int err)
     free(d);
 }
 
-int hk_batch_defer(hk_store_t *s, int (*fn)(hk_store_t *s, void *arg), void *arg,
+int hk_batch_defer(hk_store_t *s, int (*fn)(hk_store_t *s, void *arg), void *arg, size_t bytes,
                    void (*done)(hk_store_t *s, void *arg, int err), const char *op)
 {
     deferred_t *d = calloc(1, sizeof *d);
@@ -371,6 +375,7 @@ int hk_batch_defer(hk_store_t *s, int (*fn)(hk_store_t *s, void *arg), void *arg
     d->arg = arg;
     d->done = done;
     d->op = op;
+    d->bytes = sizeof *d + bytes;
     d->w.run = deferred_run;
     d->w.done = deferred_done;
     d->w.lazy = 1;

@@ -99,8 +99,10 @@ void hk_store_reap(hk_store_t *store, hk_store_reaped_t *out);
 
 /* A write nobody waits for (an attempt's result, a taken or restored due
  * entry, an event id) whose batch failed to commit (the disk full or
- * failing) is not given up: it is kept, and this submits every kept one
- * again (lazy; the caller flushes). Until then what it holds stays held (a
+ * failing) is not given up: it is kept (up to HK_STORE_KEPT_BYTES of them;
+ * past that it is logged and given up, and a delivery it held waits for the
+ * next start), and this submits every kept one again (lazy; the caller
+ * flushes). Until then what it holds stays held (a
  * taken delivery is not handed out twice), and its result is not lost to a
  * passing fault. With final set (closing) a write whose batch fails from
  * now on is given up (logged); the next start resumes from the store.

@@ -66,7 +66,7 @@ static int corrupt_delivery(hk_store_t *s, MDB_txn *txn, uint64_t id)
     uint64_t *p = malloc(sizeof *p);
     if (p) {
         *p = id;
-        hk_batch_defer(s, quarantine_deferred, p, NULL, "quarantine");
+        hk_batch_defer(s, quarantine_deferred, p, sizeof *p, NULL, "quarantine");
     }
     return HK_ENOTFOUND;
 }
@@ -315,7 +315,8 @@ int hk_outbox_delivery_put(hk_store_t *s, const hk_delivery_t *d, const uint8_t 
     hookd__v1__delivery__pack(d, p->delivery);
     if (attempt) hookd__v1__attempt__pack(attempt, p->attempt);
     if (body_len) memcpy(p->body, body, body_len);
-    return hk_batch_defer(s, put_deferred, p, NULL, "delivery_put");
+    size_t bytes = sizeof *p + p->delivery_len + p->attempt_len + body_len;
+    return hk_batch_defer(s, put_deferred, p, bytes, NULL, "delivery_put");
 }
 
 static int attempts_load(hk_store_t *s, MDB_txn *txn, hk_delivery_t *d)
@@ -665,7 +666,8 @@ int hk_outbox_attempt_record(hk_store_t *s, uint64_t id, const hk_attempt_t *a, 
         free(p);
         return HK_ENOMEM;
     }
-    int err = hk_batch_defer(s, attempt_deferred, p, attempt_recorded, "attempt_record");
+    int err =
+        hk_batch_defer(s, attempt_deferred, p, sizeof *p + len, attempt_recorded, "attempt_record");
     if (err) hk_batch_release(s, id);
     return err;
 }

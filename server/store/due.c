@@ -79,7 +79,9 @@ int hk_outbox_due_take(hk_store_t *s, int64_t now, hk_outbox_skip_fn skip, void 
     memcpy(p->due, out, *n * sizeof out[0]);
     for (; held < *n; held++)
         if (hk_batch_hold(s, out[held].id)) goto fail;
-    if ((err = hk_batch_defer(s, take_deferred, p, taken, "due_take")) == 0) return 0;
+    if ((err = hk_batch_defer(s, take_deferred, p, sizeof *p + p->n * sizeof p->due[0], taken,
+                              "due_take")) == 0)
+        return 0;
     p = NULL; /* freed by hk_batch_defer */
 fail:
     while (held)
@@ -126,7 +128,7 @@ int hk_outbox_due_restore(hk_store_t *s, uint64_t id)
         free(p);
         return HK_ENOMEM;
     }
-    int err = hk_batch_defer(s, restore_deferred, p, restored, "due_restore");
+    int err = hk_batch_defer(s, restore_deferred, p, sizeof *p, restored, "due_restore");
     if (err) hk_batch_release(s, id);
     return err;
 }

@@ -129,7 +129,8 @@ int hk_outbox_event_put(hk_store_t *s, const char *event_id, int64_t time, const
     if (len) memcpy(p->data, data, len);
     p->event_id = (char *)p->data + len;
     memcpy(p->event_id, event_id, idlen + 1);
-    int err = hk_batch_defer(s, event_deferred, p, event_written, "event_put");
+    int err = hk_batch_defer(s, event_deferred, p, sizeof *p + len + idlen + 1, event_written,
+                             "event_put");
     /* Callbacks run from reaps only, never from here: linking now is in time. */
     if (!err) hk_link_add(&s->events_pending, &p->link);
     return err;

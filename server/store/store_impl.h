@@ -157,7 +157,7 @@ struct hk_store {
     hk_store_held_t *held[HK_STORE_HELD_BUCKETS];
     hk_link_t events_pending; /* loop: event ids recorded by writes not yet reaped */
     hk_link_t retry;          /* loop: writes nobody waits for whose batch failed */
-    size_t n_retry;
+    size_t n_retry, kept_bytes;
     int no_retry; /* loop: closing: a write whose batch fails is given up */
 
     MDB_txn *wtxn;            /* writer: the running operation's txn */
@@ -297,9 +297,13 @@ int hk_batch_admin_end(hk_store_t *s, MDB_txn *txn, int err, const char *op);
 
 /* A write with no result anyone waits for, from the loop: fn(s, arg) runs
  * inside a lazy operation; then, on the loop, done(s, arg, err) (may be
- * NULL), and arg is freed. A failure is logged as op. Returns 0 or
+ * NULL), and arg (bytes long, all it holds) is freed. When its batch fails
+ * it is kept and run again later (hk_store_retry), while the kept writes
+ * hold less than HK_STORE_KEPT_BYTES; past that, or once it fails on its
+ * own, the failure is logged as op and done gets it. Returns 0 or
  * HK_ENOMEM (arg freed, nothing queued). */
-int hk_batch_defer(hk_store_t *s, int (*fn)(hk_store_t *s, void *arg), void *arg,
+#define HK_STORE_KEPT_BYTES (64u << 20)
+int hk_batch_defer(hk_store_t *s, int (*fn)(hk_store_t *s, void *arg), void *arg, size_t bytes,
                    void (*done)(hk_store_t *s, void *arg, int err), const char *op);
 
 /* fn(s, arg) inside an operation, waited for (hk_store_run): the blocking

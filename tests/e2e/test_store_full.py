@@ -137,6 +137,9 @@ class DiskFaults(DeliveryCase):
                 else:
                     os.environ[k] = v
 
+    def event_ids(self):
+        return {d.event_id for d in self.stub.ListDeliveries(pb.ListDeliveriesRequest()).deliveries}
+
     def set_fault(self, text):
         with open(self.ctl + ".tmp", "w") as f:
             f.write(text)
@@ -171,9 +174,7 @@ class DiskFaults(DeliveryCase):
         self.assertIn("errno=5", log)
         # Nothing refused was written; what was answered OK is there.
         self.rx.wait_for(2, path="/a", timeout=15)
-        ids = {d.event_id for d in self.stub.ListDeliveries(pb.ListDeliveriesRequest()).deliveries}
-        self.assertEqual(ids, {"before", "after"})
-
+        self.assertEqual(self.event_ids(), {"before", "after"})
 
     def test_results_the_failing_disk_refused_are_kept_and_written_later(self):
         self.rx.answer("/slow", status=204, delay=1.0)
@@ -215,9 +216,7 @@ class DiskFaults(DeliveryCase):
         self.stub = self.hookd.stub()
         self.trigger(event_id="after")
         self.rx.wait_for(2, path="/a", timeout=15)
-        ids = {d.event_id for d in self.stub.ListDeliveries(pb.ListDeliveriesRequest()).deliveries}
-        self.assertEqual(ids, {"before", "after"})
-
+        self.assertEqual(self.event_ids(), {"before", "after"})
 
     def test_a_store_lost_while_stopping_still_exits_1(self):
         self.rx.answer("/slow", status=204, delay=10)

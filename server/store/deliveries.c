@@ -279,11 +279,16 @@ static int put_deferred(hk_store_t *s, void *arg)
                   : delivery_put_write(s, d, p->body, p->body_len, p->data_len, a);
     if (d) hookd__v1__delivery__free_unpacked(d, NULL);
     if (a) hookd__v1__attempt__free_unpacked(a, NULL);
+    return err; /* p stays whole: a write whose batch fails runs again */
+}
+
+static void put_done(hk_store_t *s, void *arg, int err)
+{
+    (void)s, (void)err;
+    put_arg_t *p = arg;
     free(p->delivery);
     free(p->attempt);
     free(p->body);
-    p->delivery = p->attempt = p->body = NULL;
-    return err;
 }
 
 int hk_outbox_delivery_put(hk_store_t *s, const hk_delivery_t *d, const uint8_t *body,
@@ -316,7 +321,7 @@ int hk_outbox_delivery_put(hk_store_t *s, const hk_delivery_t *d, const uint8_t 
     if (attempt) hookd__v1__attempt__pack(attempt, p->attempt);
     if (body_len) memcpy(p->body, body, body_len);
     size_t bytes = sizeof *p + p->delivery_len + p->attempt_len + body_len;
-    return hk_batch_defer(s, put_deferred, p, bytes, NULL, "delivery_put");
+    return hk_batch_defer(s, put_deferred, p, bytes, put_done, "delivery_put");
 }
 
 static int attempts_load(hk_store_t *s, MDB_txn *txn, hk_delivery_t *d)

@@ -297,7 +297,8 @@ int hk_batch_admin_end(hk_store_t *s, MDB_txn *txn, int err, const char *op);
 
 /* A write with no result anyone waits for, from the loop: fn(s, arg) runs
  * inside a lazy operation; then, on the loop, done(s, arg, err) (may be
- * NULL), and arg (bytes long, all it holds) is freed. When its batch fails
+ * NULL), and arg (bytes long, all it holds) is freed. fn must leave arg
+ * whole (free what it holds in done): when its batch fails
  * it is kept and run again later (hk_store_retry), while the kept writes
  * hold less than HK_STORE_KEPT_BYTES; past that, or once it fails on its
  * own, the failure is logged as op and done gets it. Returns 0 or

@@ -192,6 +192,26 @@ class DiskFaults(DeliveryCase):
             self.assertEqual([a.http_status for a in d.attempts], [204])
         self.assertEqual(len(self.rx.wait_for(5, path="/slow")), 5)  # none sent twice
 
+    def test_a_synchronous_delivery_logged_while_the_disk_fails_is_logged_later(self):
+        self.rx.answer("/sync", status=200, body=b"ok")
+        self.hook("/sync")
+        self.set_fault("28 write")
+        r = self.trigger(event_id="s-1")  # the answer is the results: it does not wait for the log
+        self.assertEqual([x.http_status for x in r.results], [200])
+        os.unlink(self.ctl)
+        end = time.monotonic() + 40  # kept, and written once the disk takes writes again
+        while True:
+            try:
+                d = self.delivery(r.results[0].delivery_id)
+                break
+            except grpc.RpcError as e:
+                self.assertEqual(e.code(), grpc.StatusCode.NOT_FOUND, e.details())
+                self.assertLess(time.monotonic(), end, "the logged delivery never came")
+                time.sleep(0.05)
+        self.assertEqual(d.state, pb.DELIVERY_STATE_SUCCEEDED)
+        self.assertEqual([a.http_status for a in d.attempts], [200])
+        self.assertEqual(self.event_ids(), {"s-1"})
+
     def test_a_failed_meta_page_write_stops_hookd_for_a_restart(self):
         # After it LMDB gives the environment up: every txn fails until it is opened again.
         self.rx.answer("/a", status=204)

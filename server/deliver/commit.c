@@ -18,8 +18,9 @@
 
 /* Writes nobody waits for whose batch failed (the disk full or failing) are
  * kept by the store and submitted again after RETRY_MIN_MS, doubling while
- * batches keep failing up to RETRY_MAX_MS: a passing fault loses no
- * attempt result, a lasting one costs a commit now and then. */
+ * batches keep failing up to RETRY_MAX_MS, and at once (with the next
+ * batch) when one commits: a passing fault loses no attempt result, a
+ * lasting one costs a commit now and then. */
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS 30000
 
@@ -90,8 +91,14 @@ static void reap(hk_commit_t *c)
         c->lost_told = 1;
         c->listener.lost(c->listener.arg);
     }
-    if (r.batches > r.failed) c->retry_ms = RETRY_MIN_MS; /* the disk takes writes again */
-    if (r.retrying && !c->closing && !uv_is_active((uv_handle_t *)&c->retry)) {
+    if (r.batches > r.failed && r.retrying && !c->closing) {
+        /* The disk takes writes again: the kept ones go with the next batch. */
+        c->retry_ms = RETRY_MIN_MS;
+        uv_timer_stop(&c->retry);
+        hk_store_retry(c->store, 0);
+    } else if (r.batches > r.failed) {
+        c->retry_ms = RETRY_MIN_MS;
+    } else if (r.retrying && !c->closing && !uv_is_active((uv_handle_t *)&c->retry)) {
         uv_timer_start(&c->retry, on_retry, c->retry_ms, 0);
         c->retry_ms = c->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : c->retry_ms * 2;
     }

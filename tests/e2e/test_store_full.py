@@ -3,11 +3,14 @@ an 8 MiB map filled with 16 KB events (the audit's figures), admin writes and de
 store, pruning by bytes, a disk that fails writes, syncs or the meta page's write (an LD_PRELOAD
 shim, diskfault.c, built here), a corrupt pending record at start.
 """
+import itertools
 import os
+import random
 import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -211,6 +214,80 @@ class DiskFaults(DeliveryCase):
         self.assertEqual(d.state, pb.DELIVERY_STATE_SUCCEEDED)
         self.assertEqual([a.http_status for a in d.attempts], [200])
         self.assertEqual(self.event_ids(), {"s-1"})
+
+    def test_a_flapping_disk_loses_no_event_and_strands_no_delivery(self):
+        # 10 s of a disk that fails writes and syncs on and off, under async and sync triggers
+        # and webhook churn: every call answered OK is delivered, every refusal names the disk.
+        self.rx.answer("/a", status=204, delay=0.05)
+        self.rx.answer("/s", status=200)
+        self.hook("/a", asynchronous=True)
+        self.hook("/s", trigger_action="AccountCreated")
+        stop = time.monotonic() + 10
+        answered, refusals, lock = set(), [], threading.Lock()
+
+        def call(fn, ok=None):
+            try:
+                fn()
+                if ok:
+                    with lock:
+                        answered.add(ok)
+            except grpc.RpcError as e:
+                with lock:
+                    refusals.append((e.code(), e.details()))
+
+        def async_events(k):
+            for i in itertools.count():
+                if time.monotonic() > stop:
+                    return
+                call(lambda: self.trigger(event_id="a%d-%d" % (k, i)), ok="a%d-%d" % (k, i))
+
+        def sync_events():
+            for i in itertools.count():
+                if time.monotonic() > stop:
+                    return
+                call(lambda: self.trigger(trigger_action="AccountCreated", event_id="s%d" % i))
+
+        def churn():
+            for i in itertools.count():
+                if time.monotonic() > stop:
+                    return
+                call(lambda: self.stub.DeleteWebhook(pb.DeleteWebhookRequest(
+                    id=self.hook("/x", trigger_action="AccountDeleted").id)))
+
+        workers = [threading.Thread(target=async_events, args=(k,)) for k in range(4)]
+        workers += [threading.Thread(target=sync_events), threading.Thread(target=churn)]
+        for w in workers:
+            w.start()
+        rnd = random.Random(1)
+        while time.monotonic() < stop:
+            fault = rnd.choice(["28 write", "5 write", "5 sync", None, None])
+            if fault:
+                self.set_fault(fault)
+            elif os.path.exists(self.ctl):
+                os.unlink(self.ctl)
+            time.sleep(rnd.uniform(0.05, 0.4))
+        for w in workers:
+            w.join()
+        if os.path.exists(self.ctl):
+            os.unlink(self.ctl)
+
+        self.assertGreater(len(answered), 0)
+        self.assertGreater(len(refusals), 0)  # the faults were seen
+        for code, details in refusals:
+            self.assertIn(code, (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE),
+                          details)
+            self.assertIn("the disk holding the store", details)
+        end = time.monotonic() + 30
+        while True:
+            got = {r.headers.get("webhook-id") for r in self.rx.requests if r.path == "/a"}
+            pending = self.stub.ListDeliveries(pb.ListDeliveriesRequest(
+                state=pb.DELIVERY_STATE_PENDING, page_size=1000)).deliveries
+            if answered <= got and not pending:
+                break
+            self.assertLess(time.monotonic(), end, "%d answered OK never came, %d still pending"
+                            % (len(answered - got), len(pending)))
+            time.sleep(0.2)
+        self.assertNotIn("event=store_write_failed", self.hookd.read_log())  # none given up
 
     def test_a_failed_meta_page_write_stops_hookd_for_a_restart(self):
         # After it LMDB gives the environment up: every txn fails until it is opened again.

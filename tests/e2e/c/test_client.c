@@ -566,6 +566,15 @@ TEST(hundred_in_flight)
     req.application = HOOKD__V1__APPLICATION__APPLICATION_ENTERPRISE;
     req.trigger_action = "OrderCreated";
     req.url = "https://example.com/orders";
+    /* The connection up first; then hookd held still, so that no answer can
+     * come while the calls start (a loaded machine would let some in). */
+    Hookd__V1__ListWebhooksRequest list = HOOKD__V1__LIST_WEBHOOKS_REQUEST__INIT;
+    list.page_size = 1000;
+    Hookd__V1__ListWebhooksResponse *lr;
+    CHECK_INT(hk_client_list_webhooks(c, &list, 5000, &lr), 0);
+    CHECK_INT(lr->n_webhooks, 0);
+    FREE(lr);
+    CHECK_INT(kill(hookd.pid, SIGSTOP), 0);
     for (int i = 0; i < N; i++) {
         snprintf(names[i], sizeof names[i], "hook-%03d", i);
         req.name = names[i];
@@ -575,8 +584,9 @@ TEST(hundred_in_flight)
     }
     hk_client_stats_t st;
     hk_client_stats(c, &st);
-    CHECK_INT(st.pending, N); /* all started before any answer was read */
-    CHECK_INT(st.calls, N);
+    CHECK_INT(st.pending, N); /* all started, none waited for */
+    CHECK_INT(st.calls, N + 1);
+    CHECK_INT(kill(hookd.pid, SIGCONT), 0);
 
     /* Wait for the last one first: the others progress meanwhile. */
     CHECK_INT(hk_client_wait(c, calls[N - 1]), 0);
@@ -595,9 +605,6 @@ TEST(hundred_in_flight)
     CHECK_INT(st.connects, 1);
     CHECK_INT(st.pending, 0);
 
-    Hookd__V1__ListWebhooksRequest list = HOOKD__V1__LIST_WEBHOOKS_REQUEST__INIT;
-    list.page_size = 1000;
-    Hookd__V1__ListWebhooksResponse *lr;
     CHECK_INT(hk_client_list_webhooks(c, &list, 5000, &lr), 0);
     CHECK_INT(lr->n_webhooks, N);
     FREE(lr);

@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "store/store_impl.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -186,6 +187,26 @@ int hk_store_flush(hk_store_t *s, int lazy)
     return 0;
 }
 
+/* One line for the writes a reap kept, by op. */
+static void log_kept(hk_store_t *s)
+{
+    char ops[256];
+    size_t n = 0, len = 0;
+    ops[0] = '\0';
+    for (size_t i = 0; i < sizeof s->kept_now / sizeof s->kept_now[0] && s->kept_now[i].op; i++) {
+        int w =
+            snprintf(ops + len, sizeof ops - len, " %s=%zu", s->kept_now[i].op, s->kept_now[i].n);
+        if (w > 0 && (size_t)w < sizeof ops - len) len += (size_t)w;
+        n += s->kept_now[i].n;
+        s->kept_now[i].op = NULL;
+        s->kept_now[i].n = 0;
+    }
+    if (n)
+        hk_log(HK_LOG_WARN, "store_writes_kept",
+               "writes=%zu%s kept=%zu kept_bytes=%zu why=\"their batch failed: tried again later\"",
+               n, ops, s->n_retry, s->kept_bytes);
+}
+
 void hk_store_reap(hk_store_t *s, hk_store_reaped_t *out)
 {
     hk_link_t done;
@@ -219,6 +240,7 @@ void hk_store_reap(hk_store_t *s, hk_store_reaped_t *out)
         if (w->done) w->done(w, w->err);
     }
     r.retrying = s->n_retry;
+    log_kept(s);
     if (out) *out = r;
 }
 
@@ -348,8 +370,11 @@ static void deferred_done(hk_store_write_t *w, int err)
     hk_store_t *s = d->s;
     if (w->batch_failed && !s->no_retry && s->kept_bytes + d->bytes <= HK_STORE_KEPT_BYTES &&
         !hk_store_lost(s)) {
-        hk_log(HK_LOG_WARN, "store_write_kept", "op=%s error=\"%s\" why=\"tried again later\"",
-               d->op, hk_strerror(err));
+        size_t i = 0, slots = sizeof s->kept_now / sizeof s->kept_now[0];
+        while (i < slots - 1 && s->kept_now[i].op && s->kept_now[i].op != d->op)
+            i++; /* six ops: eight slots do; the last would take any more */
+        s->kept_now[i].op = s->kept_now[i].op ? s->kept_now[i].op : d->op;
+        s->kept_now[i].n++;
         hk_link_add(&s->retry, &w->link);
         s->n_retry++;
         s->kept_bytes += d->bytes;

@@ -158,7 +158,11 @@ struct hk_store {
     hk_link_t events_pending; /* loop: event ids recorded by writes not yet reaped */
     hk_link_t retry;          /* loop: writes nobody waits for whose batch failed */
     size_t n_retry, kept_bytes;
-    int no_retry; /* loop: closing: a write whose batch fails is given up */
+    struct {
+        const char *op;
+        size_t n;
+    } kept_now[8]; /* loop: kept by the reap running, by op, for its one log line */
+    int no_retry;  /* loop: closing: a write whose batch fails is given up */
 
     MDB_txn *wtxn;            /* writer: the running operation's txn */
     uint64_t w_next_delivery; /* writer: the counter handed over with this batch */

@@ -186,7 +186,8 @@ class DiskFaults(DeliveryCase):
         self.rx.wait_for(5, path="/slow", timeout=15)  # every attempt in flight
         self.set_fault("28 write")
         end = time.monotonic() + 15  # the answers come; writing their results fails
-        while not re.search(r"event=store_write_\w+ op=attempt_record", self.hookd.read_log()):
+        refused = r"event=store_write(s_kept .*attempt_record=|_failed op=attempt_record)"
+        while not re.search(refused, self.hookd.read_log()):
             self.assertLess(time.monotonic(), end, "no result refused:\n" + self.hookd.read_log())
             time.sleep(0.05)
         os.unlink(self.ctl)  # the disk is back: the kept results are written, not lost

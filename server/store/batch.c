@@ -204,7 +204,7 @@ static void log_kept(hk_store_t *s)
     if (n)
         hk_log(HK_LOG_WARN, "store_writes_kept",
                "writes=%zu%s kept=%zu kept_bytes=%zu why=\"their batch failed: tried again later\"",
-               n, ops, s->n_retry, s->kept_bytes);
+               n, ops, s->n_kept, s->kept_bytes);
 }
 
 void hk_store_reap(hk_store_t *s, hk_store_reaped_t *out)
@@ -254,7 +254,7 @@ size_t hk_store_retry(hk_store_t *s, int final)
         hk_store_submit(s, w);
         n++;
     }
-    s->n_retry = s->kept_bytes = 0;
+    s->n_retry = 0;
     return n;
 }
 
@@ -316,6 +316,7 @@ const uint32_t hk_store_commit_bounds_us[HK_STORE_COMMIT_BUCKETS] = {
 void hk_store_write_stats(hk_store_t *s, hk_store_write_stats_t *out)
 {
     *out = s->stats;
+    out->kept = s->n_kept;
     pthread_mutex_lock(&s->mu);
     out->batch_ops_sum = s->f_hist.batch_ops_sum;
     out->commit_ns_sum = s->f_hist.commit_ns_sum;
@@ -356,6 +357,7 @@ typedef struct {
     void (*done)(hk_store_t *s, void *arg, int err);
     const char *op;
     size_t bytes;
+    int kept; /* counted in n_kept and kept_bytes */
 } deferred_t;
 
 static int deferred_run(hk_store_t *s, hk_store_write_t *w)
@@ -368,8 +370,8 @@ static void deferred_done(hk_store_write_t *w, int err)
 {
     deferred_t *d = hk_container_of(w, deferred_t, w);
     hk_store_t *s = d->s;
-    if (w->batch_failed && !s->no_retry && s->kept_bytes + d->bytes <= HK_STORE_KEPT_BYTES &&
-        !hk_store_lost(s)) {
+    if (w->batch_failed && !s->no_retry &&
+        (d->kept || s->kept_bytes + d->bytes <= HK_STORE_KEPT_BYTES) && !hk_store_lost(s)) {
         size_t i = 0, slots = sizeof s->kept_now / sizeof s->kept_now[0];
         while (i < slots - 1 && s->kept_now[i].op && s->kept_now[i].op != d->op)
             i++; /* six ops: eight slots do; the last would take any more */
@@ -377,8 +379,16 @@ static void deferred_done(hk_store_write_t *w, int err)
         s->kept_now[i].n++;
         hk_link_add(&s->retry, &w->link);
         s->n_retry++;
-        s->kept_bytes += d->bytes;
+        if (!d->kept) {
+            d->kept = 1;
+            s->n_kept++;
+            s->kept_bytes += d->bytes;
+        }
         return;
+    }
+    if (d->kept) {
+        s->n_kept--;
+        s->kept_bytes -= d->bytes;
     }
     if (err && err != HK_ENOTFOUND)
         hk_log(HK_LOG_WARN, "store_write_failed", "op=%s error=\"%s\"", d->op, hk_strerror(err));

@@ -142,6 +142,7 @@ typedef struct {
     uint64_t writes;       /* operations answered */
     uint64_t write_failed; /* operations that failed on their own */
     uint64_t due_added;    /* reaps that found deliveries made due by a write */
+    uint64_t kept;         /* writes nobody waits for, kept after their batch failed: now */
     /* Per batch the writer ran: its operations (bucket i counts batches of at
      * most hk_store_batch_bounds[i], the last one the rest) and its commit time. */
     uint64_t batch_ops_sum;

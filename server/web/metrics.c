@@ -167,6 +167,10 @@ static void commit_histograms(out_t *o, hk_store_t *store)
 {
     hk_store_write_stats_t st;
     hk_store_write_stats(store, &st);
+    one(o, "hookd_store_writes_kept", "gauge",
+        "Writes nobody waits for (attempt results, due entries) kept to be tried again after "
+        "their batch failed.",
+        st.kept);
     uint64_t cum = 0;
     head(o, "hookd_commit_batch_size", "histogram",
          "Store writes (an event's deliveries, a webhook change, ...) per group commit.");

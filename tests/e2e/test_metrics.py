@@ -238,6 +238,7 @@ class Metrics(WebCase):
                        ("hookd_commit_syncs_total", "counter"),
                        ("hookd_commit_waiters_total", "counter"),
                        ("hookd_commit_batch_size", "histogram"),
+                       ("hookd_store_writes_kept", "gauge"),
                        ("hookd_commit_duration_seconds", "histogram")]:
             self.assertEqual(m[fam]["type"], t, fam)
         self.assertEqual(value(m, "hookd_build_info", version="0.1.0"), 1)

@@ -19,6 +19,7 @@ import grpc
 import harness
 from harness import pb
 from delivery import DeliveryCase
+from test_metrics import UnixHTTPConnection, parse as parse_metrics, value as metric_value
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MAP = 8 << 20
@@ -140,6 +141,15 @@ class DiskFaults(DeliveryCase):
                 else:
                     os.environ[k] = v
 
+    def kept(self):
+        c = UnixHTTPConnection(self.hookd.socket)
+        try:
+            c.request("GET", "/metrics")
+            m = parse_metrics(c.getresponse().read().decode())
+        finally:
+            c.close()
+        return metric_value(m, "hookd_store_writes_kept")
+
     def event_ids(self):
         return {d.event_id for d in self.stub.ListDeliveries(pb.ListDeliveriesRequest()).deliveries}
 
@@ -190,11 +200,13 @@ class DiskFaults(DeliveryCase):
         while not re.search(refused, self.hookd.read_log()):
             self.assertLess(time.monotonic(), end, "no result refused:\n" + self.hookd.read_log())
             time.sleep(0.05)
+        self.assertGreater(self.kept(), 0)  # /metrics tells
         os.unlink(self.ctl)  # the disk is back: the kept results are written, not lost
         for did in ids:
             d = self.wait_state(did, pb.DELIVERY_STATE_SUCCEEDED, timeout=40)
             self.assertEqual([a.http_status for a in d.attempts], [204])
         self.assertEqual(len(self.rx.wait_for(5, path="/slow")), 5)  # none sent twice
+        self.assertEqual(self.kept(), 0)
 
     def test_a_synchronous_delivery_logged_while_the_disk_fails_is_logged_later(self):
         self.rx.answer("/sync", status=200, body=b"ok")
@@ -290,6 +302,7 @@ class DiskFaults(DeliveryCase):
                             % (len(answered - got), len(pending)))
             time.sleep(0.2)
         self.assertNotIn("event=store_write_failed", self.hookd.read_log())  # none given up
+        self.assertEqual(self.kept(), 0)
 
     def test_a_failed_meta_page_write_stops_hookd_for_a_restart(self):
         # After it LMDB gives the environment up: every txn fails until it is opened again.

@@ -28,6 +28,8 @@
  *   due.c         the due index, and parking a webhook's deliveries
  *   deliveries.c  delivery records, bodies, attempts, their indexes
  *   record.c      the webhook record at rest, and whether a webhook is active
+ *   deferred.c    writes nobody waits for (kept and tried again when their
+ *                 batch fails), blocking writes, the due entries writes hold
  *   batch.c       the one writer thread: batches of operations, each in a
  *                 nested txn, committed with LMDB's sync; admin writes
  *   txn.c         LMDB's errors, big-endian keys, read txns, meta, index entries
@@ -300,29 +302,6 @@ void hk_batch_read_end(hk_store_t *s, MDB_txn *txn);
 int hk_batch_admin_begin(hk_store_t *s, MDB_txn **txn);
 int hk_batch_admin_end(hk_store_t *s, MDB_txn *txn, int err, const char *op);
 
-/* A write with no result anyone waits for, from the loop: fn(s, arg) runs
- * inside a lazy operation; then, on the loop, done(s, arg, err) (may be
- * NULL), and arg (bytes long, all it holds) is freed. fn must leave arg
- * whole (free what it holds in done): when its batch fails
- * it is kept and run again later (hk_store_retry), while the kept writes
- * hold less than HK_STORE_KEPT_BYTES; past that, or once it fails on its
- * own, the failure is logged as op and done gets it. Returns 0 or
- * HK_ENOMEM (arg freed, nothing queued). */
-#define HK_STORE_KEPT_BYTES (64u << 20)
-int hk_batch_defer(hk_store_t *s, int (*fn)(hk_store_t *s, void *arg), void *arg, size_t bytes,
-                   void (*done)(hk_store_t *s, void *arg, int err), const char *op);
-
-/* fn(s, arg) inside an operation, waited for (hk_store_run): the blocking
- * form of the writes with results, for tests, tools and startup. */
-int hk_batch_run_sync(hk_store_t *s, int (*fn)(hk_store_t *s, void *arg), void *arg);
-
-/* The due entries of delivery id being written by the loop's writes (take,
- * put back, attempt): hold adds one, release drops one; held says whether
- * any is outstanding. Loop thread. */
-int hk_batch_hold(hk_store_t *s, uint64_t id);
-void hk_batch_release(hk_store_t *s, uint64_t id);
-int hk_batch_held(const hk_store_t *s, uint64_t id);
-
 /* Room for a write that adds bytes (an estimate) inside a write:
  * HK_ROOM_TRIGGER (new deliveries, event ids) below the trigger mark,
  * HK_ROOM_ADMIN (webhook creates and updates) below the admin mark; 0 or
@@ -336,6 +315,32 @@ int hk_batch_room(hk_store_t *s, int kind, uint64_t bytes);
 /* Starts the writer thread (open) and stops it after draining (close). */
 int hk_batch_start(hk_store_t *s);
 void hk_batch_stop(hk_store_t *s);
+
+/* ---- deferred.c: writes nobody waits for, blocking writes, held due entries -------- */
+
+/* A write with no result anyone waits for, from the loop: fn(s, arg) runs
+ * inside a lazy operation; then, on the loop, done(s, arg, err) (may be
+ * NULL), and arg (bytes long, all it holds) is freed. fn must leave arg
+ * whole (free what it holds in done): when its batch fails
+ * it is kept and run again later (hk_store_retry), while the kept writes
+ * hold less than HK_STORE_KEPT_BYTES; past that, or once it fails on its
+ * own, the failure is logged as op and done gets it. Returns 0 or
+ * HK_ENOMEM (arg freed, nothing queued). */
+#define HK_STORE_KEPT_BYTES (64u << 20)
+extern size_t hk_store_kept_max; /* HK_STORE_KEPT_BYTES; tests set less */
+int hk_batch_defer(hk_store_t *s, int (*fn)(hk_store_t *s, void *arg), void *arg, size_t bytes,
+                   void (*done)(hk_store_t *s, void *arg, int err), const char *op);
+
+/* fn(s, arg) inside an operation, waited for (hk_store_run): the blocking
+ * form of the writes with results, for tests, tools and startup. */
+int hk_batch_run_sync(hk_store_t *s, int (*fn)(hk_store_t *s, void *arg), void *arg);
+
+/* The due entries of delivery id being written by the loop's writes (take,
+ * put back, attempt): hold adds one, release drops one; held says whether
+ * any is outstanding. Loop thread. */
+int hk_batch_hold(hk_store_t *s, uint64_t id);
+void hk_batch_release(hk_store_t *s, uint64_t id);
+int hk_batch_held(const hk_store_t *s, uint64_t id);
 
 /* ---- record.c: the webhook record at rest ------------------------------------ */
 

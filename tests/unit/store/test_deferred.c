@@ -47,12 +47,19 @@ static uint64_t attempted(hk_store_t *s, uint64_t wid)
     return id;
 }
 
-TEST(a_kept_write_goes_again_and_is_written)
+/* A fresh store with attempted()'s delivery in *id (0: something failed). */
+static hk_store_t *store_with_attempt(uint64_t *id)
 {
     hk_store_t *s = open_store(hk_test_tmpdir(), SMALL_MAP);
-    CHECK(s);
-    uint64_t wid = webhook(s, "a", 1), id = attempted(s, wid);
-    CHECK(id);
+    *id = s ? attempted(s, webhook(s, "a", 1)) : 0;
+    return s;
+}
+
+TEST(a_kept_write_goes_again_and_is_written)
+{
+    uint64_t id;
+    hk_store_t *s = store_with_attempt(&id);
+    CHECK(s && id);
     CHECK(hk_batch_held(s, id));
 
     disk_fails(s, 1);
@@ -76,10 +83,9 @@ TEST(a_kept_write_goes_again_and_is_written)
 
 TEST(kept_writes_are_bounded)
 {
-    hk_store_t *s = open_store(hk_test_tmpdir(), SMALL_MAP);
-    CHECK(s);
-    uint64_t wid = webhook(s, "a", 1), id = attempted(s, wid);
-    CHECK(id);
+    uint64_t id;
+    hk_store_t *s = store_with_attempt(&id);
+    CHECK(s && id);
     size_t saved = hk_store_kept_max;
     hk_store_kept_max = 1; /* less than any write holds */
     disk_fails(s, 1);
@@ -95,10 +101,9 @@ TEST(kept_writes_are_bounded)
 
 TEST(the_last_try_at_close_gives_up)
 {
-    hk_store_t *s = open_store(hk_test_tmpdir(), SMALL_MAP);
-    CHECK(s);
-    uint64_t wid = webhook(s, "a", 1), id = attempted(s, wid);
-    CHECK(id);
+    uint64_t id;
+    hk_store_t *s = store_with_attempt(&id);
+    CHECK(s && id);
     disk_fails(s, 1);
     CHECK_INT(hk_outbox_batch_commit(s), HK_ENOSPC);
     CHECK_INT(kept(s), 1);

@@ -85,20 +85,18 @@ static void reap(hk_commit_t *c)
     hk_store_reaped_t r;
     hk_store_reap(c->store, &r);
     track(c);
-    if ((r.batches > r.failed || r.due_added) && c->listener.committed)
-        c->listener.committed(c->listener.arg);
+    int committed = r.batches > r.failed;
+    if ((committed || r.due_added) && c->listener.committed) c->listener.committed(c->listener.arg);
     if (r.lost && !c->lost_told && c->listener.lost) {
         c->lost_told = 1;
         c->listener.lost(c->listener.arg);
     }
-    if (r.batches > r.failed && r.retrying && !c->closing) {
-        /* The disk takes writes again: the kept ones go with the next batch. */
-        c->retry_ms = RETRY_MIN_MS;
+    if (committed) c->retry_ms = RETRY_MIN_MS;
+    if (!r.retrying || c->closing) return;
+    if (committed) { /* the disk takes writes again: the kept ones go with the next batch */
         uv_timer_stop(&c->retry);
         hk_store_retry(c->store, 0);
-    } else if (r.batches > r.failed) {
-        c->retry_ms = RETRY_MIN_MS;
-    } else if (r.retrying && !c->closing && !uv_is_active((uv_handle_t *)&c->retry)) {
+    } else if (!uv_is_active((uv_handle_t *)&c->retry)) {
         uv_timer_start(&c->retry, on_retry, c->retry_ms, 0);
         c->retry_ms = c->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : c->retry_ms * 2;
     }

@@ -239,7 +239,7 @@ void hk_store_reap(hk_store_t *s, hk_store_reaped_t *out)
         if (w->err) s->stats.write_failed++;
         if (w->done) w->done(w, w->err);
     }
-    r.retrying = s->n_retry;
+    r.retrying = !hk_link_empty(&s->retry);
     log_kept(s);
     if (out) *out = r;
 }

@@ -90,7 +90,7 @@ typedef struct {
     uint64_t writes;  /* operations answered */
     int due_added;    /* a committed write made deliveries due (a webhook activated) */
     int lost;         /* LMDB gave the environment up: every txn fails until it is opened again */
-    size_t retrying;  /* writes nobody waits for, kept to be tried again (hk_store_retry) */
+    int retrying;     /* writes nobody waits for are kept, to be tried again (hk_store_retry) */
 } hk_store_reaped_t;
 
 /* Runs the callbacks of the operations of every finished batch, in the

@@ -40,7 +40,6 @@ static void deferred_done(hk_store_write_t *w, int err)
         s->kept_now[i].op = s->kept_now[i].op ? s->kept_now[i].op : d->op;
         s->kept_now[i].n++;
         hk_link_add(&s->retry, &w->link);
-        s->n_retry++;
         if (!d->kept) {
             d->kept = 1;
             s->n_kept++;
@@ -90,7 +89,6 @@ size_t hk_store_retry(hk_store_t *s, int final)
         hk_store_submit(s, w);
         n++;
     }
-    s->n_retry = 0;
     return n;
 }
 

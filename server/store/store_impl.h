@@ -159,7 +159,6 @@ struct hk_store {
     hk_store_held_t *held[HK_STORE_HELD_BUCKETS];
     hk_link_t events_pending;  /* loop: event ids recorded by writes not yet reaped */
     hk_link_t retry;           /* loop: writes nobody waits for whose batch failed */
-    size_t n_retry;            /* loop: in retry */
     size_t n_kept, kept_bytes; /* loop: kept, not yet written or given up */
     struct {
         const char *op;

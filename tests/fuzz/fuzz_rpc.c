@@ -17,6 +17,7 @@
 #include "deliver/commit.h"
 #include "deliver/http.h"
 #include "deliver/policy.h"
+#include "fake_call.h"
 #include "fuzz.h"
 #include "hookd/v1/webhooks.pb-c.h"
 #include "store/batch.h"
@@ -49,108 +50,10 @@ static uv_timer_t tick;
 static hk_config_t config;
 static hk_api_t api;
 
-/* --- transport/call.h, for calls made by this harness ---------------------- */
-
-struct hk_call {
-    char path[128];
-    hk_peer_t peer;
-    uint8_t *request;
-    size_t request_len;
-    void *ctx, *data;
-    hk_call_cancel_fn cancel_cb;
-    void *cancel_arg;
-    int cancelled;
-    int json; /* Connect JSON (where the transport has Connect) */
-};
-
-static int answered; /* the current call was finished by its handler */
-static int answer_status;
-
-const char *hk_call_path(const hk_call_t *call)
-{
-    return call->path;
-}
-
-const hk_peer_t *hk_call_peer(const hk_call_t *call)
-{
-    return &call->peer;
-}
-
-const uint8_t *hk_call_request(const hk_call_t *call, size_t *len)
-{
-    *len = call->request_len;
-    return call->request;
-}
-
-uint64_t hk_call_deadline(const hk_call_t *call)
-{
-    (void)call;
-    return 0;
-}
-
-void *hk_call_ctx(const hk_call_t *call)
-{
-    return call->ctx;
-}
-
-void hk_call_set_data(hk_call_t *call, void *data)
-{
-    call->data = data;
-}
-
-void *hk_call_data(const hk_call_t *call)
-{
-    return call->data;
-}
-
-void hk_call_on_cancel(hk_call_t *call, hk_call_cancel_fn cb, void *arg)
-{
-    call->cancel_cb = cb;
-    call->cancel_arg = arg;
-}
-
-int hk_call_cancelled(const hk_call_t *call)
-{
-    return call->cancelled;
-}
-
-static void finish(hk_call_t *call, int status, const char *message)
-{
-    if (!message) abort();
-    if (call->data) abort(); /* the rpc layer took its state off first */
-    answered++;
-    answer_status = status;
-    free(call->request);
-    free(call);
-}
-
-void hk_call_reply(hk_call_t *call, const uint8_t *msg, size_t len)
-{
-    if (!msg && len) abort();
-    finish(call, HK_STATUS_OK, "");
-}
-
-void hk_call_fail(hk_call_t *call, int status, const char *message)
-{
-    if (status <= HK_STATUS_OK || status > HK_STATUS_UNAUTHENTICATED) abort();
-    finish(call, status, message);
-}
-
-#if __has_include("transport/connect.h")
-/* The transport with Connect (HTTP/1.1 and JSON): its two further call
- * functions. */
-hk_call_codec_t hk_call_codec(const hk_call_t *call)
-{
-    return call->json ? HK_CALL_CONNECT_JSON : HK_CALL_GRPC;
-}
-
-void hk_call_fail_http(hk_call_t *call, int http_status, int status, const char *message)
-{
-    /* 200 stands for "the Connect table's status"; else an error status. */
-    if (http_status != 200 && (http_status < 400 || http_status > 599)) abort();
-    hk_call_fail(call, status, message);
-}
-#endif
+/* The calls: tests/unit/api/fake_call.c (transport/call.h for callers that
+ * are not the transport), which also aborts on a handler that breaks the
+ * transport's contract. */
+static fake_answer_t answer;
 
 /* --- the rig: a template store copied for every input ----------------------- */
 
@@ -199,10 +102,10 @@ static void run_until_answered(void)
 {
     uint64_t end = uv_hrtime() + 5000000000ull;
     uv_timer_start(&tick, on_tick, 1, 1);
-    while ((!answered || hk_outbox_batch_gen(api.store) != 0) && uv_hrtime() < end)
+    while ((answer.call || hk_outbox_batch_gen(api.store) != 0) && uv_hrtime() < end)
         uv_run(&loop, UV_RUN_ONCE);
     uv_timer_stop(&tick);
-    if (!answered) {
+    if (answer.call) {
         fprintf(stderr, "fuzz_rpc: the call was never answered\n");
         abort();
     }
@@ -231,24 +134,11 @@ static void rig_close(void)
 static void dispatch(const char *path, uid_t uid, const uint8_t *req, size_t len, int cancel,
                      int json)
 {
-    hk_call_t *call = calloc(1, sizeof *call);
-    if (!call || !(call->request = malloc(len ? len : 1))) abort();
-    snprintf(call->path, sizeof call->path, "%s", path);
-    if (len) memcpy(call->request, req, len);
-    call->request_len = len;
-    call->peer.pid = getpid();
-    call->peer.uid = uid;
-    call->peer.gid = (gid_t)-1;
-    call->ctx = &api;
-    call->json = json;
-    answered = 0;
-    hk_rpc_dispatch(call, &api);
-    if (cancel && !answered && call->cancel_cb) {
-        /* The transport answers CANCELLED; the handler still finishes it. */
-        call->cancelled = 1;
-        call->cancel_cb(call, call->cancel_arg);
-    }
+    fake_call_bytes(&answer, &api, path, uid, req, len, json ? HK_CALL_CONNECT_JSON : HK_CALL_GRPC);
+    /* The transport answers CANCELLED; the handler still finishes it. */
+    if (cancel && fake_call_cancellable(&answer)) fake_call_cancel(&answer);
     run_until_answered();
+    fake_answer_free(&answer);
 }
 
 static void add_webhook(const char *name, int application, int async, int active)
@@ -285,7 +175,7 @@ static void make_template(void)
     protobuf_c_message_pack(&req.base, buf);
     dispatch("/hookd.v1.Webhooks/TriggerEvent", getuid(), buf, len, 0, 0);
     free(buf);
-    if (answer_status != HK_STATUS_OK) abort();
+    if (answer.status != HK_STATUS_OK) abort();
     rig_close();
 }
 

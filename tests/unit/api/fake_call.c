@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/rpc.h"
 #include "core/status.h"
@@ -18,18 +19,21 @@ struct hk_call {
     hk_call_cancel_fn cancel_cb;
     void *cancel_arg;
     int cancelled;
+    hk_call_codec_t codec;
 };
 
-void fake_call(fake_answer_t *a, void *ctx, const char *path, uid_t uid,
-               const ProtobufCMessage *req)
+void fake_call_bytes(fake_answer_t *a, void *ctx, const char *path, uid_t uid, const uint8_t *req,
+                     size_t len, hk_call_codec_t codec)
 {
     hk_call_t *call = calloc(1, sizeof *call);
-    size_t len = protobuf_c_message_get_packed_size(req);
     if (!call || !(call->request = malloc(len ? len : 1)) || !(call->path = strdup(path))) abort();
-    call->request_len = protobuf_c_message_pack(req, call->request);
+    if (len) memcpy(call->request, req, len);
+    call->request_len = len;
+    call->peer.pid = getpid();
     call->peer.uid = uid;
     call->peer.gid = (gid_t)-1;
     call->ctx = ctx;
+    call->codec = codec;
     call->answer = a;
     memset(a, 0, sizeof *a);
     a->status = -1;
@@ -37,9 +41,21 @@ void fake_call(fake_answer_t *a, void *ctx, const char *path, uid_t uid,
     hk_rpc_dispatch(call, ctx);
 }
 
+void fake_call(fake_answer_t *a, void *ctx, const char *path, uid_t uid,
+               const ProtobufCMessage *req)
+{
+    size_t len = protobuf_c_message_get_packed_size(req);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf) abort();
+    protobuf_c_message_pack(req, buf);
+    fake_call_bytes(a, ctx, path, uid, buf, len, HK_CALL_GRPC);
+    free(buf);
+}
+
 static void answer(hk_call_t *call, int status, const char *message, const uint8_t *msg, size_t len)
 {
     fake_answer_t *a = call->answer;
+    if (call->data) abort(); /* the rpc layer takes its state off before it finishes */
     if (a->status < 0) {
         a->status = status;
         snprintf(a->message, sizeof a->message, "%s", message ? message : "");
@@ -53,6 +69,11 @@ static void answer(hk_call_t *call, int status, const char *message, const uint8
     free(call->path);
     free(call->request);
     free(call);
+}
+
+int fake_call_cancellable(const fake_answer_t *a)
+{
+    return a->call && a->call->cancel_cb && !a->call->cancelled;
 }
 
 void fake_call_cancel(fake_answer_t *a)
@@ -129,22 +150,24 @@ int hk_call_cancelled(const hk_call_t *call)
 
 void hk_call_reply(hk_call_t *call, const uint8_t *msg, size_t len)
 {
+    if (!msg && len) abort();
     answer(call, HK_STATUS_OK, NULL, msg, len);
 }
 
 void hk_call_fail(hk_call_t *call, int status, const char *message)
 {
+    if (status <= HK_STATUS_OK || status > HK_STATUS_UNAUTHENTICATED || !message) abort();
     answer(call, status, message, NULL, 0);
 }
 
 hk_call_codec_t hk_call_codec(const hk_call_t *call)
 {
-    (void)call;
-    return HK_CALL_GRPC; /* the tests pack their requests as gRPC clients do */
+    return call->codec;
 }
 
 void hk_call_fail_http(hk_call_t *call, int http_status, int status, const char *message)
 {
-    (void)http_status;
-    answer(call, status, message, NULL, 0);
+    /* 200 stands for "the Connect table's status"; else an error status. */
+    if (http_status != 200 && (http_status < 400 || http_status > 599)) abort();
+    hk_call_fail(call, status, message);
 }

@@ -10,9 +10,11 @@
 
 #include "transport/call.h"
 
-/* fake_call.c defines transport/call.h's functions for the api runners (so
- * the transport's call.c is not linked): a call is what a client sent, and
- * what it got back is kept here, owned by the test. */
+/* fake_call.c defines transport/call.h's functions for the api runners and
+ * fuzz_rpc (so the transport's call.c is not linked): a call is what a
+ * client sent, and what it got back is kept here, owned by the caller. A
+ * handler that breaks the transport's contract (fails with OK or with no
+ * message, finishes a call it still keeps data on) aborts. */
 typedef struct {
     hk_call_t *call; /* while the handler holds it; NULL once it finished the call */
     int status;      /* what the client got: an HK_STATUS_*, -1 until answered */
@@ -26,6 +28,15 @@ typedef struct {
  * once or later. */
 void fake_call(fake_answer_t *a, void *ctx, const char *path, uid_t uid,
                const ProtobufCMessage *req);
+
+/* The same with the request's bytes as they came (len of them, in codec's
+ * encoding): what a fuzzer sends. */
+void fake_call_bytes(fake_answer_t *a, void *ctx, const char *path, uid_t uid, const uint8_t *req,
+                     size_t len, hk_call_codec_t codec);
+
+/* Whether the handler holds the call with a cancel callback registered
+ * (fake_call_cancel may be called). */
+int fake_call_cancellable(const fake_answer_t *a);
 
 /* The client goes away (RST_STREAM): it gets CANCELLED at once, and the
  * handler's cancel callback runs (one must be registered). */

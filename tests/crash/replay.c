@@ -1,6 +1,7 @@
 /* replay.c -- builds the disk states a power cut could leave from a shim log, and checks each with
  * the store */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -24,8 +25,13 @@
 #include "store/webhooks.h"
 
 /* Usage: crash_replay --log FILE --acks FILE [--states N] [--seed S]
- *                     [--tmp DIR] [--expect-fail] [--keep DIR] [--cut K]
- * (--cut: every state cut at record K, to look at one window closely)
+ *                     [--tmp DIR] [--expect-fail] [--keep DIR] [--cut K] [--base DIR]
+ *                     [--start K]
+ * (--cut: every state cut at record K, to look at one window closely;
+ * --base: the files the data directory held, synced, before the log began,
+ * e.g. a store an older release wrote, which hookd then migrates;
+ * --start: the log's record count when hookd began to serve: the cuts
+ * before it, its whole start with any migration, are all explored)
  *
  * The crash model (ALICE, OSDI'14, for one process and no directory
  * reordering):
@@ -120,6 +126,7 @@ typedef struct {
     uint64_t built, ok, open, walk, missing;
     uint64_t full_failed;                 /* of the "all pending" states (a process crash) */
     uint64_t first_built, first_failed;   /* states cut before first_sync */
+    uint64_t start_built, start_failed;   /* states cut before --start */
     uint64_t hung;                        /* checks that did not end in time */
     uint64_t prefix_built, prefix_failed; /* after the first start, in log order */
     int shown[5];                         /* FAIL lines printed, per reason (4: the first start) */
@@ -323,6 +330,44 @@ static int load_log(model_t *m, const char *path)
     for (size_t i = 0; i < n_queues; i++)
         free(queues[i].idx);
     free(queues);
+    return 0;
+}
+
+/* Each regular file in dir becomes an object bound to its name before the
+ * first record, its contents the object's base image: on disk in every
+ * state. */
+static int load_base(model_t *m, const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[4096];
+    if (!d) {
+        fprintf(stderr, "crash_replay: %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    while ((e = readdir(d))) {
+        struct stat st;
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        int fd = open(path, O_RDONLY);
+        if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            if (fd >= 0) close(fd);
+            continue;
+        }
+        uint32_t obj = obj_new(m, e->d_name);
+        obj_t *o = &m->objs[obj];
+        o->size = o->cap = (uint64_t)st.st_size;
+        if (!(o->base = malloc(o->cap ? o->cap : 1)) ||
+            read(fd, o->base, o->size) != (ssize_t)o->size) {
+            fprintf(stderr, "crash_replay: %s: cannot read\n", path);
+            closedir(d);
+            close(fd);
+            return -1;
+        }
+        close(fd);
+        ns_add(m, 0, 1, obj, e->d_name);
+    }
+    closedir(d);
     return 0;
 }
 
@@ -681,8 +726,8 @@ static size_t states_for(uint64_t pending)
 
 int main(int argc, char **argv)
 {
-    const char *log_path = NULL, *acks_path = NULL, *tmp = NULL, *keep_dir = NULL;
-    uint64_t want = 400, seed = 1, only_cut = 0;
+    const char *log_path = NULL, *acks_path = NULL, *tmp = NULL, *keep_dir = NULL, *base_dir = NULL;
+    uint64_t want = 400, seed = 1, only_cut = 0, start = 0;
     int expect_fail = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -705,6 +750,10 @@ int main(int argc, char **argv)
             seed = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--cut"))
             only_cut = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--base"))
+            base_dir = v;
+        else if (!strcmp(a, "--start"))
+            start = strtoull(v, NULL, 10);
         else
             goto usage;
         i++;
@@ -716,7 +765,8 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
 
     static model_t m;
-    if (load_log(&m, log_path) || load_acks(&m, acks_path)) return 2;
+    if ((base_dir && load_base(&m, base_dir)) || load_log(&m, log_path) || load_acks(&m, acks_path))
+        return 2;
     size_t unsynced_at_end = 0;
     for (size_t i = 0; i < m.n_pieces; i++)
         unsynced_at_end += m.pieces[i].durable == UINT64_MAX;
@@ -744,8 +794,10 @@ int main(int argc, char **argv)
     cut_t *cuts = NULL;
     size_t n_cuts = 0, cap_cuts = 0, planned = 0;
     /* The first start's window, whole: few cuts, and a state there that
-     * does not open keeps hookd from starting again. */
-    for (uint64_t k = 1; k < m.first_sync && !only_cut; k++) {
+     * does not open keeps hookd from starting again. So is the start up to
+     * --start (a migration's writes are a few records among thousands). */
+    uint64_t whole = m.first_sync > start ? m.first_sync : start;
+    for (uint64_t k = 1; k < whole && k <= m.n_ops && !only_cut; k++) {
         if (!pend[k]) continue;
         GROW(cuts, n_cuts, cap_cuts);
         cuts[n_cuts++] = (cut_t){k, pend[k]};
@@ -829,6 +881,8 @@ int main(int argc, char **argv)
                 t.prefix_failed += reason != ST_OK;
             }
             t.first_failed += cut < m.first_sync && reason != ST_OK;
+            t.start_built += cut < start;
+            t.start_failed += cut < start && reason != ST_OK;
             int *shown = &t.shown[cut < m.first_sync ? 4 : reason];
             if (reason != ST_OK && *shown < 3) {
                 ++*shown;
@@ -867,6 +921,10 @@ int main(int argc, char **argv)
            " prefix states (writes in log order) fail\n",
            t.built, n_cuts, seed, t.ok, failed, t.open, t.walk, t.missing, t.full_failed,
            t.first_failed, t.first_built, acked_checked, t.hung, t.prefix_failed, t.prefix_built);
+    if (start)
+        printf("start: %" PRIu64 " of %" PRIu64 " states cut before hookd served (record %" PRIu64
+               ": its open, with any migration) fail\n",
+               t.start_failed, t.start_built, start);
     if (t.full_failed) {
         printf("FAIL: a state with every write kept (what kill -9 leaves) fails: not a power-cut "
                "question, a plain bug\n");
@@ -884,7 +942,8 @@ int main(int argc, char **argv)
     }
     return failed ? 1 : 0;
 usage:
-    fprintf(stderr, "usage: crash_replay --log FILE --acks FILE [--states N] [--seed S] "
-                    "[--tmp DIR] [--keep DIR] [--expect-fail] [--cut K]\n");
+    fprintf(stderr,
+            "usage: crash_replay --log FILE --acks FILE [--states N] [--seed S] "
+            "[--tmp DIR] [--keep DIR] [--expect-fail] [--cut K] [--base DIR] [--start K]\n");
     return 2;
 }

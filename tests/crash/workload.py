@@ -1,6 +1,7 @@
 """workload.py -- runs the real hookd under the crash shim, then has crash_replay check its crash states.
 
 Usage: workload.py [--events N] [--states N] [--seed S] [--expect-fail] [--keep DIR] [--save DIR]
+                   [--fixture DIR]
 
 Environment (set by CTest or scripts/crash-test): HOOKD_BIN, HK_CRASH_SHIM (the
 LD_PRELOAD library), HK_CRASH_REPLAY (the checker), PYTHONPATH with the
@@ -19,6 +20,16 @@ in every crash state cut at or after that record. hookd is killed with
 SIGKILL once the background work had a few seconds, then crash_replay
 builds and checks the states (replay.c describes the crash model).
 
+--fixture DIR (crash.migrate): hookd starts instead on a copy of the store
+in DIR (data.mdb and secret.key), e.g. tests/fixtures/store-v1, which an
+older release wrote and hookd migrates at open. crash_replay gets the copy
+as every state's base (--base), and the event ids DIR's expected.json has
+as caller-chosen ones are acknowledged before the first record: each must
+be found in every state, before, during and after the migration. Every cut
+before hookd served (its open, with the migration) is explored, as the
+first start is. That fixture migrates in one transaction;
+unit.store.migrate stops between transactions.
+
 Limits: the shim sees write calls only. Writes through a mapping
 (MDB_WRITEMAP, or any mmap'ed file) are invisible to it, so a store opened
 with MDB_WRITEMAP would look as if it never wrote; the test then proves
@@ -32,6 +43,7 @@ synced later on the threadpool), to show the checker sees that bug; off, the
 test asserts that no state fails.
 """
 import argparse
+import json
 import mmap
 import os
 import shutil
@@ -49,6 +61,9 @@ import receiver
 from harness import pb
 
 CONFIG = "retry_schedule = 0,1\nlog_max_age = 1\n"
+# With a fixture: its event ids, recorded on the day it was made, must outlive any CI date.
+FIXTURE_CONFIG = CONFIG + "idempotency_window = 4000000000\n"
+STORE_FILES = ("data.mdb", "secret.key")
 
 
 class Counter:
@@ -127,12 +142,25 @@ def main():
     ap.add_argument("--expect-fail", action="store_true")
     ap.add_argument("--keep", help="copy the first failing states here")
     ap.add_argument("--save", help="copy the log and the acks here (crash_replay can rerun on them)")
+    ap.add_argument("--fixture", help="start on a copy of the store in this directory")
     args = ap.parse_args()
 
     shim, replay = os.environ["HK_CRASH_SHIM"], os.environ["HK_CRASH_REPLAY"]
     base = os.path.realpath(tempfile.mkdtemp(prefix="hk-crash-"))
     log_path = os.path.join(base, "ops.log")
-    hookd = harness.Hookd(CONFIG, base=base)
+    hookd = harness.Hookd(FIXTURE_CONFIG if args.fixture else CONFIG, base=base)
+    acks, start_acks, base_dir = [], [], None
+    if args.fixture:
+        base_dir = os.path.join(base, "base")
+        os.makedirs(base_dir)
+        os.makedirs(hookd.data, mode=0o700)
+        for name in STORE_FILES:
+            for to in (base_dir, hookd.data):
+                shutil.copy(os.path.join(args.fixture, name), os.path.join(to, name))
+                os.chmod(os.path.join(to, name), 0o600)
+        with open(os.path.join(args.fixture, "expected.json")) as f:
+            ids = {d["event_id"] for d in json.load(f)["deliveries"]}
+        start_acks = [(i, 0) for i in sorted(ids) if not i.startswith("evt_")]  # made-up ids aren't kept
     rx = receiver.Receiver().start()
     try:
         rx.answer("/slow", status=500, delay=0.2)
@@ -151,6 +179,8 @@ def main():
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
+        counter = Counter(log_path + ".count")
+        served = counter.get()  # hookd serves once its store is open (and migrated)
         stub = hookd.stub()
         stub.CreateWebhook(pb.CreateWebhookRequest(
             name="crash async", application=pb.APPLICATION_ENTERPRISE,
@@ -159,8 +189,7 @@ def main():
             name="crash sync", application=pb.APPLICATION_ENTERPRISE,
             trigger_action="AccountCreated", url=rx.url("/sync")))
 
-        counter = Counter(log_path + ".count")
-        acks, errors, lock = [], [], threading.Lock()
+        errors, lock = [], threading.Lock()
         stop = threading.Event()
         counts = {"crud": 0, "errors": [], "url": rx.url("")}
         bg = threading.Thread(target=background, args=(stub, stop, counts))
@@ -184,6 +213,14 @@ def main():
         print("workload: %d events answered OK of %d, %d errors; %d CRUD rounds (%d errors); "
               "%d log records at the kill" % (len(acks), args.events, len(errors), counts["crud"],
                                                len(counts["errors"]), seq_at_kill))
+        if args.fixture:
+            log = hookd.read_log()
+            if "event=store_migrated" not in log:
+                print("FAIL: hookd did not migrate the fixture")
+                print(log[-3000:])
+                return 1
+            print("fixture: %s migrated at start; %d of its event ids acknowledged from the first "
+                  "record" % (args.fixture, len(start_acks)))
         for e in (errors + counts["errors"])[:5]:
             print("  error:", e)
         if len(acks) < args.events * 9 // 10 or counts["crud"] == 0:
@@ -192,16 +229,21 @@ def main():
             return 1
         acks_path = os.path.join(base, "acks")
         with open(acks_path, "w") as f:
-            for event_id, seq in acks:
+            for event_id, seq in start_acks + acks:
                 f.write("%s %d\n" % (event_id, seq))
         if args.save:
             os.makedirs(args.save, exist_ok=True)
             shutil.copy(log_path, args.save)
             shutil.copy(acks_path, args.save)
+            if base_dir:
+                shutil.copytree(base_dir, os.path.join(args.save, "base"), dirs_exist_ok=True)
         cmd = [replay, "--log", log_path, "--acks", acks_path, "--states", str(args.states),
                "--seed", str(args.seed)]
         if args.expect_fail:
             cmd.append("--expect-fail")
+        if base_dir:
+            cmd += ["--base", base_dir]
+        cmd += ["--start", str(served)]
         if args.keep:
             cmd += ["--keep", args.keep]
         sys.stdout.flush()

@@ -4,8 +4,9 @@ Usage: workload.py [--events N] [--states N] [--seed S] [--expect-fail] [--keep 
                    [--fixture DIR]
 
 Environment (set by CTest or scripts/crash-test): HOOKD_BIN, HK_CRASH_SHIM (the
-LD_PRELOAD library), HK_CRASH_REPLAY (the checker), PYTHONPATH with the
-generated stubs and tests/e2e (harness.py, receiver.py).
+LD_PRELOAD library), HK_CRASH_REPLAY (the checker), HK_CRASH_MIGRATE (with
+--fixture: migrate.c), PYTHONPATH with the generated stubs and tests/e2e
+(harness.py, receiver.py).
 
 What it does: hookd starts on a fresh data dir with the shim preloaded, an
 asynchronous webhook points at a receiver that answers 500 after 200 ms
@@ -20,15 +21,16 @@ in every crash state cut at or after that record. hookd is killed with
 SIGKILL once the background work had a few seconds, then crash_replay
 builds and checks the states (replay.c describes the crash model).
 
---fixture DIR (crash.migrate): hookd starts instead on a copy of the store
-in DIR (data.mdb and secret.key), e.g. tests/fixtures/store-v1, which an
-older release wrote and hookd migrates at open. crash_replay gets the copy
-as every state's base (--base), and the event ids DIR's expected.json has
-as caller-chosen ones are acknowledged before the first record: each must
-be found in every state, before, during and after the migration. Every cut
-before hookd served (its open, with the migration) is explored, as the
-first start is. That fixture migrates in one transaction;
-unit.store.migrate stops between transactions.
+--fixture DIR (crash.migrate): the data directory starts instead as a copy
+of the store in DIR (data.mdb and secret.key), e.g. tests/fixtures/store-v1,
+which an older release wrote. Under the shim, crash_migrate (HK_CRASH_MIGRATE,
+migrate.c) migrates half of it, two records a transaction, and stops, as a
+stop part way would; hookd then carries the migration on at its open and runs
+the workload. crash_replay gets the copy as every state's base (--base), and
+the event ids DIR's expected.json has as caller-chosen ones are acknowledged
+before the first record: each must be found in every state, before, during
+and after the migration. Every cut before hookd served (the migration and
+hookd's open) is explored, as the first start is.
 
 Limits: the shim sees write calls only. Writes through a mapping
 (MDB_WRITEMAP, or any mmap'ed file) are invisible to it, so a store opened
@@ -64,6 +66,7 @@ CONFIG = "retry_schedule = 0,1\nlog_max_age = 1\n"
 # With a fixture: its event ids, recorded on the day it was made, must outlive any CI date.
 FIXTURE_CONFIG = CONFIG + "idempotency_window = 4000000000\n"
 STORE_FILES = ("data.mdb", "secret.key")
+MIGRATE_TXNS = 9  # of the fixture's 18 at two records each: hookd does the rest
 
 
 class Counter:
@@ -169,6 +172,14 @@ def main():
         env = {"LD_PRELOAD": shim, "HK_CRASH_DIR": hookd.data, "HK_CRASH_LOG": log_path,
                # an ASan hookd wants its runtime first; the shim comes first
                "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
+        if args.fixture:
+            # The first half of the migration, two records a transaction, under the shim.
+            run = subprocess.run([os.environ["HK_CRASH_MIGRATE"], hookd.data, "2", str(MIGRATE_TXNS)],
+                                 env=dict(os.environ, **env), capture_output=True, text=True)
+            if run.returncode != 0 or "event=store_migrate_paused" not in run.stderr:
+                print("FAIL: crash_migrate did not stop part way (exit %d):\n%s" %
+                      (run.returncode, run.stderr[-3000:]))
+                return 1
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
         try:
@@ -219,8 +230,8 @@ def main():
                 print("FAIL: hookd did not migrate the fixture")
                 print(log[-3000:])
                 return 1
-            print("fixture: %s migrated at start; %d of its event ids acknowledged from the first "
-                  "record" % (args.fixture, len(start_acks)))
+            print("fixture: %s half migrated by crash_migrate, the rest by hookd's start; %d of "
+                  "its event ids acknowledged from the first record" % (args.fixture, len(start_acks)))
         for e in (errors + counts["errors"])[:5]:
             print("  error:", e)
         if len(acks) < args.events * 9 // 10 or counts["crud"] == 0:

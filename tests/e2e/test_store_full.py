@@ -69,16 +69,22 @@ class FullOfPending(DeliveryCase):
         # ...which, finished now, are pruned to make room: triggers are accepted again
         # within a bounded time (the writer prunes ahead of every batch).
         self.rx.answer("/ok", status=204)
-        end = time.monotonic() + 10.0
-        ok = 0
+        # 20 s: once, in a CI run beside the browser suites, 47 of 100 got in within 10 s;
+        # not seen again in 30 runs, alone or beside busy loops. A store that does not heal
+        # misses any bound; on a miss the last refusal and the store's log lines say why.
+        end = time.monotonic() + 20.0
+        ok, last = 0, None
         while ok < 100 and time.monotonic() < end:
             try:
                 self.trigger(EVENT)
                 ok += 1
             except grpc.RpcError as e:
                 self.assertEqual(e.code(), grpc.StatusCode.RESOURCE_EXHAUSTED, e.details())
+                last = e.details()
                 time.sleep(0.05)
-        self.assertEqual(ok, 100, "triggers accepted again after the delete within 10 s")
+        store_lines = [l for l in self.hookd.read_log().splitlines() if "event=store_" in l]
+        self.assertEqual(ok, 100, "triggers accepted again after the delete within 20 s; last "
+                         "refusal: %s; store log:\n%s" % (last, "\n".join(store_lines[-20:])))
         self.assertNotIn("level=error event=store_batch_failed", self.hookd.read_log())
 
 

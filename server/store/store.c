@@ -430,10 +430,14 @@ int hk_store_describe(hk_store_t *s, int err, char *buf, size_t n)
     }
     unsigned pct = s->max_fill;
     if (u.used + u.map / 64 < u.trigger) {
-        /* Not over a mark now: one write too large for the room left. */
+        /* Not over a mark now: pruning made room since the write was
+         * refused (its batch measured the store before the prune), or the
+         * write is too large for the room left. */
         snprintf(buf, n,
-                 "the delivery store is full (%.1f of %.1f MiB): this write does not fit in the "
-                 "room left; a smaller one may, or raise store_map_bytes",
+                 "the delivery store is full (%.1f of %.1f MiB now): this write did not fit in "
+                 "the room left when it was tried; pruning may have made room since, so retry; "
+                 "refused again, it is too large for the room left: a smaller one may fit, or "
+                 "raise store_map_bytes",
                  mib(u.used), mib(u.map));
     } else if (u.used + u.map / 64 >= u.admin) {
         snprintf(buf, n,

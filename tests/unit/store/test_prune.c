@@ -190,6 +190,22 @@ TEST(prune_by_bytes_keeps_headroom)
     hk_store_close(s);
 }
 
+/* A refusal described when the store is not over a mark (any more): pruning
+ * made room since, or the write was too large; either way the caller is told
+ * to retry once, then what to change. */
+TEST(a_refusal_under_the_marks_says_retry)
+{
+    hk_store_t *s = open_store(hk_test_tmpdir(), BIG_MAP);
+    CHECK(s);
+    char why[512];
+    CHECK_INT(hk_store_describe(s, HK_EFULL, why, sizeof why), 0);
+    CHECK(strncmp(why, "the delivery store is full (", 28) == 0);
+    CHECK(strstr(why, " MiB now): "));
+    CHECK(strstr(why, "pruning may have made room since, so retry"));
+    CHECK(strstr(why, "raise store_map_bytes"));
+    hk_store_close(s);
+}
+
 /* Refused, and why, when only pending deliveries fill it. */
 static int full_of_pending(hk_store_t *s, uint64_t wid, int *accepted)
 {

@@ -4,7 +4,6 @@
 #include "core/log.h"
 #include "store/store_impl.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -187,26 +186,6 @@ int hk_store_flush(hk_store_t *s, int lazy)
     return 0;
 }
 
-/* One line for the writes a reap kept, by op. */
-static void log_kept(hk_store_t *s)
-{
-    char ops[256];
-    size_t n = 0, len = 0;
-    ops[0] = '\0';
-    for (size_t i = 0; i < sizeof s->kept_now / sizeof s->kept_now[0] && s->kept_now[i].op; i++) {
-        int w =
-            snprintf(ops + len, sizeof ops - len, " %s=%zu", s->kept_now[i].op, s->kept_now[i].n);
-        if (w > 0 && (size_t)w < sizeof ops - len) len += (size_t)w;
-        n += s->kept_now[i].n;
-        s->kept_now[i].op = NULL;
-        s->kept_now[i].n = 0;
-    }
-    if (n)
-        hk_log(HK_LOG_WARN, "store_writes_kept",
-               "writes=%zu%s kept=%zu kept_bytes=%zu why=\"their batch failed: tried again later\"",
-               n, ops, s->n_kept, s->kept_bytes);
-}
-
 void hk_store_reap(hk_store_t *s, hk_store_reaped_t *out)
 {
     hk_link_t done;
@@ -240,7 +219,7 @@ void hk_store_reap(hk_store_t *s, hk_store_reaped_t *out)
         if (w->done) w->done(w, w->err);
     }
     r.retrying = !hk_link_empty(&s->retry);
-    log_kept(s);
+    hk_store_log_kept(s);
     if (out) *out = r;
 }
 

@@ -5,6 +5,7 @@
 #include "store/batch.h"
 #include "store/store_impl.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 /* ---- deferred writes --------------------------------------------------------------------- */
@@ -90,6 +91,26 @@ size_t hk_store_retry(hk_store_t *s, int final)
         n++;
     }
     return n;
+}
+
+/* One line for the writes a reap kept, by op. */
+void hk_store_log_kept(hk_store_t *s)
+{
+    char ops[256];
+    size_t n = 0, len = 0;
+    ops[0] = '\0';
+    for (size_t i = 0; i < sizeof s->kept_now / sizeof s->kept_now[0] && s->kept_now[i].op; i++) {
+        int w =
+            snprintf(ops + len, sizeof ops - len, " %s=%zu", s->kept_now[i].op, s->kept_now[i].n);
+        if (w > 0 && (size_t)w < sizeof ops - len) len += (size_t)w;
+        n += s->kept_now[i].n;
+        s->kept_now[i].op = NULL;
+        s->kept_now[i].n = 0;
+    }
+    if (n)
+        hk_log(HK_LOG_WARN, "store_writes_kept",
+               "writes=%zu%s kept=%zu kept_bytes=%zu why=\"their batch failed: tried again later\"",
+               n, ops, s->n_kept, s->kept_bytes);
 }
 
 /* ---- blocking writes --------------------------------------------------------------------- */

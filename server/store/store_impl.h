@@ -330,6 +330,10 @@ extern size_t hk_store_kept_max; /* HK_STORE_KEPT_BYTES; tests set less */
 int hk_batch_defer(hk_store_t *s, int (*fn)(hk_store_t *s, void *arg), void *arg, size_t bytes,
                    void (*done)(hk_store_t *s, void *arg, int err), const char *op);
 
+/* Logs the writes kept since the last call as one line, by op (the reap
+ * calls it once). */
+void hk_store_log_kept(hk_store_t *s);
+
 /* fn(s, arg) inside an operation, waited for (hk_store_run): the blocking
  * form of the writes with results, for tests, tools and startup. */
 int hk_batch_run_sync(hk_store_t *s, int (*fn)(hk_store_t *s, void *arg), void *arg);

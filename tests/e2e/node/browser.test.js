@@ -213,7 +213,13 @@ test('the admin page, as the spec tells it', async () => {
   // A failing delivery shows on the details page, with the receiver's answer, and is redelivered.
   await hookd.call('TriggerEvent', { application: 'APPLICATION_ENTERPRISE', trigger_action: 'AccountUpdated',
     payload: Buffer.from('{"account":42}'), event_id: 'browser-1' });
-  for (let i = 0; i < 200 && !hits.includes('/fail'); i++) await new Promise((r) => setTimeout(r, 25));
+  // The receiver answering is not the attempt recorded: wait for hookd to have stored its result.
+  const attempted = async () => {
+    const { deliveries } = await hookd.call('ListDeliveries', { webhook_name: 'Broken receiver' });
+    return deliveries.some((d) => d.attempt_count > 0);
+  };
+  for (let i = 0; i < 200 && !(await attempted()); i++) await new Promise((r) => setTimeout(r, 25));
+  assert.ok(hits.includes('/fail'), 'the failing receiver was called');
   await rowOf('Broken receiver');
   await menu('Broken receiver', 'View Details Page');
   await page.waitForSelector(aria('Broken receiver', 'heading'));

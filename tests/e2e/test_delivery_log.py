@@ -181,7 +181,8 @@ class PruneByAge(DeliveryCase):
             self.assertLess(time.monotonic(), end, "finished deliveries older than 1 s kept")
             time.sleep(0.2)
         self.assertEqual(left, {pending})
-        d = self.delivery(pending)
+        # Its 500 reached the receiver; the attempt's result is stored by a later commit.
+        d = self.wait_delivery(pending, lambda d: d.attempt_count >= 1, what="attempt recorded")
         self.assertEqual(d.state, pb.DELIVERY_STATE_PENDING)
         self.assertEqual(d.attempt_count, 1)
 

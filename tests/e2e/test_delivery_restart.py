@@ -82,6 +82,9 @@ class Restart(DeliveryCase):
         self.hook("/later", asynchronous=True)
         did = self.trigger().queued[0].delivery_id
         self.rx.wait_for(1, "/later", timeout=5)
+        # The receiver has answered; hookd may not have read the 500 yet (a stop then cuts the
+        # attempt and it is not recorded). Stop once the first attempt is stored.
+        self.wait_delivery(did, lambda d: d.attempt_count >= 1, what="first attempt recorded")
         self.assertEqual(self.hookd.stop(), 0)
         self.rx.answer("/later", status=200)
         second = harness.Hookd(self.config, base=self.hookd.base)

@@ -58,45 +58,6 @@ class Sync(DeliveryCase):
         self.assertEqual(s.response_body, body[:65536])
         self.assertTrue(s.response_truncated)
 
-    def test_timeout_answered_within_timeout_plus_100ms(self):
-        self.hook("/slow", timeout_seconds=1)
-        self.rx.answer("/slow", delay=3)
-        self.stub.ListTriggerActions(pb.ListTriggerActionsRequest(), timeout=5)  # channel up
-        t0 = time.monotonic()
-        r = self.trigger()
-        wall = time.monotonic() - t0
-        s = r.results[0]
-        self.assertEqual(s.outcome, pb.OUTCOME_TIMED_OUT, s)
-        self.assertEqual(s.http_status, 0)
-        self.assertNotEqual(s.error, "")
-        # hookd's own measure of the transfer: the 1 s timeout, + 100 ms.
-        self.assertGreaterEqual(s.duration_ms, 950)
-        self.assertLessEqual(s.duration_ms, 1100)
-        # The RPC as the caller sees it: 1 s + 100 ms + the client's allowance.
-        self.assertGreaterEqual(wall, 0.95)
-        self.assertLess(wall, 1.0 + 0.1 + CLIENT_ALLOWANCE_S, "TriggerEvent took %.3fs" % wall)
-        # The transfer was aborted: the receiver saw its connection close.
-        req = self.rx.wait_for(1, "/slow", timeout=1)[0]
-        closed = self.rx.wait_closed(req, timeout=2)
-        self.assertIsNotNone(closed, "hookd kept the timed-out connection open")
-
-    def test_three_slow_hooks_take_the_longest_not_the_sum(self):
-        for i in range(3):
-            self.hook("/slow%d" % i)
-            self.rx.answer("/slow%d" % i, delay=1.0)
-        self.stub.ListTriggerActions(pb.ListTriggerActionsRequest(), timeout=5)
-        t0 = time.monotonic()
-        r = self.trigger()
-        wall = time.monotonic() - t0
-        self.assertEqual(len(r.results), 3, r)
-        for s in r.results:
-            self.assertEqual(s.outcome, pb.OUTCOME_SUCCEEDED, s)
-        self.assertGreaterEqual(wall, 0.95)
-        # Parallel: ~1 s. In series it would be 3 s.
-        self.assertLess(wall, 1.6, "three 1 s receivers took %.3fs" % wall)
-        arrivals = sorted(req.arrival for req in self.rx.got())
-        self.assertLess(arrivals[-1] - arrivals[0], 0.5, "the calls did not start together")
-
     def test_caller_deadline_aborts_the_transfer(self):
         self.hook("/slow")
         self.rx.answer("/slow", delay=3)
@@ -133,7 +94,7 @@ class Sync(DeliveryCase):
         self.rx.answer("/slow", delay=3)
         with self.assertRaises(grpc.RpcError):
             self.trigger(timeout=0.3)
-        end = time.monotonic() + 5
+        end = time.monotonic() + 15  # logged by a later commit, not before the caller's error
         while True:
             ds = self.stub.ListDeliveries(pb.ListDeliveriesRequest(webhook_id=wh.id)).deliveries
             if ds and ds[0].state != pb.DELIVERY_STATE_PENDING:
@@ -318,8 +279,55 @@ class PayloadLimit(DeliveryCase):
         self.assertQuiet("/limit", 1, 0.3)
 
 
+class SyncWallClock(DeliveryCase):
+    """How long a synchronous TriggerEvent takes as its caller sees it. The answer waits for the
+    commit that logs its deliveries, and this VM disk's fdatasync stalls now and then for 50-700
+    ms: the store is on tmpfs, so these bounds measure the deliveries, not the disk."""
+    base_parent = "/dev/shm"
+
+    def test_timeout_answered_within_timeout_plus_100ms(self):
+        self.hook("/slow", timeout_seconds=1)
+        self.rx.answer("/slow", delay=3)
+        self.stub.ListTriggerActions(pb.ListTriggerActionsRequest(), timeout=5)  # channel up
+        t0 = time.monotonic()
+        r = self.trigger()
+        wall = time.monotonic() - t0
+        s = r.results[0]
+        self.assertEqual(s.outcome, pb.OUTCOME_TIMED_OUT, s)
+        self.assertEqual(s.http_status, 0)
+        self.assertNotEqual(s.error, "")
+        # hookd's own measure of the transfer: the 1 s timeout, + 100 ms.
+        self.assertGreaterEqual(s.duration_ms, 950)
+        self.assertLessEqual(s.duration_ms, 1100)
+        # The RPC as the caller sees it: 1 s + 100 ms + the client's allowance.
+        self.assertGreaterEqual(wall, 0.95)
+        self.assertLess(wall, 1.0 + 0.1 + CLIENT_ALLOWANCE_S, "TriggerEvent took %.3fs" % wall)
+        # The transfer was aborted: the receiver saw its connection close.
+        req = self.rx.wait_for(1, "/slow", timeout=1)[0]
+        closed = self.rx.wait_closed(req, timeout=2)
+        self.assertIsNotNone(closed, "hookd kept the timed-out connection open")
+
+    def test_three_slow_hooks_take_the_longest_not_the_sum(self):
+        for i in range(3):
+            self.hook("/slow%d" % i)
+            self.rx.answer("/slow%d" % i, delay=1.0)
+        self.stub.ListTriggerActions(pb.ListTriggerActionsRequest(), timeout=5)
+        t0 = time.monotonic()
+        r = self.trigger()
+        wall = time.monotonic() - t0
+        self.assertEqual(len(r.results), 3, r)
+        for s in r.results:
+            self.assertEqual(s.outcome, pb.OUTCOME_SUCCEEDED, s)
+        self.assertGreaterEqual(wall, 0.95)
+        # Parallel: ~1 s. In series it would be 3 s.
+        self.assertLess(wall, 1.6, "three 1 s receivers took %.3fs" % wall)
+        arrivals = sorted(req.arrival for req in self.rx.got())
+        self.assertLess(arrivals[-1] - arrivals[0], 0.5, "the calls did not start together")
+
+
 class TransferCap(DeliveryCase):
     config = "max_transfers = 2\n"
+    base_parent = "/dev/shm"  # a wall-clock bound: see SyncWallClock
 
     def test_transfers_in_flight_are_capped(self):
         for i in range(4):

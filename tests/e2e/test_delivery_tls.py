@@ -61,7 +61,7 @@ class Tls(DeliveryCase):
     def test_bad_tls_recorded_as_attempt_error(self):
         self.hook(url=self.badtls.url("/untrusted"), asynchronous=True)
         did = self.trigger().queued[0].delivery_id
-        d = self.wait_delivery(did, lambda d: d.attempt_count >= 1, 5, "attempt")
+        d = self.wait_delivery(did, lambda d: d.attempt_count >= 1, what="attempt")
         self.assertEqual(d.attempts[0].outcome, pb.OUTCOME_NETWORK_ERROR, d)
         self.assertNotEqual(d.attempts[0].error, "")
         self.assertEqual(self.badtls.got(), [])

@@ -130,9 +130,12 @@ class HookdTestCase(unittest.TestCase):
     # there returns at once.
     base_parent = None
 
+    def new_base(self):
+        """A fresh directory for a hookd under base_parent (None: Hookd makes its own)."""
+        return tempfile.mkdtemp(prefix="hk-e2e-", dir=self.base_parent) if self.base_parent else None
+
     def setUp(self):
-        base = tempfile.mkdtemp(prefix="hk-e2e-", dir=self.base_parent) if self.base_parent else None
-        self.hookd = Hookd(self.config, self.args, base=base)
+        self.hookd = Hookd(self.config, self.args, base=self.new_base())
         self.addCleanup(self.hookd.cleanup)
         self.hookd.start()
         self.stub = self.hookd.stub()
